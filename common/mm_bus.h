@@ -17,12 +17,20 @@
 
 typedef struct mm_bus mm_bus_t;
 
+/* TLS material for tls+tcp:// bus addresses (PEM files). */
+typedef struct {
+    const char *cert_file;
+    const char *key_file;
+    const char *ca_file;
+} mm_bus_tls_t;
+
 typedef struct {
     const char *pub_url;        /* the bus's input, e.g. ipc:///run/memmon/bus-in */
     const char *sub_url;        /* the bus's output; NULL for a publish-only client */
     const char *service;        /* sender name, e.g. "collector" */
     const char *instance;       /* stable instance name */
     size_t recv_max_bytes;      /* NNG_OPT_RECVMAXSZ; 0 = 4 MiB */
+    const mm_bus_tls_t *tls;    /* for tls+tcp:// addresses, else NULL */
 } mm_bus_opts_t;
 
 typedef struct {
@@ -65,6 +73,16 @@ uint64_t mm_bus_boot_id(const mm_bus_t *bus);
 void mm_bus_free(mm_bus_t *bus);
 
 /* ---- pieces shared with tests and the bus process ---- */
+
+/* Checks a bus address: ipc://, inproc://, tcp:// on a loopback host, or
+ * tls+tcp:// anywhere. A plain tcp:// address that is not loopback is refused
+ * (-EPERM) because the bus carries commands. */
+int mm_bus_url_check(const char *url);
+
+/* Dials (listen = false) or listens on url for sock (an nng_socket passed
+ * by pointer to keep NNG out of this header), applying tls for tls+tcp://.
+ * Dialing never blocks and retries in the background. */
+int mm_bus_attach(void *nng_sock, const char *url, const mm_bus_tls_t *tls, bool listen);
 
 /* Packs topic + envelope into a new buffer (caller frees with free()). */
 int mm_bus_encode(const char *topic, const Mm__Envelope *env, uint8_t **ret_buf, size_t *ret_len);

@@ -67,7 +67,7 @@ int mm_cfg_expect(const mm_yaml_doc_t *doc, const mm_yaml_node_t *n, int kind, c
 /* ---- memmon.yml ---- */
 
 typedef struct {
-    char *instance;             /* default: <hostname>-<service> */
+    char *instance;             /* after loading: <instance or hostname>-<service>[-<shard>] */
     char *data_dir;             /* default: /var/lib/memmon (the repo's run dir for tools/run) */
     char *log_level;            /* error, warning, notice, info, debug */
     bool log_json;
