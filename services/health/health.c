@@ -290,8 +290,8 @@ static int resolve_blocked(health_t *h, size_t i, uint8_t *done, size_t depth)
     done[i] = 1;
     c->blocked_by = -1;
     if (c->has_result && c->level > HEALTH_HEALTHY) {
-        for (size_t j = 0; j < c->conf->n_depends_on; j++) {
-            int d = health_index(h, c->conf->depends_on[j]);
+        for (size_t j = 0; j < c->conf->depends_on.n; j++) {
+            int d = health_index(h, c->conf->depends_on.v[j]);
             if (d < 0 || (size_t)d == i || done[d] == 1)
                 continue;
             int root = resolve_blocked(h, (size_t)d, done, depth + 1);
@@ -512,8 +512,8 @@ int health_report_fill(const health_t *h, health_report_t *r, const bool *only,
         cr->message = (char *)(c->has_result ? c->last.message : "not run yet");
         cr->duration_s = c->last.duration_s;
         cr->weight = c->conf->weight;
-        cr->n_depends_on = c->conf->n_depends_on;
-        cr->depends_on = c->conf->depends_on;
+        cr->n_depends_on = c->conf->depends_on.n;
+        cr->depends_on = c->conf->depends_on.v;
         cr->blocked_by = c->blocked_by >= 0 ? h->checks[c->blocked_by].conf->name
                                             : (char *)"";
         cr->score_penalty = c->penalty;

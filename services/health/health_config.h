@@ -57,6 +57,12 @@ typedef enum {
 const char *health_kind_name(health_kind_t k);
 int health_kind_parse(const char *s, health_kind_t *ret);
 
+/* A list of strings from YAML (a sequence of scalars). */
+typedef struct {
+    char **v;
+    size_t n;
+} health_strv_t;
+
 /* A series selector for metric checks: a name and exact label matches. */
 typedef struct {
     char *name;
@@ -64,6 +70,15 @@ typedef struct {
     char **label_values;
     size_t n_labels;
 } health_selector_t;
+
+typedef struct {
+    health_selector_t *v;
+    size_t n;
+} health_selv_t;
+
+/* Parses `name{a="x",b="y"}` (exact matches only). Returns 0 or -EINVAL. */
+int health_selector_parse(const char *s, health_selector_t *ret);
+void health_selector_fini(health_selector_t *s);
 
 typedef enum {
     HEALTH_FN_LAST,             /* newest sample */
@@ -79,8 +94,7 @@ typedef struct health_check_conf {
     int64_t interval_ms;
     int64_t timeout_ms;
     double weight;
-    char **depends_on;
-    size_t n_depends_on;
+    health_strv_t depends_on;
     /* Flap tolerance: the level worsens when fail_n of the last fail_m
      * results agree, and improves when recover_n of the last recover_m do
      * (recover_n > fail_n is the usual hysteresis). */
@@ -94,15 +108,14 @@ typedef struct health_check_conf {
     int64_t quick_check_ms;     /* PRAGMA quick_check period; 0 = never */
     health_thresholds_t size_bytes;
     bool memmimic;              /* count `memories` and age of the newest created_at */
-    health_thresholds_t newest_age_s;
+    health_thresholds_t newest_age_ms;
     health_thresholds_t rows;   /* usually lower_is_worse */
 
     /* http */
     char *url;
     char *method;
     char *body;
-    char **headers;
-    size_t n_headers;
+    health_strv_t headers;     /* "Name: value" */
     int64_t expect_status;      /* 0 = any 2xx/3xx */
     char *body_regex;
     bool tls_verify;
@@ -127,22 +140,17 @@ typedef struct health_check_conf {
     health_thresholds_t memory_percent;
     health_thresholds_t cpu_total_percent;
     health_thresholds_t disk_percent;
-    char **mounts;
-    size_t n_mounts;
+    health_strv_t mounts;
     char *proc_root;            /* "/" by default; a container reads the host's */
 
     /* command */
-    char **argv;
-    size_t n_argv;
+    health_strv_t argv;
     int64_t output_max_bytes;
-    char **env;                 /* extra KEY=VALUE */
-    size_t n_env;
+    health_strv_t env;         /* extra KEY=VALUE */
 
     /* metric */
-    health_selector_t *series;  /* summed */
-    size_t n_series;
-    health_selector_t *divide_by;   /* summed denominator, optional */
-    size_t n_divide_by;
+    health_selv_t series;      /* summed */
+    health_selv_t divide_by;   /* summed denominator, optional */
     health_metric_fn_t fn;
     int64_t window_ms;
     health_thresholds_t value;
@@ -161,12 +169,15 @@ typedef struct {
 } health_config_t;
 
 /* Loads <dir>/health.yml. A missing file is an empty config (no checks).
- * Returns 0, or a negative code with d filled as file:line:col. On success
- * *ret_cfg is owned by the caller (health_config_free). */
-int health_config_load(const char *dir, health_config_t **ret_cfg, mm_diag_t *d);
+ * `default_db` (memmon.yml's memmimic_db, may be NULL) is the path of sqlite
+ * checks that name none. Returns 0, or a negative code with d filled as
+ * file:line:col. On success *ret_cfg is owned by the caller
+ * (health_config_free). Does not touch the checked resources. */
+int health_config_load(const char *dir, const char *default_db, health_config_t **ret_cfg,
+                       mm_diag_t *d);
 /* Same from a buffer; `name` is the file name diagnostics use. */
 int health_config_load_buf(const char *name, const char *buf, size_t len,
-                           health_config_t **ret_cfg, mm_diag_t *d);
+                           const char *default_db, health_config_t **ret_cfg, mm_diag_t *d);
 void health_config_free(health_config_t *cfg);
 
 /* Finds a check by name, or NULL. */

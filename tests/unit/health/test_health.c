@@ -49,9 +49,9 @@ static void add_check(fixture_t *f, const char *name, double weight, int fn, int
 static void add_dep(fixture_t *f, size_t i, const char *dep)
 {
     health_check_conf_t *c = &f->checks[i];
-    f->deps[i][c->n_depends_on] = (char *)dep;
-    c->depends_on = f->deps[i];
-    c->n_depends_on++;
+    f->deps[i][c->depends_on.n] = (char *)dep;
+    c->depends_on.v = f->deps[i];
+    c->depends_on.n++;
 }
 
 static void start(fixture_t *f)
