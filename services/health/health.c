@@ -148,6 +148,48 @@ void health_result_detail(health_result_t *r, const char *name, const char *fmt,
     va_end(ap);
 }
 
+/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    size_t len;
+    unsigned min;
+    unsigned cp;
+    if (p[0] < 0x80)
+        return 1;
+    if ((p[0] & 0xe0) == 0xc0)
+        len = 2, min = 0x80, cp = p[0] & 0x1f;
+    else if ((p[0] & 0xf0) == 0xe0)
+        len = 3, min = 0x800, cp = p[0] & 0x0f;
+    else if ((p[0] & 0xf8) == 0xf0)
+        len = 4, min = 0x10000, cp = p[0] & 0x07;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+void health_utf8_clean(char *s)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        unsigned char ch = (unsigned char)s[i];
+        size_t k = utf8_seq((const unsigned char *)s + i, n - i);
+        if (k == 0 || ch < 0x20 || ch == 0x7f) {
+            s[i++] = '?';
+            continue;
+        }
+        i += k;
+    }
+}
+
 static void check_reset(check_t *c, const health_check_conf_t *conf)
 {
     memset(c, 0, sizeof(*c));
@@ -374,6 +416,12 @@ int health_record(health_t *h, size_t i, const health_result_t *r)
     ring_push(c, raw);
     c->last = *r;
     c->last.level = raw;
+    /* Reports are protobuf strings and JSON: valid UTF-8 only. */
+    health_utf8_clean(c->last.message);
+    for (size_t k = 0; k < c->last.n_details; k++) {
+        health_utf8_clean(c->last.details[k].name);
+        health_utf8_clean(c->last.details[k].value);
+    }
     if (c->last.time_ms == 0)
         c->last.time_ms = mm_clock_now_ms(h->clock);
     c->runs++;

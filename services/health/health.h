@@ -44,6 +44,9 @@ void health_result_raise(health_result_t *r, health_level_t level, const char *f
 void health_result_detail(health_result_t *r, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Replaces bytes that are not valid UTF-8, and control bytes, with '?'. */
+void health_utf8_clean(char *s);
+
 typedef struct {
     char check[64];
     health_level_t from, to;

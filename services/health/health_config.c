@@ -486,6 +486,19 @@ void health_config_free(health_config_t *cfg)
     free(cfg);
 }
 
+health_config_t *health_config_ref(health_config_t *cfg)
+{
+    if (cfg)
+        cfg->refs++;
+    return cfg;
+}
+
+void health_config_unref(health_config_t *cfg)
+{
+    if (cfg && --cfg->refs <= 0)
+        health_config_free(cfg);
+}
+
 const health_check_conf_t *health_config_find(const health_config_t *cfg, const char *name)
 {
     for (size_t i = 0; i < cfg->n_checks; i++)
@@ -697,6 +710,7 @@ int health_config_load_buf(const char *name, const char *buf, size_t len,
     health_config_t *cfg = calloc(1, sizeof(*cfg));
     if (!cfg)
         return -ENOMEM;
+    cfg->refs = 1;
     mm_yaml_doc_t *doc = NULL;
     int r = mm_yaml_load_buf(name, buf, len, &doc, d);
     if (r >= 0)
@@ -727,6 +741,7 @@ int health_config_load(const char *dir, const char *default_db, health_config_t 
     health_config_t *cfg = calloc(1, sizeof(*cfg));
     if (!cfg)
         return -ENOMEM;
+    cfg->refs = 1;
     mm_yaml_doc_t *doc = NULL;
     int r = mm_yaml_load_file(path, &doc, d);
     if (r >= 0)

@@ -166,6 +166,7 @@ typedef struct {
     int64_t report_changes;     /* level changes carried in each report */
     int64_t max_concurrent;     /* probes in flight at once */
     char *file;
+    int refs;                   /* 1 after loading; see health_config_ref */
 } health_config_t;
 
 /* Loads <dir>/health.yml. A missing file is an empty config (no checks).
@@ -178,7 +179,12 @@ int health_config_load(const char *dir, const char *default_db, health_config_t 
 /* Same from a buffer; `name` is the file name diagnostics use. */
 int health_config_load_buf(const char *name, const char *buf, size_t len,
                            const char *default_db, health_config_t **ret_cfg, mm_diag_t *d);
+/* Frees cfg now, whatever its references (tests, loaders). */
 void health_config_free(health_config_t *cfg);
+/* Shared ownership for runs still in flight after a reload: _unref frees at
+ * zero. NULL is a no-op for both. */
+health_config_t *health_config_ref(health_config_t *cfg);
+void health_config_unref(health_config_t *cfg);
 
 /* Finds a check by name, or NULL. */
 const health_check_conf_t *health_config_find(const health_config_t *cfg, const char *name);
