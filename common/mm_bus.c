@@ -2,6 +2,8 @@
  * stamping, and sequence-gap accounting. */
 #include "mm_bus.h"
 
+#include "mm_config.h"
+
 #include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
@@ -108,24 +110,6 @@ int mm_bus_decode(const uint8_t *buf, size_t len, const char **ret_topic, Mm__En
 
 /* ---- addresses ---- */
 
-int mm_bus_url_check(const char *url)
-{
-    if (strncmp(url, "ipc://", 6) == 0 || strncmp(url, "inproc://", 9) == 0 ||
-        strncmp(url, "tls+tcp://", 10) == 0)
-        return 0;
-    const char *host;
-    if (strncmp(url, "tcp://", 6) == 0)
-        host = url + 6;
-    else if (strncmp(url, "tcp4://", 7) == 0)
-        host = url + 7;
-    else
-        return -EINVAL;
-    if (strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost:", 10) == 0 ||
-        strncmp(host, "[::1]:", 6) == 0)
-        return 0;
-    return -EPERM;
-}
-
 static int read_file(const char *path, char **ret)
 {
     FILE *f = fopen(path, "r");
@@ -183,7 +167,7 @@ fail:
 int mm_bus_attach(void *nng_sock, const char *url, const mm_bus_tls_t *tls, bool listen)
 {
     nng_socket sock = *(nng_socket *)nng_sock;
-    int r = mm_bus_url_check(url);
+    int r = mm_config_bus_url_check(url);
     if (r < 0)
         return r;
     bool is_tls = strncmp(url, "tls+tcp://", 10) == 0;

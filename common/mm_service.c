@@ -242,6 +242,14 @@ int mm_service_main(const mm_service_def_t *def, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
+    /* Hold stop/reload signals until the loop's handlers exist, so a SIGTERM
+     * that arrives during start-up still means a graceful stop. */
+    sigset_t held, prev;
+    sigemptyset(&held);
+    sigaddset(&held, SIGTERM);
+    sigaddset(&held, SIGINT);
+    sigaddset(&held, SIGHUP);
+    sigprocmask(SIG_BLOCK, &held, &prev);
     mm_service_t svc_storage = {0}, *svc = &svc_storage;
     svc->def = def;
     const char *env_dir = getenv("MEMMON_CONFIG_DIR");
@@ -324,6 +332,7 @@ int mm_service_main(const mm_service_def_t *def, int argc, char **argv)
     uv_signal_start(&svc->sig_term, on_signal, SIGTERM);
     uv_signal_start(&svc->sig_int, on_signal, SIGINT);
     uv_signal_start(&svc->sig_hup, on_signal, SIGHUP);
+    sigprocmask(SIG_SETMASK, &prev, NULL);
     uv_timer_init(&svc->loop, &svc->heartbeat);
     svc->heartbeat.data = svc;
 
