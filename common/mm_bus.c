@@ -91,7 +91,7 @@ int mm_bus_encode(const char *topic, const Mm__Envelope *env, uint8_t **ret_buf,
     return 0;
 }
 
-int mm_bus_decode(const uint8_t *buf, size_t len, const char **ret_topic, Mm__Envelope **ret_env)
+int mm_bus_frame_topic_len(const uint8_t *buf, size_t len)
 {
     size_t max = len < TOPIC_MAX + 1 ? len : TOPIC_MAX + 1;
     const uint8_t *nul = memchr(buf, '\0', max);
@@ -100,7 +100,15 @@ int mm_bus_decode(const uint8_t *buf, size_t len, const char **ret_topic, Mm__En
     size_t tlen = (size_t)(nul - buf);
     if (!topic_valid((const char *)buf, tlen))
         return -EBADMSG;
-    Mm__Envelope *env = mm__envelope__unpack(NULL, len - tlen - 1, nul + 1);
+    return (int)tlen;
+}
+
+int mm_bus_decode(const uint8_t *buf, size_t len, const char **ret_topic, Mm__Envelope **ret_env)
+{
+    int tlen = mm_bus_frame_topic_len(buf, len);
+    if (tlen < 0)
+        return tlen;
+    Mm__Envelope *env = mm__envelope__unpack(NULL, len - (size_t)tlen - 1, buf + tlen + 1);
     if (!env)
         return -EBADMSG;
     *ret_topic = (const char *)buf;

@@ -83,6 +83,10 @@ int mm_bus_attach(void *nng_sock, const char *url, const mm_bus_tls_t *tls, bool
 /* Packs topic + envelope into a new buffer (caller frees with free()). */
 int mm_bus_encode(const char *topic, const Mm__Envelope *env, uint8_t **ret_buf, size_t *ret_len);
 
+/* Length of the topic that starts buf, when it is valid and NUL-terminated
+ * within the first 65 bytes; -EBADMSG otherwise. */
+int mm_bus_frame_topic_len(const uint8_t *buf, size_t len);
+
 /* Splits a received message. On success *ret_env must be freed with
  * mm__envelope__free_unpacked(env, NULL); *ret_topic points into buf.
  * Returns -EBADMSG for anything malformed. */

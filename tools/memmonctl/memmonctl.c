@@ -32,16 +32,26 @@ static void print_diag(const mm_diag_t *d, int r)
     fprintf(stderr, "%s\n", buf);
 }
 
+/* Loads memmon.yml as the services do; prints the error and returns -1 on failure. */
+static int load_cfg(const char *dir, mm_config_t *cfg)
+{
+    mm_diag_t d = {0};
+    int r = mm_config_load(dir, "memmonctl", cfg, &d);
+    if (r < 0) {
+        print_diag(&d, r);
+        return -1;
+    }
+    return 0;
+}
+
 /* Validates memmon.yml and every service file present; stops at the first error. */
 static int cmd_check(const char *dir)
 {
     mm_config_t cfg;
-    mm_diag_t d = {0};
-    int r = mm_config_load(dir, "memmonctl", &cfg, &d);
-    if (r < 0) {
-        print_diag(&d, r);
+    mm_diag_t d;
+    int r;
+    if (load_cfg(dir, &cfg) < 0)
         return 1;
-    }
     printf("ok   %s/memmon.yml\n", dir);
     for (const memmonctl_validator_t *v = memmonctl_validators; v->service; v++) {
         memset(&d, 0, sizeof d);
@@ -61,12 +71,8 @@ static int cmd_check(const char *dir)
 static int cmd_config(const char *dir, const char *key)
 {
     mm_config_t cfg;
-    mm_diag_t d = {0};
-    int r = mm_config_load(dir, "memmonctl", &cfg, &d);
-    if (r < 0) {
-        print_diag(&d, r);
+    if (load_cfg(dir, &cfg) < 0)
         return 1;
-    }
     int rc = 0;
     const mm_cfg_field_t *f = mm_config_table;
     while (f->key && strcmp(f->key, key) != 0)
@@ -120,12 +126,8 @@ static int cmd_status(const char *dir, const char *url_flag, bool raw)
         snprintf(url, sizeof url, "%s/api/status", url_flag);
     } else {
         mm_config_t cfg;
-        mm_diag_t d = {0};
-        int r = mm_config_load(dir, "memmonctl", &cfg, &d);
-        if (r < 0) {
-            print_diag(&d, r);
+        if (load_cfg(dir, &cfg) < 0)
             return 1;
-        }
         const char *host = cfg.gateway_host;
         if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
             host = "127.0.0.1";
