@@ -181,3 +181,65 @@ def main(tests):
 
 class SkipTest(Exception):
     pass
+
+
+class PrometheusServer:
+    """A real Prometheus server (Debian's package) scraping given targets, as an oracle."""
+
+    def __init__(self, targets, interval="1s", job="memmon", metrics_path="/metrics"):
+        self.root = tempfile.mkdtemp(prefix="mm-prom-")
+        self.port = free_port()
+        cfg = os.path.join(self.root, "prometheus.yml")
+        with open(cfg, "w") as f:
+            f.write("global:\n  scrape_interval: %s\n  evaluation_interval: %s\n"
+                    "scrape_configs:\n  - job_name: %s\n    metrics_path: %s\n"
+                    "    static_configs:\n      - targets: [%s]\n"
+                    % (interval, interval, job, metrics_path,
+                       ", ".join('"%s"' % t for t in targets)))
+        self.argv = ["prometheus", "--config.file=" + cfg,
+                     "--storage.tsdb.path=" + os.path.join(self.root, "data"),
+                     "--web.listen-address=127.0.0.1:%d" % self.port,
+                     "--log.level=warn"]
+        self.popen = None
+
+    def __enter__(self):
+        if not shutil.which("prometheus"):
+            raise SkipTest("prometheus is not installed (tools/bootstrap installs it)")
+        self.log = open(os.path.join(self.root, "prometheus.log"), "wb")
+        self.popen = subprocess.Popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(lambda: self.api("/-/ready", raw=True), timeout=30, what="prometheus ready")
+        return self
+
+    def __exit__(self, *exc):
+        if self.popen:
+            self.popen.terminate()
+            try:
+                self.popen.wait(10)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self.log.close()
+        shutil.rmtree(self.root, ignore_errors=True)
+        return False
+
+    def api(self, path, raw=False):
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (self.port, path), timeout=5) as r:
+            body = r.read()
+        return body if raw else json.loads(body)
+
+    def query(self, expr):
+        """Instant query; returns the result list."""
+        q = urllib.request.quote(expr)
+        return self.api("/api/v1/query?query=" + q)["data"]["result"]
+
+    def targets(self):
+        return self.api("/api/v1/targets")["data"]["activeTargets"]
+
+
+def promtool_check_metrics(text):
+    """Runs `promtool check metrics` on exposition text; returns (code, output)."""
+    if not shutil.which("promtool"):
+        raise SkipTest("promtool is not installed (tools/bootstrap installs prometheus)")
+    r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                       text=True, timeout=30)
+    return r.returncode, (r.stdout + r.stderr).strip()
