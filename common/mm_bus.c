@@ -2,6 +2,8 @@
  * stamping, and sequence-gap accounting. */
 #include "mm_bus.h"
 
+#include "mm_config.h"
+
 #include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
@@ -89,7 +91,7 @@ int mm_bus_encode(const char *topic, const Mm__Envelope *env, uint8_t **ret_buf,
     return 0;
 }
 
-int mm_bus_decode(const uint8_t *buf, size_t len, const char **ret_topic, Mm__Envelope **ret_env)
+int mm_bus_frame_topic_len(const uint8_t *buf, size_t len)
 {
     size_t max = len < TOPIC_MAX + 1 ? len : TOPIC_MAX + 1;
     const uint8_t *nul = memchr(buf, '\0', max);
@@ -98,7 +100,15 @@ int mm_bus_decode(const uint8_t *buf, size_t len, const char **ret_topic, Mm__En
     size_t tlen = (size_t)(nul - buf);
     if (!topic_valid((const char *)buf, tlen))
         return -EBADMSG;
-    Mm__Envelope *env = mm__envelope__unpack(NULL, len - tlen - 1, nul + 1);
+    return (int)tlen;
+}
+
+int mm_bus_decode(const uint8_t *buf, size_t len, const char **ret_topic, Mm__Envelope **ret_env)
+{
+    int tlen = mm_bus_frame_topic_len(buf, len);
+    if (tlen < 0)
+        return tlen;
+    Mm__Envelope *env = mm__envelope__unpack(NULL, len - (size_t)tlen - 1, buf + tlen + 1);
     if (!env)
         return -EBADMSG;
     *ret_topic = (const char *)buf;
@@ -107,24 +117,6 @@ int mm_bus_decode(const uint8_t *buf, size_t len, const char **ret_topic, Mm__En
 }
 
 /* ---- addresses ---- */
-
-int mm_bus_url_check(const char *url)
-{
-    if (strncmp(url, "ipc://", 6) == 0 || strncmp(url, "inproc://", 9) == 0 ||
-        strncmp(url, "tls+tcp://", 10) == 0)
-        return 0;
-    const char *host;
-    if (strncmp(url, "tcp://", 6) == 0)
-        host = url + 6;
-    else if (strncmp(url, "tcp4://", 7) == 0)
-        host = url + 7;
-    else
-        return -EINVAL;
-    if (strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost:", 10) == 0 ||
-        strncmp(host, "[::1]:", 6) == 0)
-        return 0;
-    return -EPERM;
-}
 
 static int read_file(const char *path, char **ret)
 {
@@ -183,7 +175,7 @@ fail:
 int mm_bus_attach(void *nng_sock, const char *url, const mm_bus_tls_t *tls, bool listen)
 {
     nng_socket sock = *(nng_socket *)nng_sock;
-    int r = mm_bus_url_check(url);
+    int r = mm_config_bus_url_check(url);
     if (r < 0)
         return r;
     bool is_tls = strncmp(url, "tls+tcp://", 10) == 0;

@@ -74,18 +74,18 @@ void mm_bus_free(mm_bus_t *bus);
 
 /* ---- pieces shared with tests and the bus process ---- */
 
-/* Checks a bus address: ipc://, inproc://, tcp:// on a loopback host, or
- * tls+tcp:// anywhere. A plain tcp:// address that is not loopback is refused
- * (-EPERM) because the bus carries commands. */
-int mm_bus_url_check(const char *url);
-
 /* Dials (listen = false) or listens on url for sock (an nng_socket passed
  * by pointer to keep NNG out of this header), applying tls for tls+tcp://.
- * Dialing never blocks and retries in the background. */
+ * Dialing never blocks and retries in the background. The address must pass
+ * mm_config_bus_url_check(). */
 int mm_bus_attach(void *nng_sock, const char *url, const mm_bus_tls_t *tls, bool listen);
 
 /* Packs topic + envelope into a new buffer (caller frees with free()). */
 int mm_bus_encode(const char *topic, const Mm__Envelope *env, uint8_t **ret_buf, size_t *ret_len);
+
+/* Length of the topic that starts buf, when it is valid and NUL-terminated
+ * within the first 65 bytes; -EBADMSG otherwise. */
+int mm_bus_frame_topic_len(const uint8_t *buf, size_t len);
 
 /* Splits a received message. On success *ret_env must be freed with
  * mm__envelope__free_unpacked(env, NULL); *ret_topic points into buf.

@@ -435,6 +435,50 @@ const mm_cfg_field_t mm_config_table[] = {
     {0},
 };
 
+/* Removes "." and ".." segments lexically (the path may not exist yet). */
+static void normalize(char *path)
+{
+    char *segs[256];
+    size_t n = 0;
+    bool abs = path[0] == '/';
+    char *save, *tok = strtok_r(path, "/", &save);
+    char *copy[256];
+    for (; tok && n < 256; tok = strtok_r(NULL, "/", &save)) {
+        if (strcmp(tok, ".") == 0)
+            continue;
+        if (strcmp(tok, "..") == 0 && n > 0 && strcmp(segs[n - 1], "..") != 0) {
+            n--;
+            continue;
+        }
+        if (strcmp(tok, "..") == 0 && abs)
+            continue;
+        segs[n++] = tok;
+    }
+    /* Rebuild into a scratch copy first: the segments point into path. */
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        copy[i] = strdup(segs[i]);
+        total += strlen(segs[i]) + 1;
+    }
+    char *w = path;
+    if (abs)
+        *w++ = '/';
+    for (size_t i = 0; i < n; i++) {
+        if (copy[i]) {
+            size_t l = strlen(copy[i]);
+            memcpy(w, copy[i], l);
+            w += l;
+            if (i + 1 < n)
+                *w++ = '/';
+            free(copy[i]);
+        }
+    }
+    if (w == path)
+        *w++ = '.';
+    *w = '\0';
+    (void)total;
+}
+
 /* Makes a path relative to the config dir absolute. Returns a new string. */
 static char *resolve(const char *dir, const char *path)
 {
@@ -443,19 +487,40 @@ static char *resolve(const char *dir, const char *path)
     char *out;
     if (asprintf(&out, "%s/%s", dir, path) < 0)
         return NULL;
+    normalize(out);
     return out;
+}
+
+int mm_config_bus_url_check(const char *url)
+{
+    if (strncmp(url, "ipc://", 6) == 0 || strncmp(url, "inproc://", 9) == 0 ||
+        strncmp(url, "tls+tcp://", 10) == 0)
+        return 0;
+    const char *host;
+    if (strncmp(url, "tcp://", 6) == 0)
+        host = url + 6;
+    else if (strncmp(url, "tcp4://", 7) == 0)
+        host = url + 7;
+    else
+        return -EINVAL;
+    if (strncmp(host, "127.", 4) == 0 || strncmp(host, "localhost:", 10) == 0 ||
+        strncmp(host, "[::1]:", 6) == 0)
+        return 0;
+    return -EPERM;
 }
 
 int mm_config_load(const char *dir, const char *service, mm_config_t *cfg, mm_diag_t *d)
 {
     memset(cfg, 0, sizeof *cfg);
     int r = -ENOMEM;
-    cfg->dir = strdup(dir);
+    char *real = realpath(dir, NULL);
+    cfg->dir = real ? real : strdup(dir);
     if (!cfg->dir || asprintf(&cfg->file, "%s/memmon.yml", dir) < 0) {
         cfg->file = NULL;
         goto fail;
     }
     mm_yaml_doc_t *doc = NULL;
+    dir = cfg->dir;
     if (access(cfg->file, F_OK) == 0 && (r = mm_yaml_load_file(cfg->file, &doc, d)) < 0)
         goto fail;
     r = mm_cfg_apply(mm_config_table, doc, doc ? doc->root : NULL, cfg, d);
@@ -483,6 +548,13 @@ int mm_config_load(const char *dir, const char *service, mm_config_t *cfg, mm_di
     }
     free(cfg->data_dir);
     cfg->data_dir = dd;
+    char *db = resolve(dir, cfg->memmimic_db);
+    if (!db) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    free(cfg->memmimic_db);
+    cfg->memmimic_db = db;
     if (!cfg->bus_in && asprintf(&cfg->bus_in, "ipc://%s/bus-in.sock", cfg->data_dir) < 0) {
         cfg->bus_in = NULL;
         r = -ENOMEM;
@@ -496,6 +568,29 @@ int mm_config_load(const char *dir, const char *service, mm_config_t *cfg, mm_di
     /* `instance` names the host (or deployment slot); each process adds its
      * service and shard so that no two processes share a sequence stream. */
     char host[256] = "localhost";
+    const char *urls[] = {cfg->bus_in, cfg->bus_out};
+    const char *keys[] = {"bus_in", "bus_out"};
+    for (int i = 0; i < 2; i++) {
+        int u = mm_config_bus_url_check(urls[i]);
+        if (u == -EPERM) {
+            r = mm_diag_set(d, MM_ECONFIG, cfg->file, 0, 0,
+                            "%s \"%s\": a bus address that is not loopback must use tls+tcp://",
+                            keys[i], urls[i]);
+            goto fail;
+        }
+        if (u < 0) {
+            r = mm_diag_set(d, MM_ECONFIG, cfg->file, 0, 0,
+                            "%s \"%s\" must be ipc://, tcp:// (loopback) or tls+tcp://", keys[i],
+                            urls[i]);
+            goto fail;
+        }
+        if (strncmp(urls[i], "tls+tcp://", 10) == 0 && (!cfg->bus_tls_cert || !cfg->bus_tls_key)) {
+            r = mm_diag_set(d, MM_ECONFIG, cfg->file, 0, 0,
+                            "%s uses tls+tcp:// but bus_tls_cert and bus_tls_key are not set",
+                            keys[i]);
+            goto fail;
+        }
+    }
     if (!cfg->instance) {
         gethostname(host, sizeof host - 1);
         host[sizeof host - 1] = '\0';

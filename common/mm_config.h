@@ -96,6 +96,11 @@ typedef struct {
 int mm_config_load(const char *dir, const char *service, mm_config_t *cfg, mm_diag_t *d);
 void mm_config_fini(mm_config_t *cfg);
 
+/* Checks a bus address: ipc://, inproc://, tcp:// on a loopback host, or
+ * tls+tcp:// anywhere. A plain tcp:// address that is not loopback is refused
+ * (-EPERM) because the bus carries commands; anything else is -EINVAL. */
+int mm_config_bus_url_check(const char *url);
+
 /* The table behind memmon.yml, for docs and memmonctl. */
 extern const mm_cfg_field_t mm_config_table[];
 

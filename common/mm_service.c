@@ -108,6 +108,17 @@ static void on_bus_message(mm_bus_t *bus, const char *topic, const Mm__Envelope 
 
 static void close_cb(uv_handle_t *h) { (void)h; }
 
+/* Closes the lifecycle's own handles and the bus client. */
+static void close_handles(mm_service_t *svc)
+{
+    uv_close((uv_handle_t *)&svc->heartbeat, close_cb);
+    uv_close((uv_handle_t *)&svc->sig_term, close_cb);
+    uv_close((uv_handle_t *)&svc->sig_int, close_cb);
+    uv_close((uv_handle_t *)&svc->sig_hup, close_cb);
+    mm_bus_free(svc->bus);
+    svc->bus = NULL;
+}
+
 void mm_service_request_stop(mm_service_t *svc)
 {
     if (svc->stopping)
@@ -119,12 +130,7 @@ void mm_service_request_stop(mm_service_t *svc)
     if (svc->def->stop)
         svc->def->stop(svc);
     uv_timer_stop(&svc->heartbeat);
-    uv_close((uv_handle_t *)&svc->heartbeat, close_cb);
-    uv_close((uv_handle_t *)&svc->sig_term, close_cb);
-    uv_close((uv_handle_t *)&svc->sig_int, close_cb);
-    uv_close((uv_handle_t *)&svc->sig_hup, close_cb);
-    mm_bus_free(svc->bus);
-    svc->bus = NULL;
+    close_handles(svc);
 }
 
 /* Loads memmon.yml, applies the flags, then the service's own files. */
@@ -242,6 +248,14 @@ int mm_service_main(const mm_service_def_t *def, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {0},
     };
+    /* Hold stop/reload signals until the loop's handlers exist, so a SIGTERM
+     * that arrives during start-up still means a graceful stop. */
+    sigset_t held, prev;
+    sigemptyset(&held);
+    sigaddset(&held, SIGTERM);
+    sigaddset(&held, SIGINT);
+    sigaddset(&held, SIGHUP);
+    sigprocmask(SIG_BLOCK, &held, &prev);
     mm_service_t svc_storage = {0}, *svc = &svc_storage;
     svc->def = def;
     const char *env_dir = getenv("MEMMON_CONFIG_DIR");
@@ -324,18 +338,14 @@ int mm_service_main(const mm_service_def_t *def, int argc, char **argv)
     uv_signal_start(&svc->sig_term, on_signal, SIGTERM);
     uv_signal_start(&svc->sig_int, on_signal, SIGINT);
     uv_signal_start(&svc->sig_hup, on_signal, SIGHUP);
+    sigprocmask(SIG_SETMASK, &prev, NULL);
     uv_timer_init(&svc->loop, &svc->heartbeat);
     svc->heartbeat.data = svc;
 
     if (def->start && (r = def->start(svc, svc->own)) < 0) {
         mm_log_err("MM-SERVICE-START-FAIL", "cannot start: %s", mm_strerror(r));
         svc->stopping = true;
-        uv_close((uv_handle_t *)&svc->heartbeat, close_cb);
-        uv_close((uv_handle_t *)&svc->sig_term, close_cb);
-        uv_close((uv_handle_t *)&svc->sig_int, close_cb);
-        uv_close((uv_handle_t *)&svc->sig_hup, close_cb);
-        mm_bus_free(svc->bus);
-        svc->bus = NULL;
+        close_handles(svc);
         uv_run(&svc->loop, UV_RUN_DEFAULT);
         goto out;
     }

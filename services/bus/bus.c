@@ -20,16 +20,7 @@ struct bus_forwarder {
 
 bool bus_frame_valid(const uint8_t *buf, size_t len)
 {
-    size_t max = len < 65 ? len : 65;
-    for (size_t i = 0; i < max; i++) {
-        uint8_t c = buf[i];
-        if (c == '\0')
-            return i > 0;
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-'))
-            return false;
-    }
-    return false;
+    return mm_bus_frame_topic_len(buf, len) >= 0;
 }
 
 static void on_readable(uv_poll_t *h, int status, int events)

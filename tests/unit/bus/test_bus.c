@@ -14,6 +14,7 @@
 
 #include "bus.h"
 #include "mm_bus.h"
+#include "mm_config.h"
 
 static void test_codec(void **state)
 {
@@ -64,10 +65,10 @@ static void test_seqtrack(void **state)
     assert_int_equal(mm_seqtrack_note(t, "a", 1, "health", 9), 0);   /* another family */
     assert_int_equal(mm_seqtrack_note(t, "a", 2, "metric", 1), 0);   /* restart: new boot */
     assert_int_equal(mm_seqtrack_note(t, "a", 2, "metric", 3), 1);
-    assert_int_equal(mm_bus_url_check("tcp://10.0.0.1:5555"), -EPERM);
-    assert_int_equal(mm_bus_url_check("tcp://127.0.0.1:5555"), 0);
-    assert_int_equal(mm_bus_url_check("tls+tcp://10.0.0.1:5555"), 0);
-    assert_int_equal(mm_bus_url_check("ipc:///tmp/x"), 0);
+    assert_int_equal(mm_config_bus_url_check("tcp://10.0.0.1:5555"), -EPERM);
+    assert_int_equal(mm_config_bus_url_check("tcp://127.0.0.1:5555"), 0);
+    assert_int_equal(mm_config_bus_url_check("tls+tcp://10.0.0.1:5555"), 0);
+    assert_int_equal(mm_config_bus_url_check("ipc:///tmp/x"), 0);
     /* Many streams grow the table. */
     char name[32];
     for (int i = 0; i < 1000; i++) {
@@ -142,6 +143,25 @@ static void on_probe_seen(mm_bus_t *bus, const char *topic, const Mm__Envelope *
     on_msg(bus, topic, env, data);
 }
 
+/* Sends one metric envelope as instance "raw", boot 99, through a raw socket. */
+static void send_raw(nng_socket raw, Mm__MetricBatch *mb, uint64_t seq)
+{
+    Mm__Envelope env = MM__ENVELOPE__INIT;
+    env.sender = "collector";
+    env.instance = "raw";
+    env.family = "metric";
+    env.boot_id = 99;
+    env.seq = seq;
+    env.time_ms = 1;
+    env.payload_case = MM__ENVELOPE__PAYLOAD_METRICS;
+    env.metrics = mb;
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(mm_bus_encode("metric.batch", &env, &buf, &len), 0);
+    nng_send(raw, buf, len, 0);
+    free(buf);
+}
+
 static void test_forward_and_gaps(void **state)
 {
     (void)state;
@@ -214,20 +234,7 @@ static void test_forward_and_gaps(void **state)
     uint64_t seqs[] = {1, 2, 6};
     /* Give the new pipe a moment to attach by probing through it. */
     for (int round = 0; round < 200 && st.metric_msgs == 0; round++) {
-        Mm__Envelope env = MM__ENVELOPE__INIT;
-        env.sender = "collector";
-        env.instance = "raw";
-        env.family = "metric";
-        env.boot_id = 99;
-        env.seq = 1;
-        env.time_ms = 1;
-        env.payload_case = MM__ENVELOPE__PAYLOAD_METRICS;
-        env.metrics = &mb;
-        uint8_t *buf;
-        size_t len;
-        mm_bus_encode("metric.batch", &env, &buf, &len);
-        nng_send(raw, buf, len, 0);
-        free(buf);
+        send_raw(raw, &mb, 1);
         run_until(&loop, 20);
     }
     assert_true(st.metric_msgs > 0);
@@ -235,22 +242,8 @@ static void test_forward_and_gaps(void **state)
     uint64_t gaps_before = bs.gaps;
     st.want = 2;
     st.metric_msgs = 0;
-    for (int i = 1; i < 3; i++) {
-        Mm__Envelope env = MM__ENVELOPE__INIT;
-        env.sender = "collector";
-        env.instance = "raw";
-        env.family = "metric";
-        env.boot_id = 99;
-        env.seq = seqs[i];
-        env.time_ms = 1;
-        env.payload_case = MM__ENVELOPE__PAYLOAD_METRICS;
-        env.metrics = &mb;
-        uint8_t *buf;
-        size_t len;
-        mm_bus_encode("metric.batch", &env, &buf, &len);
-        nng_send(raw, buf, len, 0);
-        free(buf);
-    }
+    for (int i = 1; i < 3; i++)
+        send_raw(raw, &mb, seqs[i]);
     /* And one malformed message, which is counted and skipped by the forwarder. */
     nng_send(raw, "garbage", 7, 0);
     run_until(&loop, 5000);
