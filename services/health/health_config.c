@@ -559,10 +559,28 @@ static void set_defaults(health_check_conf_t *c, const top_t *top, health_kind_t
     }
 }
 
+/* Paths in health.yml are relative to the config directory, as in memmon.yml. */
+static int resolve(const char *dir, char **path)
+{
+    if (!dir || !*path || (*path)[0] == '/')
+        return 0;
+    size_t n = strlen(dir) + strlen(*path) + 2;
+    char *p = malloc(n);
+    if (!p)
+        return -ENOMEM;
+    snprintf(p, n, "%s/%s", dir, *path);
+    free(*path);
+    *path = p;
+    return 0;
+}
+
 /* Required keys and combinations per kind. */
 static int validate_check(const mm_yaml_doc_t *doc, const mm_yaml_node_t *n,
-                          health_check_conf_t *c, const char *default_db, mm_diag_t *d)
+                          health_check_conf_t *c, const char *default_db, const char *dir,
+                          mm_diag_t *d)
 {
+    if (resolve(dir, &c->path) < 0 || resolve(dir, &c->pidfile) < 0)
+        return -ENOMEM;
     switch (c->kind) {
     case HEALTH_KIND_SQLITE:
         if (!c->path && default_db && !(c->path = strdup(default_db)))
@@ -628,8 +646,8 @@ static bool has_cycle(const health_config_t *cfg, size_t i, uint8_t *mark)
     return false;
 }
 
-static int load_doc(const mm_yaml_doc_t *doc, const char *default_db, health_config_t *cfg,
-                    mm_diag_t *d)
+static int load_doc(const mm_yaml_doc_t *doc, const char *default_db, const char *dir,
+                    health_config_t *cfg, mm_diag_t *d)
 {
     top_t top;
     memset(&top, 0, sizeof(top));
@@ -677,7 +695,7 @@ static int load_doc(const mm_yaml_doc_t *doc, const char *default_db, health_con
             if (strcmp(cfg->checks[j].name, c->name) == 0)
                 return mm_yaml_error(d, doc, mm_yaml_map_get(n, "name"),
                                      "duplicate check name \"%s\"", c->name);
-        if ((r = validate_check(doc, n, c, default_db, d)) < 0)
+        if ((r = validate_check(doc, n, c, default_db, dir, d)) < 0)
             return r;
     }
     for (size_t i = 0; i < cfg->n_checks; i++) {
@@ -714,7 +732,7 @@ int health_config_load_buf(const char *name, const char *buf, size_t len,
     mm_yaml_doc_t *doc = NULL;
     int r = mm_yaml_load_buf(name, buf, len, &doc, d);
     if (r >= 0)
-        r = load_doc(doc, default_db, cfg, d);
+        r = load_doc(doc, default_db, NULL, cfg, d);
     if (r >= 0 && !(cfg->file = strdup(name)))
         r = -ENOMEM;
     mm_yaml_free(doc);
@@ -745,7 +763,7 @@ int health_config_load(const char *dir, const char *default_db, health_config_t 
     mm_yaml_doc_t *doc = NULL;
     int r = mm_yaml_load_file(path, &doc, d);
     if (r >= 0)
-        r = load_doc(doc, default_db, cfg, d);
+        r = load_doc(doc, default_db, dir, cfg, d);
     if (r >= 0 && !(cfg->file = strdup(path)))
         r = -ENOMEM;
     mm_yaml_free(doc);
