@@ -303,7 +303,7 @@ class MemmimicSimTest(unittest.TestCase):
         t_on = time.monotonic()
         self.sim.fault("slow_db", 1, 800, test=self)
         samples = []
-        while time.monotonic() < t_on + 3.5:
+        while time.monotonic() < t_on + 3.0:
             samples.append(read_latency(self.sim.db))
             time.sleep(0.15)
         self.sim.fault("slow_db", 0)
