@@ -189,6 +189,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "memmon-health-tail: cannot open the bus\n");
         return 1;
     }
+    /* With --run, only the reply and the run's own result. */
+    if (run_checks && strcmp(topic, "health.") == 0)
+        topic = "health.run.";
     mm_bus_subscribe(bus, topic);
     if (strcmp(topic, "health.") == 0)
         mm_bus_subscribe(bus, "state.health");
