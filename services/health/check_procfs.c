@@ -143,7 +143,7 @@ static void system_work(uv_work_t *w)
         health_result_raise(r, HEALTH_CRITICAL, "cannot list mounts: %s", strerror(-e));
         return;
     }
-    char worst_buf[128] = "/";
+    char worst_buf[512] = "/";
     for (size_t i = 0; i < nm; i++) {
         if (!mounts[i].stat_ok) {
             health_result_raise(r, HEALTH_CRITICAL, "statvfs %s: %s", mounts[i].mountpoint,
@@ -173,7 +173,7 @@ static void system_work(uv_work_t *w)
 
     measure(j, &k->memory_percent, 0, mem, "memory", "%");
     measure(j, &k->cpu_total_percent, 1, cpu, "CPU", "%");
-    char what[160];
+    char what[560];
     snprintf(what, sizeof(what), "disk %s", worst_mount);
     measure(j, &k->disk_percent, 2, worst_disk, what, "%");
     if (r->level == HEALTH_HEALTHY)

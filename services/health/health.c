@@ -426,21 +426,19 @@ int health_record(health_t *h, size_t i, const health_result_t *r)
         c->last.time_ms = mm_clock_now_ms(h->clock);
     c->runs++;
 
-    health_level_t from = c->level;
-    bool changed;
     if (!c->has_result) {
-        /* The first result is taken as is: there is nothing to smooth against. */
+        /* A check starts healthy and its first results are smoothed like any
+         * other, so one bad sample at startup (a busy machine) flips nothing
+         * unless the check asks for "1 of 1". */
         c->has_result = true;
-        c->level = raw;
-        changed = raw != HEALTH_HEALTHY;
-        from = HEALTH_HEALTHY;
+        c->level = HEALTH_HEALTHY;
         c->since_ms = c->last.time_ms;
-    } else {
-        c->level = smooth(c);
-        changed = c->level != from;
-        if (changed)
-            c->since_ms = c->last.time_ms;
     }
+    health_level_t from = c->level;
+    c->level = smooth(c);
+    bool changed = c->level != from;
+    if (changed)
+        c->since_ms = c->last.time_ms;
     evaluate(h);
     if (changed)
         note_change(h, c, from, &c->last);

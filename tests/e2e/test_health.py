@@ -402,6 +402,108 @@ checks:
         cfg.cleanup()
 
 
+
+
+def test_simulator_faults():
+    """The shipped health.yml against the MemMimic simulator: each fault switch
+    moves its check to a worse level and back (CONTRACTS.md §7). The collector
+    is stood in for by memmon-health-tail publishing the two gauges the
+    simulator would send over StatsD."""
+    import yaml
+    cfg = TempConfig()
+    sim_state = os.path.join(cfg.data_dir, "memmimic-sim")
+    shipped = yaml.safe_load(open(os.path.join(harness.SOURCE_ROOT, "deploy", "config",
+                                               "health.yml")))
+    names = [c["name"] for c in shipped["checks"]]
+    for want in ("database", "cache", "memory_system", "cxd_classifier", "system_resources"):
+        assert want in names, names
+    shipped.update({"interval": "500ms", "fail": "1 of 1", "recover": "1 of 1"})
+    for c in shipped["checks"]:
+        c.pop("fail", None)
+        c.pop("recover", None)
+        if c["kind"] == "process":
+            c["pidfile"] = os.path.join(sim_state, "memmimic-sim.pid")
+            # Two shared cores may give the burning thread well under one
+            # core; what matters is that the check sees it.
+            c["cpu"] = {"degraded": 25}
+    cfg.write("health.yml", yaml.safe_dump(shipped))
+    port = harness.free_port()
+    sim = [PY, os.path.join(harness.SOURCE_ROOT, "tools", "memmimic-sim"),
+           "--db", os.path.join(cfg.data_dir, "memmimic.db"), "--statsd", "off",
+           "--control-port", str(port), "--state-dir", sim_state, "--rate", "20"]
+    gauges = None
+
+    def fault(name, on):
+        import urllib.request
+        req = urllib.request.Request("http://127.0.0.1:%d/fault/%s?on=%d" % (port, name, on),
+                                     method="POST")
+        urllib.request.urlopen(req, timeout=5).read()
+
+    def publish(hit, lat):
+        nonlocal gauges
+        if gauges:
+            gauges.terminate()
+            gauges.wait()
+        gauges = subprocess.Popen([TAIL, "-c", cfg.dir, "--timeout", "600",
+                                   "--gauge", 'memmimic_cache_hit_rate{cache="recall"}=%g' % hit,
+                                   "--gauge", "memmimic_cxd_classification_latency_seconds=%g" % lat])
+
+    try:
+        with Stack(cfg, ["bus", "health"], extra=[("memmimic-sim", sim)]) as st:
+            wait_for(lambda: "MM-SERVICE-START" in st.log("health"), what="health start")
+            publish(0.85, 0.01)
+            for name in ("database", "cache", "memory_system", "cxd_classifier"):
+                check_where(cfg, name, lambda x: x["status"] == "healthy",
+                            what="%s healthy at first" % name)
+            c = check_where(cfg, "memmimic_process", lambda x: x["timestamp_ms"] > 0)
+            if "lacks" in c["message"]:
+                raise harness.SkipTest("built without common/mm_procfs")
+            # slow_db: the database check gets worse (and memory_system is blocked).
+            fault("slow_db", 1)
+            c = check_where(cfg, "database", lambda x: x["status"] in ("degraded", "unhealthy"),
+                            what="database slow")
+            fault("slow_db", 0)
+            check_where(cfg, "database", lambda x: x["status"] == "healthy", what="database back")
+            # cache_miss_storm: the hit rate falls to 0.
+            publish(0.0, 0.01)
+            check_where(cfg, "cache", lambda x: x["status"] == "critical", what="cache storm")
+            publish(0.85, 0.01)
+            check_where(cfg, "cache", lambda x: x["status"] == "healthy", what="cache back")
+            # classifier_slow: 0.3 s is over the 0.25 s unhealthy bound.
+            publish(0.85, 0.31)
+            check_where(cfg, "cxd_classifier", lambda x: x["status"] == "unhealthy",
+                        what="classifier slow")
+            publish(0.85, 0.01)
+            check_where(cfg, "cxd_classifier", lambda x: x["status"] == "healthy",
+                        what="classifier back")
+            # cpu_burn: one core busy in the simulator's process.
+            fault("cpu_burn", 1)
+            check_where(cfg, "memmimic_process", lambda x: x["status"] != "healthy",
+                        what="simulator CPU")
+            fault("cpu_burn", 0)
+            check_where(cfg, "memmimic_process", lambda x: x["status"] == "healthy",
+                        what="simulator CPU back")
+            # crash: the process is gone (critical), then restarted under a new pid.
+            pid = st.pid("memmimic-sim")
+            fault("crash", 1)
+            check_where(cfg, "memmimic_process", lambda x: x["status"] == "critical",
+                        what="simulator crashed")
+            os.unlink(os.path.join(sim_state, "faults", "crash"))
+
+            def restarted():
+                st.stack.poll()     # the supervisor's restart, as tools/run does it
+                c = state(cfg, timeout=3)["checks"]["memmimic_process"]
+                return c if c["status"] == "healthy" and \
+                    c["metadata"].get("pid") not in (None, str(pid)) else None
+            c = wait_for(restarted, timeout=60, interval=0.1, what="simulator restarted")
+            assert int(c["metadata"]["restarts"]) >= 1, c
+    finally:
+        if gauges:
+            gauges.terminate()
+            gauges.wait()
+        cfg.cleanup()
+
+
 if __name__ == "__main__":
     harness.main([test_config_errors, test_faults_become_results, test_run_on_demand_and_history,
-                  test_process_killed])
+                  test_process_killed, test_simulator_faults])

@@ -2,7 +2,10 @@
  * state.health) as JSON lines, and with --run sends cmd.health health.run
  * and prints the reply and the result. Used by the health e2e tests and the
  * benchmark; also a reference for the JSON the gateway serves.
- *   memmon-health-tail -c DIR [--run a,b] [--count N] [--timeout S] [--topic P] */
+ * With --gauge it instead publishes gauges on metric.test every 250 ms until
+ * the timeout, standing in for the collector in tests.
+ *   memmon-health-tail -c DIR [--run a,b] [--count N] [--timeout S] [--topic P]
+ *   memmon-health-tail -c DIR --gauge 'name{label="v"}=0.5' [--gauge ...] --timeout S */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -21,6 +24,69 @@ static char run_id[40];
 static uv_timer_t tmo, kick;
 static mm_bus_t *bus;
 static bool stop_after_run;
+static uv_timer_t pub;
+typedef struct {
+    char name[128], lname[64], lvalue[128];
+    double value;
+} gauge_t;
+static gauge_t gauges[16];
+static size_t n_gauges;
+
+/* name{label="value"}=number, one label at most. */
+static int parse_gauge(const char *s, gauge_t *g)
+{
+    memset(g, 0, sizeof(*g));
+    const char *eq = strrchr(s, '=');
+    if (!eq)
+        return -1;
+    const char *br = strchr(s, '{');
+    size_t nl = (size_t)((br && br < eq ? br : eq) - s);
+    if (nl == 0 || nl >= sizeof(g->name))
+        return -1;
+    memcpy(g->name, s, nl);
+    if (br && br < eq && sscanf(br, "{%63[^=]=\"%127[^\"]\"}", g->lname, g->lvalue) != 2)
+        return -1;
+    char *end;
+    g->value = strtod(eq + 1, &end);
+    return *end ? -1 : 0;
+}
+
+static void on_publish(uv_timer_t *t)
+{
+    (void)t;
+    Mm__Series se[16], *sp[16];
+    Mm__Label lab[16], *lp[16];
+    int64_t now = (int64_t)time(NULL) * 1000;
+    int64_t times[16];
+    double vals[16];
+    for (size_t i = 0; i < n_gauges; i++) {
+        mm__series__init(&se[i]);
+        se[i].name = gauges[i].name;
+        se[i].type = MM__METRIC_TYPE__GAUGE;
+        mm__label__init(&lab[i]);
+        lab[i].name = gauges[i].lname;
+        lab[i].value = gauges[i].lvalue;
+        lp[i] = &lab[i];
+        if (gauges[i].lname[0]) {
+            se[i].labels = &lp[i];
+            se[i].n_labels = 1;
+        }
+        times[i] = now;
+        vals[i] = gauges[i].value;
+        se[i].times_ms = &times[i];
+        se[i].n_times_ms = 1;
+        se[i].values = &vals[i];
+        se[i].n_values = 1;
+        sp[i] = &se[i];
+    }
+    Mm__MetricBatch mb = MM__METRIC_BATCH__INIT;
+    mb.series = sp;
+    mb.n_series = n_gauges;
+    Mm__Envelope env = MM__ENVELOPE__INIT;
+    env.payload_case = MM__ENVELOPE__PAYLOAD_METRICS;
+    env.metrics = &mb;
+    mm_bus_publish(bus, "metric.test", &env);
+}
 
 static const char *lvl(int l) { return l >= 0 && l < 4 ? levels[l] : "unknown"; }
 
@@ -71,6 +137,8 @@ static void finish(void)
 {
     uv_timer_stop(&tmo);
     uv_close((uv_handle_t *)&tmo, on_close);
+    if (!uv_is_closing((uv_handle_t *)&pub))
+        uv_close((uv_handle_t *)&pub, on_close);
     if (!uv_is_closing((uv_handle_t *)&kick))
         uv_close((uv_handle_t *)&kick, on_close);
     mm_bus_free(bus);
@@ -81,6 +149,8 @@ static void on_msg(mm_bus_t *b, const char *topic, const Mm__Envelope *env, void
 {
     (void)b, (void)data;
     json_t *o = NULL;
+    if (n_gauges)
+        return;
     if (env->payload_case == MM__ENVELOPE__PAYLOAD_HEALTH) {
         o = report_json(env->health);
     } else if (env->payload_case == MM__ENVELOPE__PAYLOAD_STATE &&
@@ -120,6 +190,12 @@ static void on_timeout(uv_timer_t *t)
     finish();
 }
 
+static void on_timeout_quiet(uv_timer_t *t)
+{
+    (void)t;
+    finish();
+}
+
 /* Sends the command once the subscriber has had time to connect (pub/sub
  * drops what is sent before the pipe is up). */
 static void on_kick(uv_timer_t *t)
@@ -152,18 +228,26 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         {"config-dir", required_argument, NULL, 'c'}, {"run", required_argument, NULL, 'r'},
         {"count", required_argument, NULL, 'n'},      {"timeout", required_argument, NULL, 't'},
-        {"topic", required_argument, NULL, 'p'},      {0},
+        {"topic", required_argument, NULL, 'p'},      {"gauge", required_argument, NULL, 'g'},
+        {0},
     };
     const char *dir = ".", *topic = "health.";
     double timeout_s = 30;
     int c;
-    while ((c = getopt_long(argc, argv, "c:r:n:t:p:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:r:n:t:p:g:", opts, NULL)) != -1) {
         switch (c) {
         case 'c': dir = optarg; break;
         case 'r': run_checks = optarg; break;
         case 'n': want = atol(optarg); break;
         case 't': timeout_s = atof(optarg); break;
         case 'p': topic = optarg; break;
+        case 'g':
+            if (n_gauges >= 16 || parse_gauge(optarg, &gauges[n_gauges]) < 0) {
+                fprintf(stderr, "memmon-health-tail: bad --gauge %s\n", optarg);
+                return 2;
+            }
+            n_gauges++;
+            break;
         default:
             fprintf(stderr, "usage: memmon-health-tail -c DIR [--run a,b] [--count N] "
                             "[--timeout S] [--topic PREFIX]\n");
@@ -198,7 +282,14 @@ int main(int argc, char **argv)
     uv_timer_init(&loop, &tmo);
     uv_timer_start(&tmo, on_timeout, (uint64_t)(timeout_s * 1000), 0);
     uv_timer_init(&loop, &kick);
-    if (run_checks) {
+    uv_timer_init(&loop, &pub);
+    if (n_gauges) {
+        /* Publisher only: --timeout says for how long. */
+        uv_timer_start(&pub, on_publish, 100, 250);
+        uv_close((uv_handle_t *)&kick, on_close);
+        uv_timer_stop(&tmo);
+        uv_timer_start(&tmo, on_timeout_quiet, (uint64_t)(timeout_s * 1000), 0);
+    } else if (run_checks) {
         stop_after_run = true;
         srand((unsigned)time(NULL) ^ (unsigned)getpid());
         for (int i = 0; i < 32; i++)

@@ -135,6 +135,18 @@ static void test_n_of_m(void **state)
     assert_int_equal(f->changes[2].to, HEALTH_HEALTHY);
 }
 
+static void test_first_bad_result_smoothed(void **state)
+{
+    fixture_t *f = *state;
+    /* One bad sample at startup does not flip a "2 of 3" check. */
+    add_check(f, "sys", 1, 2, 3, 3, 3);
+    start(f);
+    assert_int_equal(feed(f, 0, HEALTH_CRITICAL), HEALTH_HEALTHY);
+    assert_int_equal(feed(f, 0, HEALTH_HEALTHY), HEALTH_HEALTHY);
+    assert_int_equal(f->n_changes, 0);
+    assert_int_equal(feed(f, 0, HEALTH_CRITICAL), HEALTH_CRITICAL);
+}
+
 static void test_flapping_suppressed(void **state)
 {
     fixture_t *f = *state;
@@ -400,6 +412,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_first_result_and_default_debounce, setup, teardown),
         cmocka_unit_test_setup_teardown(test_n_of_m, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_bad_result_smoothed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flapping_suppressed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partial_recovery, setup, teardown),
         cmocka_unit_test(test_thresholds),
