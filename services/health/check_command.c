@@ -151,8 +151,8 @@ static void finish(cmd_t *c)
     if (bad)
         health_result_detail(r, "perfdata_errors", "%zu", bad);
     for (size_t i = 0; i < np; i++) {
-        char name[48];
-        snprintf(name, sizeof(name), "perf.%.30s%s%.8s", perf[i].label, perf[i].uom[0] ? "." : "",
+        char name[32];
+        snprintf(name, sizeof(name), "perf.%.20s%s%.5s", perf[i].label, perf[i].uom[0] ? "." : "",
                  perf[i].uom);
         health_result_detail(r, name, "%.17g", perf[i].value);
     }

@@ -153,8 +153,8 @@ static void system_work(uv_work_t *w)
         double used = mounts[i].size_bytes - mounts[i].free_bytes;
         double pct = used + mounts[i].avail_bytes > 0
                          ? used / (used + mounts[i].avail_bytes) * 100.0 : 0;
-        char name[48];
-        snprintf(name, sizeof(name), "disk_percent:%.34s", mounts[i].mountpoint);
+        char name[32];
+        snprintf(name, sizeof(name), "disk_percent:%.18s", mounts[i].mountpoint);
         health_result_detail(r, name, "%.1f", pct);
         if (isnan(worst_disk) || pct > worst_disk) {
             worst_disk = pct;

@@ -163,6 +163,17 @@ static void on_connect(uv_connect_t *c, int status)
         conclude(t);
 }
 
+static void connect_to(tcp_t *t, const struct sockaddr *addr)
+{
+    uv_tcp_init(t->run->loop, &t->tcp);
+    t->tcp.data = t;
+    t->tcp_inited = true;
+    t->conn.data = t;
+    int r = uv_tcp_connect(&t->conn, &t->tcp, addr, on_connect);
+    if (r < 0)
+        fail(t, "cannot connect to", r);
+}
+
 static void on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res)
 {
     tcp_t *t = g->data;
@@ -178,14 +189,8 @@ static void on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res)
         maybe_release(t);
         return;
     }
-    uv_tcp_init(run->loop, &t->tcp);
-    t->tcp.data = t;
-    t->tcp_inited = true;
-    t->conn.data = t;
-    int r = uv_tcp_connect(&t->conn, &t->tcp, res->ai_addr, on_connect);
+    connect_to(t, res->ai_addr);
     uv_freeaddrinfo(res);
-    if (r < 0)
-        fail(t, "cannot connect to", r);
 }
 
 static int tcp_start(health_run_t *run)
@@ -195,17 +200,27 @@ static int tcp_start(health_run_t *run)
         return -ENOMEM;
     t->run = run;
     t->gai.data = t;
+    health_run_ref(run);
+    run->probe = t;
+    /* A numeric address needs no lookup (and no trip through the pool). */
+    struct sockaddr_storage ss;
+    if (uv_ip4_addr(run->conf->host, (int)run->conf->port, (struct sockaddr_in *)&ss) == 0 ||
+        uv_ip6_addr(run->conf->host, (int)run->conf->port, (struct sockaddr_in6 *)&ss) == 0) {
+        connect_to(t, (const struct sockaddr *)&ss);
+        return 0;
+    }
     char port[16];
     snprintf(port, sizeof(port), "%lld", (long long)run->conf->port);
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
     int r = uv_getaddrinfo(run->loop, &t->gai, on_resolved, run->conf->host, port, &hints);
     if (r < 0) {
-        free(t);
-        return r;
+        health_result_raise(&run->result, HEALTH_CRITICAL, "cannot resolve %s: %s",
+                            run->conf->host, uv_strerror(r));
+        health_run_done(run);
+        maybe_release(t);
+        return 0;
     }
     t->gai_pending = true;
-    health_run_ref(run);
-    run->probe = t;
     return 0;
 }
 

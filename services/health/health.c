@@ -38,6 +38,7 @@ struct health {
     size_t hist_len, hist_pos;
     health_level_t overall;
     double score;
+    bool stale;                 /* blocked_by, penalties, score, overall need evaluate() */
 };
 
 static const char *const level_names[HEALTH_LEVELS] = {
@@ -199,6 +200,7 @@ static void check_reset(check_t *c, const health_check_conf_t *conf)
 }
 
 static void evaluate(health_t *h);
+static void ensure(const health_t *h);
 
 int health_new(const health_config_t *cfg, const mm_clock_t *clock, health_t **ret_h)
 {
@@ -352,8 +354,18 @@ static int resolve_blocked(health_t *h, size_t i, uint8_t *done, size_t depth)
     return c->blocked_by;
 }
 
+/* Derived state is computed on demand: with a thousand checks, doing it on
+ * every result would cost O(n) per result. */
+static void ensure(const health_t *ch)
+{
+    health_t *h = (health_t *)ch;
+    if (h->stale)
+        evaluate(h);
+}
+
 static void evaluate(health_t *h)
 {
+    h->stale = false;
     uint8_t stackbuf[256];
     uint8_t *done = h->n <= sizeof(stackbuf) ? stackbuf : calloc(h->n, 1);
     if (!done)
@@ -439,7 +451,9 @@ int health_record(health_t *h, size_t i, const health_result_t *r)
     bool changed = c->level != from;
     if (changed)
         c->since_ms = c->last.time_ms;
-    evaluate(h);
+    /* Only a level change can move blocked_by, the score or the overall. */
+    if (changed)
+        h->stale = true;
     if (changed)
         note_change(h, c, from, &c->last);
     return changed ? 1 : 0;
@@ -484,6 +498,7 @@ int health_state(const health_t *h, size_t i, health_state_t *ret)
 {
     if (i >= h->n)
         return -EINVAL;
+    ensure(h);
     const check_t *c = &h->checks[i];
     ret->has_result = c->has_result;
     ret->level = c->level;
@@ -495,8 +510,17 @@ int health_state(const health_t *h, size_t i, health_state_t *ret)
     return 0;
 }
 
-health_level_t health_overall(const health_t *h) { return h->overall; }
-double health_score(const health_t *h) { return h->score; }
+health_level_t health_overall(const health_t *h)
+{
+    ensure(h);
+    return h->overall;
+}
+
+double health_score(const health_t *h)
+{
+    ensure(h);
+    return h->score;
+}
 
 /* ---- report view ---- */
 
@@ -528,6 +552,7 @@ static int grow(void **p, size_t need, size_t elem)
 int health_report_fill(const health_t *h, health_report_t *r, const bool *only,
                        size_t max_changes)
 {
+    ensure(h);
     size_t nlab = 0;
     for (size_t i = 0; i < h->n; i++)
         nlab += h->checks[i].last.n_details;

@@ -16,13 +16,13 @@
 #include "mm_clock.h"
 
 #define HEALTH_WINDOW_MAX 64
-#define HEALTH_MSG_MAX 512
-#define HEALTH_DETAILS_MAX 16
+#define HEALTH_MSG_MAX 400
+#define HEALTH_DETAILS_MAX 12
 
 /* One measured value of a run ("latency_ms" = "12.5"). */
 typedef struct {
-    char name[48];
-    char value[80];
+    char name[32];
+    char value[48];
 } health_detail_t;
 
 /* What one probe run found. */
