@@ -19,6 +19,8 @@ typedef enum {
     COLLECTOR_SUMMARY = 4,
 } collector_type_t;
 
+/* A stale marker may name its series by fp alone (name NULL): the core then
+ * ends whatever series it holds under that fingerprint. */
 typedef struct {
     const char *name;           /* the sample's series name (foo_bucket, foo_total) */
     const char *family;         /* metric family for TYPE/HELP (foo); NULL = name */
