@@ -33,6 +33,10 @@ typedef struct {
     double value;               /* mm_stale_nan() ends the series */
 } collector_sample_t;
 
+/* The one HELP text of memmon_collector_series_dropped_total{reason}, which
+ * several parts of the collector emit. */
+#define COLLECTOR_DROPPED_HELP "Samples dropped because they would create a series over a limit or of a conflicting type"
+
 typedef struct collector_sink collector_sink_t;
 struct collector_sink {
     /* Takes a sample; everything it points to is only borrowed for the call. */

@@ -794,7 +794,7 @@ static void emit_self(collector_statsd_t *st, int64_t now_ms, collector_sink_t *
     for (size_t i = 0; i < 3; i++) {
         mm_label_t l = {"reason", reasons[i]};
         smp.name = "memmon_collector_series_dropped_total";
-        smp.help = "StatsD samples dropped because they would create a series over a limit";
+        smp.help = COLLECTOR_DROPPED_HELP;
         smp.labels = &l;
         smp.n_labels = 1;
         smp.value = (double)counts[i];
