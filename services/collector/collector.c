@@ -449,10 +449,14 @@ void collector_command(collector_t *c, const Mm__Command *cmd, int64_t now_ms)
     memset(m, 0, sizeof *m);
     snprintf(m->id, sizeof m->id, "%s", cmd->id);
     char err[256] = "";
-    if (!cmd->verb || strcmp(cmd->verb, "history.query") != 0) {
+    if (cmd->verb && strcmp(cmd->verb, "state.publish") == 0) {
+        collector_publish_state(c, now_ms, (uint64_t)now_ms);
+        m->status = 202;
+        m->result = strdup("{\"published\":true}");
+    } else if (!cmd->verb || strcmp(cmd->verb, "history.query") != 0) {
         m->status = 404;
         m->error_code = strdup("unknown_verb");
-        snprintf(err, sizeof err, "the collector has no verb \"%s\" (it knows history.query)",
+        snprintf(err, sizeof err, "the collector has no verb \"%s\" (it knows history.query, state.publish)",
                  cmd->verb ? cmd->verb : "");
     } else if (!c->o.history) {
         m->status = 503;

@@ -51,7 +51,8 @@ void collector_publish_state(collector_t *c, int64_t now_ms, uint64_t snapshot_i
 
 /* Handles a command addressed to the collector and publishes the reply on
  * reply.<requester>. Verb history.query answers with the JSON of
- * collector_history_query_json(); a repeated id gets the remembered reply;
+ * collector_history_query_json(); state.publish republishes the full state
+ * at once (202); a repeated id gets the remembered reply;
  * a command past its deadline is dropped (the requester gave up). */
 void collector_command(collector_t *c, const Mm__Command *cmd, int64_t now_ms);
 

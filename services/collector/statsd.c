@@ -68,6 +68,8 @@ struct collector_statsd {
     char *source;
     bucket_set_t default_bs;
     bucket_set_t *rule_bs;
+    statsd_buckets_t *rules;    /* our copy of opts.buckets */
+    double *default_copy;       /* our copy of opts.default_bounds */
     hmap_t aliases;             /* raw key hash -> alias_t */
     hmap_t by_fp;               /* fp -> series_t */
     hmap_t families;            /* name hash -> family_t */
@@ -268,6 +270,15 @@ collector_statsd_t *collector_statsd_new(const statsd_opts_t *opts)
     if (!st->opts.default_bounds) {
         st->opts.default_bounds = prom_default_bounds;
         st->opts.n_default_bounds = sizeof prom_default_bounds / sizeof prom_default_bounds[0];
+    } else {
+        st->default_copy = malloc((opts->n_default_bounds ? opts->n_default_bounds : 1) * sizeof(double));
+        if (!st->default_copy) {
+            free(st->source);
+            free(st);
+            return NULL;
+        }
+        memcpy(st->default_copy, opts->default_bounds, opts->n_default_bounds * sizeof(double));
+        st->opts.default_bounds = st->default_copy;
     }
     hmap_init(&st->aliases);
     hmap_init(&st->by_fp);
@@ -275,12 +286,24 @@ collector_statsd_t *collector_statsd_new(const statsd_opts_t *opts)
     if (!st->source || bucket_set_init(&st->default_bs, st->opts.default_bounds, st->opts.n_default_bounds) < 0)
         goto fail;
     if (st->opts.n_buckets) {
+        /* Copy the rules: the aggregator outlives the config it came from. */
+        st->rules = calloc(st->opts.n_buckets, sizeof *st->rules);
         st->rule_bs = calloc(st->opts.n_buckets, sizeof *st->rule_bs);
-        if (!st->rule_bs)
+        if (!st->rules || !st->rule_bs)
             goto fail;
-        for (size_t i = 0; i < st->opts.n_buckets; i++)
-            if (bucket_set_init(&st->rule_bs[i], st->opts.buckets[i].bounds, st->opts.buckets[i].n_bounds) < 0)
+        for (size_t i = 0; i < st->opts.n_buckets; i++) {
+            const statsd_buckets_t *src = &opts->buckets[i];
+            double *b = malloc((src->n_bounds ? src->n_bounds : 1) * sizeof *b);
+            st->rules[i].pattern = strdup(src->pattern);
+            st->rules[i].bounds = b;
+            st->rules[i].n_bounds = src->n_bounds;
+            if (!b || !st->rules[i].pattern)
                 goto fail;
+            memcpy(b, src->bounds, src->n_bounds * sizeof *b);
+            if (bucket_set_init(&st->rule_bs[i], b, src->n_bounds) < 0)
+                goto fail;
+        }
+        st->opts.buckets = st->rules;
     }
     return st;
 fail:
@@ -313,10 +336,17 @@ void collector_statsd_free(collector_statsd_t *st)
     hmap_fini(&st->families);
     free(st->all);
     free(st->default_bs.le);
-    if (st->rule_bs)
-        for (size_t i = 0; i < st->opts.n_buckets; i++)
+    for (size_t i = 0; i < st->opts.n_buckets; i++) {
+        if (st->rule_bs)
             free(st->rule_bs[i].le);
+        if (st->rules) {
+            free((char *)st->rules[i].pattern);
+            free((double *)st->rules[i].bounds);
+        }
+    }
     free(st->rule_bs);
+    free(st->rules);
+    free(st->default_copy);
     free(st->source);
     free(st);
 }
@@ -830,6 +860,17 @@ void collector_statsd_flush(collector_statsd_t *st, int64_t now_ms, collector_si
         i++;
     }
     emit_self(st, now_ms, sink);
+}
+
+void collector_statsd_set_limits(collector_statsd_t *st, size_t max_series, size_t max_series_per_name,
+                                 int64_t ttl_ms)
+{
+    if (max_series)
+        st->opts.max_series = max_series;
+    if (max_series_per_name)
+        st->opts.max_series_per_name = max_series_per_name;
+    if (ttl_ms > 0)
+        st->opts.ttl_ms = ttl_ms;
 }
 
 void collector_statsd_note_oversized(collector_statsd_t *st)

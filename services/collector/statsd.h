@@ -54,9 +54,9 @@ typedef struct {
     size_t max_series;          /* in total; 0 = 100000 */
     size_t max_series_per_name; /* per metric family; 0 = 10000 */
     int64_t ttl_ms;             /* 0 = 10 min */
-    const statsd_buckets_t *buckets;   /* first match wins; borrowed, must outlive the aggregator */
+    const statsd_buckets_t *buckets;   /* first match wins; copied */
     size_t n_buckets;
-    const double *default_bounds;      /* NULL = Prometheus's defaults */
+    const double *default_bounds;      /* NULL = Prometheus's defaults; copied */
     size_t n_default_bounds;
     const char *source;         /* for generated HELP: "StatsD gauge from <source>" */
 } statsd_opts_t;
@@ -71,7 +71,7 @@ typedef struct {
 
 typedef struct collector_statsd collector_statsd_t;
 
-/* opts is copied (its arrays are borrowed). Returns NULL when out of memory. */
+/* opts is copied, its arrays too. Returns NULL when out of memory. */
 collector_statsd_t *collector_statsd_new(const statsd_opts_t *opts);
 void collector_statsd_free(collector_statsd_t *st);
 
@@ -84,6 +84,11 @@ void collector_statsd_ingest(collector_statsd_t *st, const char *buf, size_t len
  * the distinct count of the interval, then clears them), ends the series
  * idle for longer than the TTL with stale markers, all stamped now_ms. */
 void collector_statsd_flush(collector_statsd_t *st, int64_t now_ms, collector_sink_t *sink);
+
+/* Changes limits and TTL in place (a config reload); 0 keeps a value.
+ * Series over a new, lower limit stay until they expire. */
+void collector_statsd_set_limits(collector_statsd_t *st, size_t max_series, size_t max_series_per_name,
+                                 int64_t ttl_ms);
 
 /* Counts a datagram that did not fit the receive buffer (truncated) as a
  * parse error; its content is not looked at. */
