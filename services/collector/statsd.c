@@ -372,7 +372,7 @@ static bool alias_eq(const void *v, const void *key)
     size_t want = l->name_len + 2 + l->tags_len;
     return a->len == want && a->key[l->name_len + 1] == kind_char(l->kind) &&
            memcmp(a->key, l->name, l->name_len) == 0 &&
-           memcmp(a->key + l->name_len + 2, l->tags, l->tags_len) == 0;
+           (l->tags_len == 0 || memcmp(a->key + l->name_len + 2, l->tags, l->tags_len) == 0);
 }
 
 static bool series_fp_eq(const void *v, const void *key)

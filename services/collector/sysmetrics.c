@@ -49,7 +49,8 @@ static void emit(track_t *t, const char *name, collector_type_t type, const char
                  size_t nl, int64_t now, double v)
 {
     mm_label_t sorted[8];
-    memcpy(sorted, l, nl * sizeof *l);
+    if (nl)
+        memcpy(sorted, l, nl * sizeof *l);
     mm_labels_sort(sorted, nl);
     collector_sample_t s = {.name = name, .labels = sorted, .n_labels = nl, .type = type, .help = help,
                             .time_ms = now, .value = v};
