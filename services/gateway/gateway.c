@@ -983,6 +983,18 @@ int64_t gateway_tick(gateway_t *gw)
     return next;
 }
 
+void gateway_pending_fail_all(gateway_t *gw)
+{
+    while (gw->pending) {
+        gateway_pending_t *p = gw->pending;
+        pending_unlink(gw, p);
+        gateway_reply_cb cb = p->cb;
+        void *data = p->data;
+        free(p);
+        cb(data, NULL);
+    }
+}
+
 /* ---- envelopes ---- */
 
 void gateway_on_envelope(gateway_t *gw, const char *topic, const Mm__Envelope *env)

@@ -84,6 +84,8 @@ int gateway_pending_add(gateway_t *gw, const char *id, int64_t deadline_ms, gate
 /* Forgets a pending command without calling its callback. */
 void gateway_pending_cancel(gateway_t *gw, gateway_pending_t *p);
 size_t gateway_pending_count(const gateway_t *gw);
+/* Calls every pending callback with NULL now (at shutdown). */
+void gateway_pending_fail_all(gateway_t *gw);
 
 /* ---- request accounting (for the exposition) ---- */
 
