@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gateway.h"
 #include "mm_labels.h"
@@ -542,6 +543,59 @@ static void test_ws_protocol(void **state)
     gateway_free(gw);
 }
 
+/* promtool (Debian's prometheus package) must report nothing on the
+ * exposition: histograms with several label sets, a summary, escaping,
+ * special values, and the gateway's own series. Skipped without promtool. */
+static void test_promtool(void **state)
+{
+    (void)state;
+    if (system("command -v promtool >/dev/null 2>&1") != 0) {
+        skip();
+        return;
+    }
+    gateway_t *gw = make();
+    add("lat_seconds_bucket", "job=a,le=0.1", MM__METRIC_TYPE__HISTOGRAM, "lat_seconds", "Latency.", 1);
+    add("lat_seconds_bucket", "job=a,le=+Inf", MM__METRIC_TYPE__HISTOGRAM, "lat_seconds", NULL, 3);
+    add("lat_seconds_sum", "job=a", MM__METRIC_TYPE__HISTOGRAM, "lat_seconds", NULL, 0.7);
+    add("lat_seconds_count", "job=a", MM__METRIC_TYPE__HISTOGRAM, "lat_seconds", NULL, 3);
+    add("lat_seconds_bucket", "job=b,le=0.1", MM__METRIC_TYPE__HISTOGRAM, "lat_seconds", NULL, 0);
+    add("lat_seconds_count", "job=b", MM__METRIC_TYPE__HISTOGRAM, "lat_seconds", NULL, 2);
+    add("lat_seconds_sum", "job=b", MM__METRIC_TYPE__HISTOGRAM, "lat_seconds", NULL, 9);
+    add("rpc_duration_seconds", "quantile=0.99", MM__METRIC_TYPE__SUMMARY, "rpc_duration_seconds", "RPC.", 0.3);
+    add("rpc_duration_seconds", "quantile=0.5", MM__METRIC_TYPE__SUMMARY, "rpc_duration_seconds", NULL, 0.1);
+    add("rpc_duration_seconds_sum", "", MM__METRIC_TYPE__SUMMARY, "rpc_duration_seconds", NULL, 5);
+    add("rpc_duration_seconds_count", "", MM__METRIC_TYPE__SUMMARY, "rpc_duration_seconds", NULL, 20);
+    add("jobs_total", "q=a\"b\\c\nd", MM__METRIC_TYPE__COUNTER, NULL, "Jobs \\ done\nhere.", 1e21);
+    add("temp_celsius", "", MM__METRIC_TYPE__GAUGE, NULL, "T.", -INFINITY);
+    add("ratio", "", MM__METRIC_TYPE__GAUGE, NULL, "R.", NAN);
+    add("mystery", "", MM__METRIC_TYPE__UNTYPED, NULL, "U.", 0.1 + 0.2);
+    send_batch(gw);
+    send_heartbeat(gw, "collector", "c1", 7, MM__SERVICE_STATE__READY);
+    gateway_count_request(gw, "status", 200);
+    gateway_buf_t b;
+    gateway_buf_init(&b);
+    gateway_render_exposition(gw, &b);
+    gateway_render_own_exposition(gw, &b);
+    char path[] = "/tmp/mm-expo-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fwrite(b.data, 1, b.len, f);
+    fclose(f);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "promtool check metrics < %s 2>&1", path);
+    FILE *p = popen(cmd, "r");
+    char out[4096] = "";
+    size_t n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = '\0';
+    int rc = pclose(p);
+    unlink(path);
+    if (rc != 0 || n != 0)
+        fail_msg("promtool rc=%d output:\n%s\n--- exposition:\n%s", rc, out, b.data);
+    gateway_buf_fini(&b);
+    gateway_free(gw);
+}
+
 static void test_many_series(void **state)
 {
     (void)state;
@@ -583,6 +637,7 @@ int main(void)
         cmocka_unit_test(test_health_and_ring),
         cmocka_unit_test(test_pending),
         cmocka_unit_test(test_ws_protocol),
+        cmocka_unit_test(test_promtool),
         cmocka_unit_test(test_many_series),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
