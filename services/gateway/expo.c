@@ -2,58 +2,20 @@
  * HELP/TYPE lines and sample prefixes. */
 #include "expo.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Go's strconv.FormatFloat(v, 'g', -1, 64): the shortest digits that read
- * back as v, in %e form when the decimal exponent is < -4 or >= 6 (Go decides
- * with precision 6 for the shortest form), else plain decimal. */
-size_t gateway_expo_value(char *out, double v)
+/* Writes sign, digits (no leading or trailing zeros) and the decimal
+ * exponent of the first digit the way Go's 'g' shortest form lays them out:
+ * %e style when the exponent is < -4 or >= 6 (Go decides with precision 6
+ * for the shortest form), plain decimal otherwise. */
+static size_t layout(char *out, bool neg, const char *digits, size_t nd, int exp)
 {
-    if (isnan(v)) {
-        memcpy(out, "NaN", 4);
-        return 3;
-    }
-    if (isinf(v)) {
-        memcpy(out, v > 0 ? "+Inf" : "-Inf", 5);
-        return 4;
-    }
-    /* Fast path: small integers, the common case for counters. */
-    if (v == (double)(int64_t)v && fabs(v) < 1e6) {
-        int64_t i = (int64_t)v;
-        if (i == 0 && signbit(v)) {
-            memcpy(out, "-0", 3);
-            return 2;
-        }
-        return (size_t)snprintf(out, GATEWAY_EXPO_VALUE_MAX, "%lld", (long long)i);
-    }
-    char e[40];
-    int prec;
-    for (prec = 14; prec <= 16; prec++) {
-        snprintf(e, sizeof(e), "%.*e", prec, v);
-        if (strtod(e, NULL) == v)
-            break;
-    }
-    if (prec > 16)
-        prec = 16;
-    /* e is "[-]d.ddddde[+-]XX": split digits and exponent. */
-    char digits[24];
-    size_t nd = 0;
-    const char *p = e;
-    bool neg = false;
-    if (*p == '-') {
-        neg = true;
-        p++;
-    }
-    for (; *p && *p != 'e'; p++)
-        if (*p != '.')
-            digits[nd++] = *p;
-    int exp = atoi(p + 1);
-    while (nd > 1 && digits[nd - 1] == '0')
-        nd--;
     char *o = out;
     if (neg)
         *o++ = '-';
@@ -64,7 +26,13 @@ size_t gateway_expo_value(char *out, double v)
             memcpy(o, digits + 1, nd - 1);
             o += nd - 1;
         }
-        o += sprintf(o, "e%c%02d", exp < 0 ? '-' : '+', abs(exp));
+        int e = exp < 0 ? -exp : exp;
+        *o++ = 'e';
+        *o++ = exp < 0 ? '-' : '+';
+        if (e >= 100)
+            *o++ = (char)('0' + e / 100);
+        *o++ = (char)('0' + e / 10 % 10);
+        *o++ = (char)('0' + e % 10);
     } else if (exp < 0) {
         *o++ = '0';
         *o++ = '.';
@@ -73,7 +41,6 @@ size_t gateway_expo_value(char *out, double v)
         memcpy(o, digits, nd);
         o += nd;
     } else {
-        /* exp in 0..5: integer part is digits[0..exp]. */
         for (int i = 0; i <= exp; i++)
             *o++ = (size_t)i < nd ? digits[i] : '0';
         if (nd > (size_t)exp + 1) {
@@ -84,6 +51,127 @@ size_t gateway_expo_value(char *out, double v)
     }
     *o = '\0';
     return (size_t)(o - out);
+}
+
+/* Decimal digits of m (> 0) into d; returns how many, trailing zeros kept. */
+static size_t u64_digits(uint64_t m, char *d)
+{
+    char tmp[24];
+    size_t n = 0;
+    while (m) {
+        tmp[n++] = (char)('0' + m % 10);
+        m /= 10;
+    }
+    for (size_t i = 0; i < n; i++)
+        d[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* 25 significant digits of a (> 0, finite), exactly as glibc prints them. */
+static void exact_digits(double a, char d[25], int *ret_exp)
+{
+    char e[48];
+    snprintf(e, sizeof(e), "%.24e", a);
+    size_t n = 0;
+    const char *p = e;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.')
+            d[n++] = *p;
+    *ret_exp = atoi(p + 1);
+}
+
+static const double p10[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9 };
+
+/* Go's strconv.FormatFloat(v, 'g', -1, 64): the shortest digits that read
+ * back as v. Integers and short decimals (most counters, gauges, bucket
+ * counts) take exact fast paths; other values try 15, 16 then 17 digits. */
+size_t gateway_expo_value(char *out, double v)
+{
+    if (isnan(v)) {
+        memcpy(out, "NaN", 4);
+        return 3;
+    }
+    if (isinf(v)) {
+        memcpy(out, v > 0 ? "+Inf" : "-Inf", 5);
+        return 4;
+    }
+    bool neg = signbit(v);
+    double a = fabs(v);
+    char digits[32];
+    size_t nd;
+    if (a == 0) {
+        memcpy(out, neg ? "-0" : "0", neg ? 3 : 2);
+        return neg ? 2 : 1;
+    }
+    if (a < 1e15 && a == (double)(uint64_t)a) {
+        nd = u64_digits((uint64_t)a, digits);
+        int exp = (int)nd - 1;
+        while (nd > 1 && digits[nd - 1] == '0')
+            nd--;
+        return layout(out, neg, digits, nd, exp);
+    }
+    if (a >= 1e-4 && a < 1e6) {
+        /* v is the double nearest to m / 10^k exactly when the correctly
+         * rounded quotient equals it; the smallest such k gives the
+         * shortest digits (10^-k is wider than an ulp here, so m is unique). */
+        for (int k = 1; k <= 9; k++) {
+            double m = nearbyint(a * p10[k]);
+            if (m / p10[k] == a) {
+                nd = u64_digits((uint64_t)m, digits);
+                return layout(out, neg, digits, nd, (int)nd - 1 - k);
+            }
+        }
+    }
+    /* Other values: glibc's exact conversion to 25 digits, rounded to 15,
+     * 16 and 17 digits (half to even on an exact tie, as Go); the first that
+     * reads back as v is the shortest, since the nearest candidate of a
+     * length is the only one of that length that can. (A long double
+     * estimate instead of snprintf was tried: slower, because of powl, and
+     * it picks a different 17-digit neighbour now and then.) */
+    char d25[25];
+    int exp;
+    exact_digits(a, d25, &exp);
+    /* Subnormals carry fewer than 15 digits of precision, so their shortest
+     * form can be shorter than the 15-digit rounding shows. */
+    size_t first = a < DBL_MIN ? 1 : 15;
+    for (size_t want = first; want <= 17; want++) {
+        char d[18];
+        int dexp = exp;
+        memcpy(d, d25, want);
+        bool up = d25[want] > '5';
+        if (d25[want] == '5') {
+            bool tie = true;
+            for (size_t i = want + 1; i < sizeof(d25); i++)
+                if (d25[i] != '0')
+                    tie = false;
+            up = !tie || ((d25[want - 1] - '0') & 1);
+        }
+        if (up) {
+            size_t i = want;
+            while (i > 0 && d[i - 1] == '9')
+                d[--i] = '0';
+            if (i == 0) {
+                memmove(d + 1, d, want - 1);
+                d[0] = '1';
+                dexp++;
+            } else {
+                d[i - 1]++;
+            }
+        }
+        size_t len = want;
+        while (len > 1 && d[len - 1] == '0')
+            len--;
+        char buf[48];
+        layout(buf, false, d, len, dexp);
+        /* 17 correctly rounded digits always read back. */
+        if (want == 17 || strtod(buf, NULL) == a) {
+            nd = len;
+            memcpy(digits, d, nd);
+            exp = dexp;
+            break;
+        }
+    }
+    return layout(out, neg, digits, nd, exp);
 }
 
 size_t gateway_expo_bound(char *out, double v)

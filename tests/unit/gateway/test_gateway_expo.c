@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "expo.h"
@@ -44,6 +45,35 @@ static void test_values(void **state)
     check_value(-INFINITY, "-Inf");
     check_value(4294967296.0, "4.294967296e+09");
     check_value(0.1 + 0.2, "0.30000000000000004");
+    check_value(-0.0, "-0");
+    check_value(112.345, "112.345");
+    check_value(0.00012, "0.00012");
+    check_value(123456789012345.0, "1.23456789012345e+14");
+    /* Exact ties at the 16th digit round half to even, as Go does. */
+    check_value(989896121825172.25, "9.898961218251722e+14");
+    check_value(17976304331585.3125, "1.7976304331585312e+13");
+    check_value(5e-324, "5e-324");
+    check_value(1.7976931348623157e308, "1.7976931348623157e+308");
+}
+
+/* Every formatted value reads back as the same double. */
+static void test_round_trip(void **state)
+{
+    (void)state;
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double v;
+        memcpy(&v, &x, sizeof(v));
+        if (isnan(v) || isinf(v))
+            continue;
+        char out[GATEWAY_EXPO_VALUE_MAX];
+        gateway_expo_value(out, v);
+        if (strtod(out, NULL) != v)
+            fail_msg("%.17g formatted as %s", v, out);
+    }
 }
 
 static void test_escaping(void **state)
@@ -105,6 +135,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_values),
+        cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_json),
     };
