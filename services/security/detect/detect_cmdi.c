@@ -14,7 +14,7 @@ static const char *const strong_cmds[] = {
     "apt-get", "aptitude", "awk", "base64", "bash", "bitsadmin", "busybox", "cacls",
     "certutil", "chattr", "chgrp", "chmod", "chown", "cmd", "crontab", "cscli", "cscript",
     "csh", "curl", "dash", "dmesg", "dpkg", "egrep", "fgrep", "gawk", "getent", "grep",
-    "hostname", "htop", "icacls", "id", "ifconfig", "ipconfig", "irb", "killall", "ksh",
+    "hostname", "htop", "icacls", "id", "iex", "ifconfig", "ipconfig", "irb", "iwr", "killall", "ksh",
     "ls", "lsb_release", "lsof", "lwp-download", "lwp-request", "mkfifo", "mknod", "mshta",
     "msiexec", "nc", "ncat", "net1", "netcat", "netsh", "netstat", "nmap", "nohup",
     "nslookup", "passwd", "perl", "php", "pkill", "powershell", "printenv", "pwd", "pwsh",
@@ -29,7 +29,7 @@ static const char *const strong_cmds[] = {
 static const char *const mid_cmds[] = {
     "bcdboot", "cd", "chdir", "cp", "dd", "del", "dir", "env", "erase", "gcc", "ln",
     "mkdir", "mv", "nano", "od", "ps", "reg", "rmt-dump", "sed", "su", "systemctl", "tar",
-    "tr", "ver", "vi", "vim", "wc", "xargs",
+    "tr", "ver", "vi", "vim", "wc", "who", "xargs",
 };
 
 /* Commands that are also ordinary words; they need a command-line shape. */
@@ -39,7 +39,15 @@ static const char *const weak_cmds[] = {
     "less", "locate", "mail", "make", "man", "more", "mount", "net", "nice", "ping",
     "print", "printf", "read", "rev", "service", "set", "sleep", "sort", "source",
     "split", "start", "tail", "tee", "test", "time", "timeout", "top", "touch", "type",
-    "uniq", "unzip", "wait", "watch", "which", "who", "write", "zip",
+    "uniq", "unzip", "wait", "watch", "which", "write", "zip",
+};
+
+/* Commands whose first argument is a subcommand word (net user, reg add). */
+static const char *const sub_cmds[] = {
+    "net:accounts", "net:config", "net:group", "net:localgroup", "net:session", "net:share",
+    "net:start", "net:stop", "net:use", "net:user", "net:view", "reg:add", "reg:delete",
+    "reg:export", "reg:query", "reg:save", "sc:config", "sc:create", "sc:query", "sc:start",
+    "sc:stop", "wmic:process", "wmic:useraccount",
 };
 
 /* Words that run the word after them (time curl ..., sudo id). */
@@ -83,6 +91,8 @@ typedef struct {
     bool first;           /* no token yet */
     int pending_kind;     /* a command waiting for its first argument */
     bool pending_sep;
+    bool pending_subst;   /* the command opens a substitution: `ping ...` */
+    bool in_subst;        /* the last opener was a substitution */
     size_t pending_pos;
     char pending_name[40];
     int batch;            /* 1 = saw FOR, 2 = saw IF at the start */
@@ -100,12 +110,26 @@ static void chit(cmd_t *c, int score, const char *rule, size_t pos, const char *
     snprintf(c->toks, sizeof c->toks, "%s", name ? name : "");
 }
 
+/* PowerShell Verb-Noun cmdlets that fetch or run code. */
+static bool ps_cmdlet(const char *w)
+{
+    static const char *const verbs[] = {"invoke-", "start-process", "new-object", "get-content",
+                                        "set-content", "remove-item", "get-childitem", "out-file",
+                                        "set-executionpolicy", "add-mppreference", "get-wmiobject"};
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        if (strncmp(w, verbs[i], strlen(verbs[i])) == 0 && strlen(w) > 7)
+            return true;
+    return false;
+}
+
 static int cmd_kind(const char *w)
 {
     size_t n = strlen(w);
     const uint8_t *s = (const uint8_t *)w;
     if (n == 0)
         return K_NONE;
+    if (ps_cmdlet(w))
+        return K_STRONG;
     if (mm_detect_in_set(s, n, strong_cmds, sizeof strong_cmds / sizeof strong_cmds[0]))
         return K_STRONG;
     if (mm_detect_in_set(s, n, mid_cmds, sizeof mid_cmds / sizeof mid_cmds[0]))
@@ -175,6 +199,21 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
     int k = c->pending_kind;
     c->pending_kind = K_NONE;
     bool shape = arg_shape(t);
+    if (t->kind == C_WORD && t->raw_len > 0 && t->raw_len < 8) {
+        /* A bare number (sleep 5, ping -n 3) or a known subcommand (net user). */
+        bool num = true;
+        for (size_t i = 0; i < t->raw_len; i++)
+            num = num && mm_detect_isdigit(t->raw[i]);
+        char sc[96];
+        snprintf(sc, sizeof sc, "%s:%s", c->pending_name, t->norm);
+        if (mm_detect_in_set((const uint8_t *)sc, strlen(sc), sub_cmds, sizeof sub_cmds / sizeof sub_cmds[0])) {
+            chit(c, 70, "command-subcommand", c->pending_pos, c->pending_name);
+            return;
+        }
+        shape = shape || num;
+    }
+    if (c->pending_subst && k == K_WEAK)
+        k = K_MID;
     bool end = t->kind == C_END || t->kind == C_SEP || t->kind == C_CLOSE;
     if (c->pending_sep) {
         if (k == K_STRONG)
@@ -209,6 +248,10 @@ static void on_token(cmd_t *c, const ctok_t *t)
         t->raw_len >= 1 && t->raw[0] == '{')
         chit(c, 90, "shellshock", t->pos, "(){");
 
+    if (t->kind == C_OPEN)
+        c->in_subst = t->subst;
+    else if (t->kind != C_WORD || !c->at_cmd)
+        c->in_subst = c->in_subst && t->kind == C_WORD && t->has_eq;
     switch (t->kind) {
     case C_SEP:
         c->at_cmd = true;
@@ -249,6 +292,7 @@ static void on_token(cmd_t *c, const ctok_t *t)
             if (k != K_NONE) {
                 c->pending_kind = k;
                 c->pending_sep = c->after_sep;
+                c->pending_subst = c->in_subst;
                 c->pending_pos = t->pos;
                 snprintf(c->pending_name, sizeof c->pending_name, "%s", t->norm);
             }
@@ -403,6 +447,37 @@ static void code_shapes(const uint8_t *s, size_t n, cmd_t *c)
                 chit(c, 70, "php-open", i, "<?php");
         } else if (ch == '<' && i + 5 < n && s[i + 1] == '!' && s[i + 2] == '-' && s[i + 3] == '-' && s[i + 4] == '#') {
             chit(c, 85, "ssi", i, "<!--#");
+        } else if (ch == '$' && i + 1 < n && s[i + 1] == '{') {
+            /* ${jndi:...} lookups, also nested ${${lower:j}ndi:...}; PHP ${@...} */
+            size_t lim = i + 80 < n ? i + 80 : n;
+            for (size_t k = i + 2; k + 4 < lim; k++)
+                if (mm_detect_word_eq(s + k, 4, "ndi:") || (s[k] == ':' && s[k + 1] == '-')) {
+                    chit(c, 80, "lookup-injection", i, "${jndi");
+                    break;
+                }
+            if (i + 2 < n && s[i + 2] == '@')
+                chit(c, 65, "php-expression", i, "${@");
+        } else if (ch == '{' && i + 2 < n && (s[i + 1] == '{' || s[i + 1] == '%')) {
+            /* Server-side templates: {{ x.__class__ }}, {{ f(...) }}, {% for %} */
+            uint8_t close = s[i + 1] == '{' ? '}' : '%';
+            size_t lim = i + 200 < n ? i + 200 : n;
+            bool dunder = false, call = false, closed = false, stmt = s[i + 1] == '%';
+            for (size_t k = i + 2; k + 1 < lim; k++) {
+                if (s[k] == '_' && s[k + 1] == '_')
+                    dunder = true;
+                if (s[k] == '(' && k > 0 && (mm_detect_isalnum(s[k - 1]) || s[k - 1] == '_' || s[k - 1] == ' '))
+                    call = true;
+                if (s[k] == close && s[k + 1] == '}') {
+                    closed = true;
+                    break;
+                }
+            }
+            if (closed && (dunder || call || stmt))
+                chit(c, 60, "template-injection", i, "{{");
+        } else if (ch == '$' && i + 3 < n && s[i + 1] == '_' &&
+                   (mm_detect_word_eq(s + i + 2, 3, "get") || mm_detect_word_eq(s + i + 2, 4, "post") ||
+                    mm_detect_word_eq(s + i + 2, 7, "request") || mm_detect_word_eq(s + i + 2, 6, "server"))) {
+            chit(c, 55, "php-superglobal", i, "$_GET");
         } else if (ch == '/' && i + 9 <= n && (mm_detect_word_eq(s + i, 9, "/dev/tcp/") || mm_detect_word_eq(s + i, 9, "/dev/udp/"))) {
             chit(c, 85, "dev-tcp", i, "/dev/tcp");
         }
@@ -421,7 +496,7 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
     int brace = 0;
     unsigned f = 0;
     /* Leading quotes and spaces belong to the context the value ends. */
-    while (i < n && (s[i] == '\'' || s[i] == '"' || mm_detect_isspace(s[i])))
+    while (i < n && (s[i] == '\'' || s[i] == '"' || s[i] == ' ' || s[i] == '\t'))
         i++;
     while (i < n) {
         uint8_t ch = s[i];
@@ -429,6 +504,19 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
         t.pos = i;
         if (ch == ' ' || ch == '\t' || ch == '\v' || ch == '\f') {
             i++;
+            continue;
+        }
+        if (ch == '\\' && i + 1 < n && (s[i + 1] == 'n' || s[i + 1] == 'r' || s[i + 1] == 't')) {
+            /* A written-out \n (payload lists, JSON, echo -e) is a newline to
+             * whatever decodes it next. */
+            f |= MM_DETECT_DEC_ESCAPE;
+            if (s[i + 1] == 't') {
+                i += 2;
+                continue;
+            }
+            t.kind = C_SEP;
+            i += 2;
+            on_token(&c, &t);
             continue;
         }
         if (ch == '\n' || ch == '\r' || ch == ';' || ch == '|' || ch == '&') {
@@ -505,9 +593,13 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
                     /* ${IFS} is a word break */
                     continue;
                 }
+                /* ${...} may hold a substitution (${`id`}) or a lookup
+                 * (${jndi:...}): tokenise inside it. */
                 t.kind = C_VAR;
-                i = end;
+                i += 2;
+                brace++;
                 on_token(&c, &t);
+                c.at_cmd = true;
                 continue;
             }
             if (i + 3 < n && mm_detect_word_eq(s + i + 1, 3, "ifs")) {

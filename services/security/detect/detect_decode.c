@@ -305,13 +305,19 @@ size_t mm_detect_decode_pass(const uint8_t *in, size_t n, uint8_t *out,
             if (c >= 0x80) {
                 size_t len = utf8_len(c);
                 if (len == 2 && i + 1 < n && (c == 0xC0 || c == 0xC1)) {
-                    /* Overlong two-byte form: old decoders kept the low bits
-                     * of the second byte whatever its top bits were. */
+                    /* Overlong two-byte form. With a continuation byte it is
+                     * the ASCII character it spells; before an ASCII byte the
+                     * lead byte is noise that lenient decoders drop. */
                     f |= MM_DETECT_DEC_OVERLONG;
-                    uint8_t v = (uint8_t)(((c & 1) << 6) | (in[i + 1] & 0x3F));
-                    if (v)
-                        out[o++] = v;
-                    i += 2;
+                    uint8_t b1 = in[i + 1];
+                    if ((b1 & 0xC0) == 0x80) {
+                        uint8_t v = (uint8_t)(((c & 1) << 6) | (b1 & 0x3F));
+                        if (v)
+                            out[o++] = v;
+                        i += 2;
+                    } else {
+                        i += 1;
+                    }
                     continue;
                 }
                 if (len >= 2 && i + len <= n) {

@@ -49,6 +49,8 @@ static bool target(const char *prev, size_t pn, const char *seg, size_t sn)
                seg_eq(seg, sn, "system.ini") || seg_eq(seg, sn, "panther");
     if (seg_eq(prev, pn, "var") )
         return seg_eq(seg, sn, "log") || seg_eq(seg, sn, "www") || seg_eq(seg, sn, "mail");
+    if (seg_eq(prev, pn, "inetpub") || seg_eq(prev, pn, "wwwroot"))
+        return true;
     if (seg_eq(prev, pn, "root") || seg_eq(prev, pn, ".ssh"))
         return seg_eq(seg, sn, ".ssh") || seg_eq(seg, sn, "id_rsa") || seg_eq(seg, sn, "authorized_keys") ||
                seg_eq(seg, sn, ".bash_history");
@@ -56,7 +58,39 @@ static bool target(const char *prev, size_t pn, const char *seg, size_t sn)
            seg_eq(seg, sn, ".htaccess") || seg_eq(seg, sn, ".htpasswd") || seg_eq(seg, sn, "web.config") ||
            seg_eq(seg, sn, "wp-config.php") || seg_eq(seg, sn, "id_rsa") || seg_eq(seg, sn, ".bash_history") ||
            seg_eq(seg, sn, "php.ini") || seg_eq(seg, sn, "httpd.conf") || seg_eq(seg, sn, "my.cnf") ||
-           seg_eq(seg, sn, ".env") || seg_eq(seg, sn, "config.ini");
+           seg_eq(seg, sn, ".env") || seg_eq(seg, sn, "config.ini") || seg_eq(seg, sn, "global.asa");
+}
+
+/* Counts dot-dot tokens that repeat at short distances ("..X..X..X"), whatever
+ * separates them: undecodable or exotic separators (%c0%qf, %uF025, 2f) still
+ * leave this rhythm. Returns the longest such chain. */
+static size_t dotdot_runs(const uint8_t *s, size_t n)
+{
+    size_t best = 0, chain = 0, last_end = 0;
+    bool have = false;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i] != '.' || s[i + 1] != '.')
+            continue;
+        if (i > 0 && mm_detect_isalnum(s[i - 1]) && s[i - 1] != 'f' && s[i - 1] != 'c')
+            continue;
+        size_t e = i;
+        while (e < n && s[e] == '.')
+            e++;
+        if (e - i > 4) {
+            i = e;
+            continue;
+        }
+        if (have && i - last_end <= 12)
+            chain++;
+        else
+            chain = 1;
+        have = true;
+        last_end = e;
+        if (chain > best)
+            best = chain;
+        i = e - 1;
+    }
+    return best;
 }
 
 int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
@@ -69,6 +103,7 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
     size_t tgt_pos = 0;
     size_t seg_start = 0;
     memset(hit, 0, sizeof *hit);
+    size_t dd_runs = dotdot_runs(s, n);
 
     size_t i = 0;
     /* Absolute starts: "/", "\", "c:\", "file:" */
@@ -153,14 +188,13 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
     } else if (dotdots >= 2) {
         score = 60;
         rule = "dot-dot-segments";
-    } else if (tgt && (absolute || dotdots)) {
-        score = 65;
-        rule = "absolute-system-path";
-        pos = tgt_pos;
     } else if (tgt) {
-        score = 45;
+        score = absolute || dotdots ? 65 : 60;
         rule = "system-path";
         pos = tgt_pos;
+    } else if (dd_runs >= 3) {
+        score = 65;
+        rule = "dot-dot-run";
     } else if (climbs == 1) {
         score = 35;
         rule = "dot-dot";

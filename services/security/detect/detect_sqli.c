@@ -21,7 +21,7 @@ enum {
 enum {
     W_NONE = 0, W_SELECT, W_INSERT, W_UPDATE, W_DELETE, W_DDL, W_EXEC, W_DECLARE,
     W_WAITFOR, W_SHUTDOWN, W_FROM, W_INTO, W_VALUES, W_SET, W_OBJECT, W_ORDER, W_GROUP,
-    W_BY, W_HAVING, W_LIMIT, W_OUTFILE, W_DELAY, W_WHERE, W_ALL, W_DANGER, W_SQLFN,
+    W_BY, W_HAVING, W_LIMIT, W_OUTFILE, W_DELAY, W_WHERE, W_ALL, W_DANGER, W_SQLFN, W_SQLVAR,
 };
 
 typedef struct {
@@ -33,59 +33,60 @@ typedef struct {
 /* Sorted by word. Functions are listed so that a call to them counts even
  * where an unknown word followed by '(' would not. */
 static const kw_t kws[] = {
-    {"all", T_KEY, W_ALL},          {"alter", T_STMT, W_DDL},
-    {"and", T_LOGIC, 0},            {"ascii", T_FUNC, W_SQLFN},
-    {"benchmark", T_FUNC, W_DANGER},{"between", T_CMP, 0},
-    {"by", T_KEY, W_BY},            {"case", T_KEY, 0},
-    {"cast", T_FUNC, W_SQLFN},      {"char", T_FUNC, W_SQLFN},
-    {"chr", T_FUNC, W_SQLFN},       {"concat", T_FUNC, W_SQLFN},
-    {"concat_ws", T_FUNC, W_SQLFN}, {"convert", T_FUNC, W_SQLFN},
-    {"create", T_STMT, W_DDL},      {"current_user", T_FUNC, W_SQLFN},
-    {"database", T_KEY, W_OBJECT},  {"dbms_pipe.receive_message", T_FUNC, W_DANGER},
-    {"declare", T_STMT, W_DECLARE}, {"delay", T_KEY, W_DELAY},
-    {"delete", T_STMT, W_DELETE},   {"distinct", T_KEY, W_ALL},
-    {"div", T_OP, 0},               {"drop", T_STMT, W_DDL},
-    {"dual", T_SYS, 0},             {"dumpfile", T_KEY, W_OUTFILE},
-    {"else", T_KEY, 0},             {"end", T_KEY, 0},
-    {"exec", T_STMT, W_EXEC},       {"execute", T_STMT, W_EXEC},
-    {"exists", T_FUNC, W_SQLFN},    {"extractvalue", T_FUNC, W_DANGER},
-    {"false", T_NUM, 0},            {"from", T_KEY, W_FROM},
-    {"function", T_KEY, W_OBJECT},  {"glob", T_CMP, 0},
-    {"group", T_KEY, W_GROUP},      {"group_concat", T_FUNC, W_SQLFN},
-    {"having", T_KEY, W_HAVING},    {"hex", T_FUNC, W_SQLFN},
-    {"if", T_FUNC, 0},              {"ifnull", T_FUNC, W_SQLFN},
-    {"in", T_CMP, 0},               {"index", T_KEY, W_OBJECT},
-    {"information_schema", T_SYS, 1},{"insert", T_STMT, W_INSERT},
-    {"into", T_KEY, W_INTO},        {"is", T_CMP, 0},
-    {"like", T_CMP, 0},             {"limit", T_KEY, W_LIMIT},
-    {"load_file", T_FUNC, W_DANGER},{"make_set", T_FUNC, W_SQLFN},
-    {"mid", T_FUNC, W_SQLFN},
-    {"msysobjects", T_SYS, 1},      {"mysql.user", T_SYS, 1},
-    {"name_const", T_FUNC, W_DANGER},{"not", T_OP, 0},
-    {"null", T_NUM, 0},             {"or", T_LOGIC, 0},
-    {"ord", T_FUNC, W_SQLFN},       {"order", T_KEY, W_ORDER},
-    {"outfile", T_KEY, W_OUTFILE},  {"pg_catalog", T_SYS, 1},
-    {"pg_shadow", T_SYS, 1},        {"pg_sleep", T_FUNC, W_DANGER},
-    {"pg_user", T_SYS, 1},          {"procedure", T_KEY, W_OBJECT},
-    {"randomblob", T_FUNC, W_DANGER},{"regexp", T_CMP, 0},
-    {"rlike", T_CMP, 0},            {"schema", T_KEY, W_OBJECT},
-    {"select", T_STMT, W_SELECT},   {"set", T_KEY, W_SET},
-    {"shutdown", T_STMT, W_SHUTDOWN},{"sleep", T_FUNC, W_DANGER},
-    {"sounds", T_CMP, 0},           {"sqlite_master", T_SYS, 1},
-    {"substr", T_FUNC, W_SQLFN},    {"substring", T_FUNC, W_SQLFN},
-    {"syscolumns", T_SYS, 1},       {"sysdatabases", T_SYS, 1},
-    {"sysobjects", T_SYS, 1},       {"sysusers", T_SYS, 1},
-    {"table", T_KEY, W_OBJECT},     {"then", T_KEY, 0},
-    {"true", T_NUM, 0},             {"truncate", T_STMT, W_DDL},
-    {"union", T_UNION, 0},          {"unhex", T_FUNC, W_SQLFN},
-    {"update", T_STMT, W_UPDATE},   {"updatexml", T_FUNC, W_DANGER},
-    {"user", T_KEY, W_OBJECT},      {"utl_http.request", T_FUNC, W_DANGER},
-    {"utl_inaddr.get_host_address", T_FUNC, W_DANGER},
-    {"utl_inaddr.get_host_name", T_FUNC, W_DANGER},
-    {"values", T_KEY, W_VALUES},    {"version", T_FUNC, W_SQLFN},
-    {"view", T_KEY, W_OBJECT},      {"waitfor", T_STMT, W_WAITFOR},
-    {"when", T_KEY, 0},             {"where", T_KEY, W_WHERE},
-    {"xor", T_LOGIC, 0},            {"xp_cmdshell", T_FUNC, W_DANGER},
+    {"all", T_KEY, W_ALL}, {"alter", T_STMT, W_DDL},
+    {"and", T_LOGIC, 0}, {"ascii", T_FUNC, W_SQLFN},
+    {"benchmark", T_FUNC, W_DANGER}, {"between", T_CMP, 0},
+    {"binary", T_OP, 0}, {"by", T_KEY, W_BY},
+    {"case", T_KEY, 0}, {"cast", T_FUNC, W_SQLFN},
+    {"char", T_FUNC, W_SQLFN}, {"chr", T_FUNC, W_SQLFN},
+    {"concat", T_FUNC, W_SQLFN}, {"concat_ws", T_FUNC, W_SQLFN},
+    {"convert", T_FUNC, W_SQLFN}, {"create", T_STMT, W_DDL},
+    {"current_user", T_KEY, W_SQLVAR}, {"database", T_KEY, W_OBJECT},
+    {"dbms_pipe.receive_message", T_FUNC, W_DANGER}, {"declare", T_STMT, W_DECLARE},
+    {"delay", T_KEY, W_DELAY}, {"delete", T_STMT, W_DELETE},
+    {"distinct", T_KEY, W_ALL}, {"div", T_OP, 0},
+    {"drop", T_STMT, W_DDL}, {"dual", T_SYS, 0},
+    {"dumpfile", T_KEY, W_OUTFILE}, {"else", T_KEY, 0},
+    {"end", T_KEY, 0}, {"exec", T_STMT, W_EXEC},
+    {"execute", T_STMT, W_EXEC}, {"exists", T_FUNC, W_SQLFN},
+    {"extractvalue", T_FUNC, W_DANGER}, {"false", T_NUM, 0},
+    {"from", T_KEY, W_FROM}, {"function", T_KEY, W_OBJECT},
+    {"glob", T_CMP, 0}, {"group", T_KEY, W_GROUP},
+    {"group_concat", T_FUNC, W_SQLFN}, {"having", T_KEY, W_HAVING},
+    {"hex", T_FUNC, W_SQLFN}, {"if", T_FUNC, 0},
+    {"ifnull", T_FUNC, W_SQLFN}, {"in", T_CMP, 0},
+    {"index", T_KEY, W_OBJECT}, {"information_schema", T_SYS, 1},
+    {"insert", T_STMT, W_INSERT}, {"into", T_KEY, W_INTO},
+    {"is", T_CMP, 0}, {"like", T_CMP, 0},
+    {"limit", T_KEY, W_LIMIT}, {"load_file", T_FUNC, W_DANGER},
+    {"make_set", T_FUNC, W_SQLFN}, {"mid", T_FUNC, W_SQLFN},
+    {"mod", T_OP, 0}, {"msysobjects", T_SYS, 1},
+    {"mysql.user", T_SYS, 1}, {"name_const", T_FUNC, W_DANGER},
+    {"not", T_OP, 0}, {"null", T_NUM, 0},
+    {"or", T_LOGIC, 0}, {"ord", T_FUNC, W_SQLFN},
+    {"order", T_KEY, W_ORDER}, {"outfile", T_KEY, W_OUTFILE},
+    {"pg_catalog", T_SYS, 1}, {"pg_shadow", T_SYS, 1},
+    {"pg_sleep", T_FUNC, W_DANGER}, {"pg_user", T_SYS, 1},
+    {"procedure", T_KEY, W_OBJECT}, {"randomblob", T_FUNC, W_DANGER},
+    {"regexp", T_CMP, 0}, {"rlike", T_CMP, 0},
+    {"schema", T_KEY, W_OBJECT}, {"select", T_STMT, W_SELECT},
+    {"session_user", T_KEY, W_SQLVAR}, {"set", T_KEY, W_SET},
+    {"shutdown", T_STMT, W_SHUTDOWN}, {"sleep", T_FUNC, W_DANGER},
+    {"sounds", T_CMP, 0}, {"sqlite_master", T_SYS, 1},
+    {"substr", T_FUNC, W_SQLFN}, {"substring", T_FUNC, W_SQLFN},
+    {"syscolumns", T_SYS, 1}, {"sysdatabases", T_SYS, 1},
+    {"sysobjects", T_SYS, 1}, {"system_user", T_KEY, W_SQLVAR},
+    {"sysusers", T_SYS, 1}, {"table", T_KEY, W_OBJECT},
+    {"then", T_KEY, 0}, {"true", T_NUM, 0},
+    {"truncate", T_STMT, W_DDL}, {"unhex", T_FUNC, W_SQLFN},
+    {"union", T_UNION, 0}, {"update", T_STMT, W_UPDATE},
+    {"updatexml", T_FUNC, W_DANGER}, {"user", T_KEY, W_OBJECT},
+    {"utl_http.request", T_FUNC, W_DANGER}, {"utl_inaddr.get_host_address", T_FUNC, W_DANGER},
+    {"utl_inaddr.get_host_name", T_FUNC, W_DANGER}, {"values", T_KEY, W_VALUES},
+    {"version", T_FUNC, W_SQLFN}, {"view", T_KEY, W_OBJECT},
+    {"waitfor", T_STMT, W_WAITFOR}, {"when", T_KEY, 0},
+    {"where", T_KEY, W_WHERE}, {"xor", T_LOGIC, 0},
+    {"xp_cmdshell", T_FUNC, W_DANGER},
 };
 
 static const kw_t *kw_find(const uint8_t *s, size_t n)
@@ -180,6 +181,15 @@ static size_t line_end(const uint8_t *s, size_t n, size_t i)
 {
     const uint8_t *nl = memchr(s + i, '\n', n - i);
     return nl ? (size_t)(nl - s) + 1 : n;
+}
+
+/* master..xp_cmdshell, dbo.sp_executesql */
+static bool last_component_xp(const uint8_t *w, size_t n)
+{
+    size_t b = n;
+    while (b > 0 && w[b - 1] != '.')
+        b--;
+    return b > 0 && n - b >= 4 && (mm_detect_word_eq(w + b, 3, "xp_") || mm_detect_word_eq(w + b, 3, "sp_"));
 }
 
 static bool lex_next(lexer_t *lx, tok_t *t)
@@ -309,7 +319,8 @@ static bool lex_next(lexer_t *lx, tok_t *t)
                 t->type = T_FUNC;
             if (!call && kw->type == T_FUNC)
                 t->type = T_WORD, t->sub = 0;
-        } else if (k - i >= 4 && (mm_detect_word_eq(s + i, 3, "xp_") || mm_detect_word_eq(s + i, 3, "sp_"))) {
+        } else if (k - i >= 4 && (mm_detect_word_eq(s + i, 3, "xp_") || mm_detect_word_eq(s + i, 3, "sp_") ||
+                                  last_component_xp(s + i, k - i))) {
             t->type = T_FUNC;
             t->sub = W_DANGER;
         } else {
@@ -375,6 +386,7 @@ typedef struct {
     size_t sel_at;        /* index of a pending SELECT, or SIZE_MAX */
     size_t from_at;       /* index of FROM following that SELECT, or SIZE_MAX */
     bool sel_items_ok;
+    bool sel_sql;         /* the SELECT list or its context is SQL, not prose */
     int score;
     const char *rule;
     size_t pos;
@@ -398,14 +410,16 @@ static void hit(sql_state_t *st, int score, const char *rule, size_t pos)
     st->pos = pos;
     size_t k = 0;
     size_t first = st->idx + 1 > WIN ? st->idx + 1 - WIN : 0;
-    for (size_t j = first; j <= st->idx; j++)
+    for (size_t j = first; j <= st->idx && k < WIN; j++)
         st->toks[k++] = st->w[j % WIN].type;
-    st->toks[k] = 0;
+    st->toks[k < WIN ? k : WIN] = 0;
 }
 
-static bool is_operand(char t)
+static bool is_operand(const tok_t *t)
 {
-    return t == T_NUM || t == T_STR || t == T_VAR || t == T_FUNC || t == T_LPAR || t == T_STMT || t == T_SYS;
+    char k = t->type;
+    return k == T_NUM || k == T_STR || k == T_VAR || (k == T_FUNC && t->sub != 0) || k == T_LPAR ||
+           k == T_STMT || k == T_SYS;
 }
 
 /* Called with each token (idx already advanced, token stored at w[idx]). */
@@ -439,10 +453,14 @@ static void analyse(sql_state_t *st)
         /* break & X Y */
         const tok_t *x = p, *y = c;
         if (p2->type == T_LOGIC) {
-            bool xop = is_operand(x->type);
+            bool xop = is_operand(x);
+            /* The operand must be used: compared, computed, commented out
+             * or ended with a statement; "600 or 601" and "'a' and 'b'" are prose. */
             bool ytail = y->type == T_CMP || y->type == T_OP || y->type == T_COMMENT ||
-                         y->type == T_END || y->type == T_LOGIC || y->type == T_SEMI ||
-                         y->type == T_RPAR || y->type == T_STR || y->type == T_LPAR;
+                         y->type == T_SEMI || (y->type == T_RPAR && x->type == T_LPAR) ||
+                         (y->type == T_LPAR && x->type == T_FUNC);
+            if (x->type == T_STMT || x->type == T_LPAR)
+                ytail = y->type != T_WORD && y->type != T_END;
             if (x->type == T_FUNC && x->sub != 0)
                 hit(st, st->quoted ? 85 : 75, "break-logic-call", p2->pos);
             else if (xop && ytail)
@@ -455,8 +473,7 @@ static void analyse(sql_state_t *st)
             if (x->type == T_FUNC && x->sub != 0)
                 hit(st, 80, "break-op-call", p2->pos);
             else if ((x->type == T_STR || x->type == T_NUM || x->type == T_VAR) &&
-                     (y->type == T_END || y->type == T_OP || y->type == T_CMP ||
-                      y->type == T_LOGIC || y->type == T_COMMENT || y->type == T_STR))
+                     (y->type == T_OP || y->type == T_CMP || y->type == T_LOGIC || y->type == T_COMMENT))
                 hit(st, 60, "break-op", p2->pos);
         }
     }
@@ -501,8 +518,23 @@ static void analyse(sql_state_t *st)
         hit(st, st->broken ? 70 : 45, "order-by", p2->pos);
     if (p->sub == W_ORDER && c->sub == W_BY && st->broken && st->quoted && i == st->bk + 2)
         hit(st, 55, "break-order-by", p->pos);
-    if (c->sub == W_HAVING && p->type != T_WORD && st->broken && i == st->bk + 1)
-        hit(st, 65, "break-having", c->pos);
+    /* ORDER BY n ending the value (column-count probing). */
+    if (p3->sub == W_ORDER && p2->sub == W_BY && p->type == T_NUM &&
+        (c->type == T_COMMENT || c->type == T_END || c->type == T_COMMA))
+        hit(st, 60, "order-by", p3->pos);
+    /* A literal tautology joined by a boolean: AND 1=1, OR 'a'='a' */
+    if (p3->type == T_LOGIC && (p2->type == T_NUM || p2->type == T_STR) && p->type == T_CMP &&
+        (c->type == T_NUM || c->type == T_STR))
+        hit(st, 60, "tautology", p3->pos);
+    /* A subquery: (SELECT literal|function|variable|* */
+    if (p2->type == T_LPAR && p->type == T_STMT && p->sub == W_SELECT &&
+        (c->type == T_NUM || c->type == T_STR || c->type == T_VAR || (c->type == T_FUNC) ||
+         c->type == T_LPAR || (c->type == T_OP)))
+        hit(st, 60, "subquery", p2->pos);
+    /* A value that is a SELECT of a function or variable: select version() */
+    if (i == 1 && p->type == T_STMT && p->sub == W_SELECT &&
+        (c->type == T_VAR || c->type == T_FUNC || c->sub == W_SQLVAR))
+        hit(st, 60, "select-expression", p->pos);
     if (p3->sub == W_HAVING && p2->type == T_NUM && p->type == T_CMP && c->type == T_NUM)
         hit(st, 70, "having-tautology", p3->pos);
 
@@ -532,6 +564,8 @@ static void analyse(sql_state_t *st)
         st->sel_at = i;
         st->from_at = SIZE_MAX;
         st->sel_items_ok = true;
+        st->sel_sql = p->type == T_UNION || p->type == T_LPAR || p->type == T_SEMI || p->sub == W_ALL ||
+                      (st->broken && st->quoted);
     } else if (st->sel_at != SIZE_MAX && st->from_at == SIZE_MAX) {
         if (i - st->sel_at > 24) {
             st->sel_at = SIZE_MAX;
@@ -542,6 +576,9 @@ static void analyse(sql_state_t *st)
                 st->from_at = i;
         } else if (c->type == T_WORD && p->type == T_WORD && !(W(st, 2)->sub == W_SELECT)) {
             st->sel_items_ok = false;
+        } else if (c->type == T_NUM || c->type == T_STR || c->type == T_VAR || c->type == T_FUNC ||
+                   c->type == T_COMMA || c->type == T_OP || c->sub == W_SQLVAR) {
+            st->sel_sql = true;
         } else if (c->type == T_END || c->type == T_SEMI) {
             st->sel_at = SIZE_MAX;
         }
@@ -549,6 +586,8 @@ static void analyse(sql_state_t *st)
         if (i == st->from_at + 1) {
             if (c->type == T_SYS)
                 hit(st, 85, "select-from-catalog", W(st, i - st->sel_at)->pos);
+            if (c->type == T_SYS || c->type == T_LPAR)
+                st->sel_sql = true;
             if (c->type != T_WORD && c->type != T_LPAR)
                 st->sel_at = SIZE_MAX;
         } else if (i == st->from_at + 2) {
@@ -557,7 +596,7 @@ static void analyse(sql_state_t *st)
                         x == T_COMMENT || x == T_OP || x == T_UNION || x == T_STMT || x == T_LOGIC;
             if (p->type == T_LPAR)
                 tail = true;
-            if (tail && st->sel_items_ok)
+            if (tail && st->sel_items_ok && st->sel_sql)
                 hit(st, 65, "select-from", W(st, i - st->sel_at)->pos);
             st->sel_at = SIZE_MAX;
         }
@@ -617,6 +656,15 @@ static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
             if (!more)
                 break;
             continue;
+        }
+        if (t.type == T_OP && more) {
+            /* Unary operators (-8, !0, ~1, BINARY x) after an operator are
+             * part of the operand. */
+            char pt = st->w[(idx - 1) % WIN].type;
+            uint8_t ch = s[t.pos];
+            if ((pt == T_LOGIC || pt == T_CMP || pt == T_LPAR || pt == T_COMMA || pt == T_OP) &&
+                (ch == '-' || ch == '+' || ch == '!' || ch == '~' || (ch | 32) == 'b' || (ch | 32) == 'n'))
+                continue;
         }
         st->idx = idx;
         st->w[idx % WIN] = t;

@@ -21,12 +21,25 @@ static const char *const url_attrs[] = {
     "from", "href", "lowsrc", "poster", "src", "srcdoc", "to", "values", "xlink:href",
 };
 
-/* JavaScript names that only script uses, for break-outs outside markup. */
-static const char *const js_sinks[] = {
-    "alert", "atob", "confirm", "constructor", "document", "eval", "fetch",
-    "fromcharcode", "function", "import", "location", "print", "prompt", "settimeout",
-    "top", "window", "write", "xmlhttprequest",
+/* JavaScript functions that only script calls. */
+static const char *const js_calls[] = {
+    "alert", "atob", "confirm", "eval", "fetch", "fromcharcode", "function", "import",
+    "open", "print", "prompt", "setinterval", "settimeout", "write", "writeln",
 };
+/* JavaScript objects reached by property or index. */
+static const char *const js_objects[] = {
+    "constructor", "document", "location", "navigator", "self", "top", "window",
+};
+
+/* Is s[st..e) a JS sink, given the character after it? */
+static bool js_sink(const uint8_t *w, size_t n, uint8_t next)
+{
+    if (next == '(' || next == '`')
+        return mm_detect_in_set(w, n, js_calls, sizeof js_calls / sizeof js_calls[0]);
+    if (next == '.' || next == '[')
+        return mm_detect_in_set(w, n, js_objects, sizeof js_objects / sizeof js_objects[0]);
+    return false;
+}
 
 typedef struct {
     int score;
@@ -119,8 +132,7 @@ static bool js_call_near(const uint8_t *s, size_t n)
             size_t j = i;
             while (j < n && (s[j] == ' ' || s[j] == '\t'))
                 j++;
-            bool called = j < n && (s[j] == '(' || s[j] == '`' || s[j] == '.' || s[j] == '[' || s[j] == '=');
-            if (called && mm_detect_in_set(s + st, i - st, js_sinks, sizeof js_sinks / sizeof js_sinks[0]))
+            if (j < n && js_sink(s + st, i - st, s[j]))
                 return true;
             continue;
         }
@@ -166,7 +178,8 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
                       mm_detect_word_eq(tag, tag_len, "frameset") || mm_detect_word_eq(tag, tag_len, "vmlframe") ||
                       mm_detect_word_eq(tag, tag_len, "import") || mm_detect_word_eq(tag, tag_len, "isindex");
         /* A tag name must end like one: "<script>" or "<script src", not "<scripts". */
-        xhit(x, strong ? 75 : 60, "exec-tag", lt, tag, tag_len, NULL, 0);
+        bool svg = mm_detect_word_eq(tag, tag_len, "svg") || mm_detect_word_eq(tag, tag_len, "math");
+        xhit(x, svg ? 40 : strong ? 75 : 45, "exec-tag", lt, tag, tag_len, NULL, 0);
     } else {
         xhit(x, 20, "tag", lt, tag, tag_len, NULL, 0);
     }
@@ -226,6 +239,40 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
             xhit(x, 70, "meta-refresh", lt, tag, tag_len, an, an_len);
     }
     return k;
+}
+
+/* Shapes the tag parser can miss because they hide inside quoted values or
+ * broken markup: an event handler or script URL anywhere after a tag opener,
+ * and a script sink called at the top level of the value. */
+static void loose(const uint8_t *s, size_t n, xss_t *x)
+{
+    bool opener = false;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = s[i];
+        if (c == '<' && i + 1 < n && (mm_detect_isalpha(s[i + 1]) || s[i + 1] == '/' || s[i + 1] == '!')) {
+            opener = true;
+            continue;
+        }
+        if (!mm_detect_isalpha(c) || (i > 0 && (mm_detect_isalnum(s[i - 1]) || s[i - 1] == '_' || s[i - 1] == '.')))
+            continue;
+        size_t e = i;
+        while (e < n && (mm_detect_isalnum(s[e]) || s[e] == '_') && e - i < 32)
+            e++;
+        if (opener && i > 0 && (mm_detect_isspace(s[i - 1]) || s[i - 1] == '"' || s[i - 1] == '\'' ||
+                                s[i - 1] == '/' || s[i - 1] == '`') && is_event_name(s + i, e - i)) {
+            size_t j = e;
+            while (j < n && mm_detect_isspace(s[j]))
+                j++;
+            if (j < n && s[j] == '=')
+                xhit(x, 75, "event-handler", i, NULL, 0, s + i, e - i);
+        }
+        if (e < n && js_sink(s + i, e - i, s[e])) {
+            /* A call of a script-only sink: alert(1), top['al'+'ert'](1) */
+            bool strong = s[e] == '(' || s[e] == '`';
+            xhit(x, strong ? 60 : 55, "js-sink", i, NULL, 0, s + i, e - i);
+        }
+        i = e - 1;
+    }
 }
 
 int mm_detect_xss(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
@@ -297,6 +344,8 @@ int mm_detect_xss(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
         if (x.score >= 85)
             break;
     }
+    if (x.score < 75)
+        loose(s, n, &x);
     hit->score = x.score;
     hit->rule = x.rule;
     hit->pos = x.pos;
