@@ -219,7 +219,7 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
         if (k == K_STRONG)
             chit(c, 80, "separator-command", c->pending_pos, c->pending_name);
         else if (k == K_MID)
-            chit(c, shape || end || t->kind == C_WORD ? 75 : 40, "separator-command", c->pending_pos, c->pending_name);
+            chit(c, shape || end ? 75 : 40, "separator-command", c->pending_pos, c->pending_name);
         else if (shape)
             chit(c, 70, "separator-command-args", c->pending_pos, c->pending_name);
         else
@@ -241,12 +241,6 @@ static void on_token(cmd_t *c, const ctok_t *t)
     if (c->pending_kind != K_NONE)
         judge_pending(c, t);
     mm_detect_tok_push(c->hist, sizeof c->hist, t->kind);
-
-    /* shellshock: () { */
-    size_t hl = strlen(c->hist);
-    if (hl >= 3 && c->hist[hl - 3] == C_OPEN && c->hist[hl - 2] == C_CLOSE && t->kind == C_OPEN &&
-        t->raw_len >= 1 && t->raw[0] == '{')
-        chit(c, 90, "shellshock", t->pos, "(){");
 
     if (t->kind == C_OPEN)
         c->in_subst = t->subst;
@@ -424,6 +418,19 @@ static void code_shapes(const uint8_t *s, size_t n, cmd_t *c)
 {
     for (size_t i = 0; i < n; i++) {
         uint8_t ch = s[i];
+        if (ch == '(') {
+            /* shellshock: () { */
+            size_t j = i + 1;
+            while (j < n && j - i < 4 && s[j] == ' ')
+                j++;
+            if (j < n && s[j] == ')') {
+                j++;
+                while (j < n && j - i < 8 && s[j] == ' ')
+                    j++;
+                if (j < n && s[j] == '{')
+                    chit(c, 90, "shellshock", i, "(){");
+            }
+        }
         if (ch == '(' && i > 0) {
             size_t e = i;
             while (e > 0 && (s[e - 1] == ' ' || s[e - 1] == '\t'))
@@ -471,6 +478,16 @@ static void code_shapes(const uint8_t *s, size_t n, cmd_t *c)
                     closed = true;
                     break;
                 }
+            }
+            if (stmt) {
+                size_t k = i + 2;
+                while (k < n && (s[k] == ' ' || s[k] == '-'))
+                    k++;
+                size_t e = k;
+                while (e < n && mm_detect_isalpha(s[e]))
+                    e++;
+                static const char *const tags[] = {"for", "if", "import", "include", "load", "macro", "print", "set", "with"};
+                stmt = mm_detect_in_set(s + k, e - k, tags, sizeof tags / sizeof tags[0]);
             }
             if (closed && (dunder || call || stmt))
                 chit(c, 60, "template-injection", i, "{{");

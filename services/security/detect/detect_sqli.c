@@ -387,6 +387,9 @@ typedef struct {
     size_t from_at;       /* index of FROM following that SELECT, or SIZE_MAX */
     bool sel_items_ok;
     bool sel_sql;         /* the SELECT list or its context is SQL, not prose */
+    bool prose_prefix;    /* text before the breaking quote has words and spaces */
+    const uint8_t *s;
+    size_t n;
     int score;
     const char *rule;
     size_t pos;
@@ -444,8 +447,11 @@ static void analyse(sql_state_t *st)
 
     /* Right after the break. */
     if (st->broken && i == st->bk + 1) {
-        if (c->type == T_COMMENT && st->quoted)
-            hit(st, 75, "break-comment", c->pos);
+        if (c->type == T_COMMENT && st->quoted) {
+            /* admin'-- ends a value; "SOAP 1 '#" and '7" #2' are prose. */
+            bool hashtag = st->s[c->pos] == '#' && c->pos + 1 < st->n && mm_detect_isalnum(st->s[c->pos + 1]);
+            hit(st, st->prose_prefix || hashtag ? 45 : 75, "break-comment", c->pos);
+        }
         if (c->type == T_END && st->quoted && st->bk > 0)
             hit(st, 40, "break-paren", c->pos);
     }
@@ -461,6 +467,8 @@ static void analyse(sql_state_t *st)
                          (y->type == T_LPAR && x->type == T_FUNC);
             if (x->type == T_STMT || x->type == T_LPAR)
                 ytail = y->type != T_WORD && y->type != T_END;
+            if (!st->quoted && y->type == T_OP && x->type != T_LPAR)
+                ytail = false; /* "OR-9-9..." part numbers, "1 or 2+3" */
             if (x->type == T_FUNC && x->sub != 0)
                 hit(st, st->quoted ? 85 : 75, "break-logic-call", p2->pos);
             else if (xop && ytail)
@@ -612,6 +620,16 @@ static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
     st->sel_at = SIZE_MAX;
     st->from_at = SIZE_MAX;
     st->quoted = quoted;
+    st->s = s;
+    st->n = n;
+    if (quoted && start > 1) {
+        size_t b = 0, e = start - 1;
+        while (b < e && mm_detect_isspace(s[b]))
+            b++;
+        while (e > b && mm_detect_isspace(s[e - 1]))
+            e--;
+        st->prose_prefix = memchr(s + b, ' ', e - b) != NULL;
+    }
     tok_t t;
     size_t idx = 0;
     bool first = true;

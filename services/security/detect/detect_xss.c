@@ -132,7 +132,7 @@ static bool js_call_near(const uint8_t *s, size_t n)
             size_t j = i;
             while (j < n && (s[j] == ' ' || s[j] == '\t'))
                 j++;
-            if (j < n && js_sink(s + st, i - st, s[j]))
+            if (j < n && js_sink(s + st, i - st, s[j]) && (s[j] != '.' || (j + 1 < n && mm_detect_isalpha(s[j + 1]))))
                 return true;
             continue;
         }
@@ -266,7 +266,7 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
             if (j < n && s[j] == '=')
                 xhit(x, 75, "event-handler", i, NULL, 0, s + i, e - i);
         }
-        if (e < n && js_sink(s + i, e - i, s[e])) {
+        if (e < n && js_sink(s + i, e - i, s[e]) && (s[e] != '.' || (e + 1 < n && mm_detect_isalpha(s[e + 1])))) {
             /* A call of a script-only sink: alert(1), top['al'+'ert'](1) */
             bool strong = s[e] == '(' || s[e] == '`';
             xhit(x, strong ? 60 : 55, "js-sink", i, NULL, 0, s + i, e - i);
