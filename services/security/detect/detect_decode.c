@@ -315,6 +315,10 @@ size_t mm_detect_decode_pass(const uint8_t *in, size_t n, uint8_t *out,
                         if (v)
                             out[o++] = v;
                         i += 2;
+                    } else if ((b1 & 0x3F) == '.' || (b1 & 0x3F) == '/') {
+                        /* Some decoders kept only the low six bits: %c0%6e is '.' */
+                        out[o++] = (uint8_t)(b1 & 0x3F);
+                        i += 2;
                     } else {
                         i += 1;
                     }

@@ -71,8 +71,6 @@ static size_t dotdot_runs(const uint8_t *s, size_t n)
     for (size_t i = 0; i + 1 < n; i++) {
         if (s[i] != '.' || s[i + 1] != '.')
             continue;
-        if (i > 0 && mm_detect_isalnum(s[i - 1]) && s[i - 1] != 'f' && s[i - 1] != 'c')
-            continue;
         size_t e = i;
         while (e < n && s[e] == '.')
             e++;
@@ -80,7 +78,8 @@ static size_t dotdot_runs(const uint8_t *s, size_t n)
             i = e;
             continue;
         }
-        if (have && i - last_end <= 12)
+        /* Linked when the gap is short and not prose (no spaces). */
+        if (have && i - last_end <= 12 && !memchr(s + last_end, ' ', i - last_end))
             chain++;
         else
             chain = 1;

@@ -39,54 +39,55 @@ static const kw_t kws[] = {
     {"binary", T_OP, 0}, {"by", T_KEY, W_BY},
     {"case", T_KEY, 0}, {"cast", T_FUNC, W_SQLFN},
     {"char", T_FUNC, W_SQLFN}, {"chr", T_FUNC, W_SQLFN},
-    {"concat", T_FUNC, W_SQLFN}, {"concat_ws", T_FUNC, W_SQLFN},
-    {"convert", T_FUNC, W_SQLFN}, {"create", T_STMT, W_DDL},
-    {"current_user", T_KEY, W_SQLVAR}, {"database", T_KEY, W_OBJECT},
-    {"dbms_pipe.receive_message", T_FUNC, W_DANGER}, {"declare", T_STMT, W_DECLARE},
-    {"delay", T_KEY, W_DELAY}, {"delete", T_STMT, W_DELETE},
-    {"distinct", T_KEY, W_ALL}, {"div", T_OP, 0},
-    {"drop", T_STMT, W_DDL}, {"dual", T_SYS, 0},
-    {"dumpfile", T_KEY, W_OUTFILE}, {"else", T_KEY, 0},
-    {"end", T_KEY, 0}, {"exec", T_STMT, W_EXEC},
-    {"execute", T_STMT, W_EXEC}, {"exists", T_FUNC, W_SQLFN},
-    {"extractvalue", T_FUNC, W_DANGER}, {"false", T_NUM, 0},
-    {"from", T_KEY, W_FROM}, {"function", T_KEY, W_OBJECT},
-    {"glob", T_CMP, 0}, {"group", T_KEY, W_GROUP},
-    {"group_concat", T_FUNC, W_SQLFN}, {"having", T_KEY, W_HAVING},
-    {"hex", T_FUNC, W_SQLFN}, {"if", T_FUNC, 0},
-    {"ifnull", T_FUNC, W_SQLFN}, {"in", T_CMP, 0},
-    {"index", T_KEY, W_OBJECT}, {"information_schema", T_SYS, 1},
-    {"insert", T_STMT, W_INSERT}, {"into", T_KEY, W_INTO},
-    {"is", T_CMP, 0}, {"like", T_CMP, 0},
+    {"coalesce", T_FUNC, W_SQLFN}, {"concat", T_FUNC, W_SQLFN},
+    {"concat_ws", T_FUNC, W_SQLFN}, {"convert", T_FUNC, W_SQLFN},
+    {"create", T_STMT, W_DDL}, {"current_user", T_KEY, W_SQLVAR},
+    {"database", T_KEY, W_OBJECT}, {"dbms_pipe.receive_message", T_FUNC, W_DANGER},
+    {"declare", T_STMT, W_DECLARE}, {"delay", T_KEY, W_DELAY},
+    {"delete", T_STMT, W_DELETE}, {"distinct", T_KEY, W_ALL},
+    {"div", T_OP, 0}, {"drop", T_STMT, W_DDL},
+    {"dual", T_SYS, 0}, {"dumpfile", T_KEY, W_OUTFILE},
+    {"else", T_KEY, 0}, {"end", T_KEY, 0},
+    {"exec", T_STMT, W_EXEC}, {"execute", T_STMT, W_EXEC},
+    {"exists", T_FUNC, W_SQLFN}, {"extractvalue", T_FUNC, W_DANGER},
+    {"false", T_NUM, 0}, {"from", T_KEY, W_FROM},
+    {"function", T_KEY, W_OBJECT}, {"glob", T_CMP, 0},
+    {"group", T_KEY, W_GROUP}, {"group_concat", T_FUNC, W_SQLFN},
+    {"having", T_KEY, W_HAVING}, {"hex", T_FUNC, W_SQLFN},
+    {"if", T_FUNC, 0}, {"ifnull", T_FUNC, W_SQLFN},
+    {"in", T_CMP, 0}, {"index", T_KEY, W_OBJECT},
+    {"information_schema", T_SYS, 1}, {"insert", T_STMT, W_INSERT},
+    {"into", T_KEY, W_INTO}, {"is", T_CMP, 0},
+    {"isnull", T_FUNC, W_SQLFN}, {"like", T_CMP, 0},
     {"limit", T_KEY, W_LIMIT}, {"load_file", T_FUNC, W_DANGER},
     {"make_set", T_FUNC, W_SQLFN}, {"mid", T_FUNC, W_SQLFN},
     {"mod", T_OP, 0}, {"msysobjects", T_SYS, 1},
     {"mysql.user", T_SYS, 1}, {"name_const", T_FUNC, W_DANGER},
     {"not", T_OP, 0}, {"null", T_NUM, 0},
-    {"or", T_LOGIC, 0}, {"ord", T_FUNC, W_SQLFN},
-    {"order", T_KEY, W_ORDER}, {"outfile", T_KEY, W_OUTFILE},
-    {"pg_catalog", T_SYS, 1}, {"pg_shadow", T_SYS, 1},
-    {"pg_sleep", T_FUNC, W_DANGER}, {"pg_user", T_SYS, 1},
-    {"procedure", T_KEY, W_OBJECT}, {"randomblob", T_FUNC, W_DANGER},
-    {"regexp", T_CMP, 0}, {"rlike", T_CMP, 0},
-    {"schema", T_KEY, W_OBJECT}, {"select", T_STMT, W_SELECT},
-    {"session_user", T_KEY, W_SQLVAR}, {"set", T_KEY, W_SET},
-    {"shutdown", T_STMT, W_SHUTDOWN}, {"sleep", T_FUNC, W_DANGER},
-    {"sounds", T_CMP, 0}, {"sqlite_master", T_SYS, 1},
-    {"substr", T_FUNC, W_SQLFN}, {"substring", T_FUNC, W_SQLFN},
-    {"syscolumns", T_SYS, 1}, {"sysdatabases", T_SYS, 1},
-    {"sysobjects", T_SYS, 1}, {"system_user", T_KEY, W_SQLVAR},
-    {"sysusers", T_SYS, 1}, {"table", T_KEY, W_OBJECT},
-    {"then", T_KEY, 0}, {"true", T_NUM, 0},
-    {"truncate", T_STMT, W_DDL}, {"unhex", T_FUNC, W_SQLFN},
-    {"union", T_UNION, 0}, {"update", T_STMT, W_UPDATE},
-    {"updatexml", T_FUNC, W_DANGER}, {"user", T_KEY, W_OBJECT},
-    {"utl_http.request", T_FUNC, W_DANGER}, {"utl_inaddr.get_host_address", T_FUNC, W_DANGER},
-    {"utl_inaddr.get_host_name", T_FUNC, W_DANGER}, {"values", T_KEY, W_VALUES},
-    {"version", T_FUNC, W_SQLFN}, {"view", T_KEY, W_OBJECT},
-    {"waitfor", T_STMT, W_WAITFOR}, {"when", T_KEY, 0},
-    {"where", T_KEY, W_WHERE}, {"xor", T_LOGIC, 0},
-    {"xp_cmdshell", T_FUNC, W_DANGER},
+    {"nullif", T_FUNC, W_SQLFN}, {"or", T_LOGIC, 0},
+    {"ord", T_FUNC, W_SQLFN}, {"order", T_KEY, W_ORDER},
+    {"outfile", T_KEY, W_OUTFILE}, {"pg_catalog", T_SYS, 1},
+    {"pg_shadow", T_SYS, 1}, {"pg_sleep", T_FUNC, W_DANGER},
+    {"pg_user", T_SYS, 1}, {"procedure", T_KEY, W_OBJECT},
+    {"randomblob", T_FUNC, W_DANGER}, {"regexp", T_CMP, 0},
+    {"rlike", T_CMP, 0}, {"schema", T_KEY, W_OBJECT},
+    {"select", T_STMT, W_SELECT}, {"session_user", T_KEY, W_SQLVAR},
+    {"set", T_KEY, W_SET}, {"shutdown", T_STMT, W_SHUTDOWN},
+    {"sleep", T_FUNC, W_DANGER}, {"sounds", T_CMP, 0},
+    {"sqlite_master", T_SYS, 1}, {"substr", T_FUNC, W_SQLFN},
+    {"substring", T_FUNC, W_SQLFN}, {"syscolumns", T_SYS, 1},
+    {"sysdatabases", T_SYS, 1}, {"sysobjects", T_SYS, 1},
+    {"system_user", T_KEY, W_SQLVAR}, {"sysusers", T_SYS, 1},
+    {"table", T_KEY, W_OBJECT}, {"then", T_KEY, 0},
+    {"true", T_NUM, 0}, {"truncate", T_STMT, W_DDL},
+    {"unhex", T_FUNC, W_SQLFN}, {"union", T_UNION, 0},
+    {"update", T_STMT, W_UPDATE}, {"updatexml", T_FUNC, W_DANGER},
+    {"user", T_KEY, W_OBJECT}, {"utl_http.request", T_FUNC, W_DANGER},
+    {"utl_inaddr.get_host_address", T_FUNC, W_DANGER}, {"utl_inaddr.get_host_name", T_FUNC, W_DANGER},
+    {"values", T_KEY, W_VALUES}, {"version", T_FUNC, W_SQLFN},
+    {"view", T_KEY, W_OBJECT}, {"waitfor", T_STMT, W_WAITFOR},
+    {"when", T_KEY, 0}, {"where", T_KEY, W_WHERE},
+    {"xor", T_LOGIC, 0}, {"xp_cmdshell", T_FUNC, W_DANGER},
 };
 
 static const kw_t *kw_find(const uint8_t *s, size_t n)
@@ -291,7 +292,10 @@ static bool lex_next(lexer_t *lx, tok_t *t)
             const uint8_t *dot = memchr(s + i, '.', k - i);
             if (dot) {
                 const kw_t *q = kw_find(s + i, (size_t)(dot - (s + i)));
-                if ((q && q->type == T_SYS && q->sub == 1) || mm_detect_word_eq(s + i, (size_t)(dot - (s + i)), "sys"))
+                size_t pl = (size_t)(dot - (s + i));
+                if ((q && q->type == T_SYS && q->sub == 1) || mm_detect_word_eq(s + i, pl, "sys") ||
+                    mm_detect_word_eq(s + i, pl, "sysibm") || mm_detect_word_eq(s + i, pl, "sysmaster") ||
+                    mm_detect_word_eq(s + i, pl, "all_tables"))
                     kw = q && q->type == T_SYS ? q : &kws[0];
             }
             if (kw == &kws[0]) {
@@ -388,6 +392,10 @@ typedef struct {
     bool sel_items_ok;
     bool sel_sql;         /* the SELECT list or its context is SQL, not prose */
     bool prose_prefix;    /* text before the breaking quote has words and spaces */
+    bool lead_logic;      /* the value starts with AND/OR */
+    bool unit_quote;      /* the breaking quote follows a digit: 4" is inches */
+    bool prose;           /* two plain words in a row were seen */
+    unsigned sqlish;      /* operators, parentheses, SQL functions seen */
     const uint8_t *s;
     size_t n;
     int score;
@@ -422,7 +430,7 @@ static bool is_operand(const tok_t *t)
 {
     char k = t->type;
     return k == T_NUM || k == T_STR || k == T_VAR || (k == T_FUNC && t->sub != 0) || k == T_LPAR ||
-           k == T_STMT || k == T_SYS;
+           k == T_STMT || k == T_SYS || t->sub == W_SQLVAR;
 }
 
 /* Called with each token (idx already advanced, token stored at w[idx]). */
@@ -430,6 +438,19 @@ static void analyse(sql_state_t *st)
 {
     const tok_t *c = W(st, 0), *p = W(st, 1), *p2 = W(st, 2), *p3 = W(st, 3);
     size_t i = st->idx;
+
+    /* Prose has runs of plain words; SQL has operators, parentheses, literals. */
+    if (c->type == T_WORD && p->type == T_WORD)
+        st->prose = true;
+    if (c->type == T_OP || c->type == T_CMP || c->type == T_LPAR || c->type == T_RPAR ||
+        (c->type == T_FUNC && c->sub != 0) || c->type == T_LOGIC || c->type == T_VAR)
+        st->sqlish++;
+    /* An expression of SQL tokens only, ended by a comment: ( BINARY ( 'b') ) -- */
+    if (c->type == T_OTHER)
+        st->prose = true; /* ':' '?' '\\' and friends: URLs and text, not SQL */
+    if (c->type == T_COMMENT && !st->prose && st->sqlish >= 3 && i >= 4 &&
+        !(st->s[c->pos] == '#' && c->pos + 1 < st->n && !mm_detect_isspace(st->s[c->pos + 1])))
+        hit(st, 55, "expression-comment", c->pos);
 
     /* Break prefix: closing parentheses right after the break extend it. */
     if (st->broken && i == st->bk + 1 && c->type == T_RPAR) {
@@ -467,8 +488,11 @@ static void analyse(sql_state_t *st)
                          (y->type == T_LPAR && x->type == T_FUNC);
             if (x->type == T_STMT || x->type == T_LPAR)
                 ytail = y->type != T_WORD && y->type != T_END;
-            if (!st->quoted && y->type == T_OP && x->type != T_LPAR)
-                ytail = false; /* "OR-9-9..." part numbers, "1 or 2+3" */
+            if (!st->quoted && y->type == T_OP && x->type != T_LPAR && st->s[y->pos] != ':')
+                ytail = false; /* "OR-9-9..." part numbers, "1 or 2+3"; '::' casts stay */
+            if (st->quoted && y->type == T_LOGIC && (st->s[y->pos] == '|' || st->s[y->pos] == '&') &&
+                (st->s[p2->pos] == '|' || st->s[p2->pos] == '&'))
+                ytail = true; /* '||'x'||' concatenation */
             if (x->type == T_FUNC && x->sub != 0)
                 hit(st, st->quoted ? 85 : 75, "break-logic-call", p2->pos);
             else if (xop && ytail)
@@ -482,11 +506,20 @@ static void analyse(sql_state_t *st)
                 hit(st, 80, "break-op-call", p2->pos);
             else if ((x->type == T_STR || x->type == T_NUM || x->type == T_VAR) &&
                      (y->type == T_OP || y->type == T_CMP || y->type == T_LOGIC || y->type == T_COMMENT))
-                hit(st, 60, "break-op", p2->pos);
+                hit(st, st->prose_prefix || st->unit_quote ? 45 : 60, "break-op", p2->pos);
         }
     }
     if (st->broken && i == st->bk + 2 && p->type == T_LOGIC && c->type == T_FUNC && c->sub != 0)
         hit(st, st->quoted ? 85 : 75, "break-logic-call", p->pos);
+    /* A value that is only a boolean and a literal: "or true", "AND 1" */
+    if (st->lead_logic && i == 3 && p2->type == T_LOGIC && p->type == T_NUM && c->type == T_END)
+        hit(st, 55, "logic-literal", p2->pos);
+    /* break ; comment */
+    if (st->broken && st->quoted && i == st->bk + 2 && p->type == T_SEMI && c->type == T_COMMENT)
+        hit(st, 70, "break-comment", p->pos);
+    /* GROUP BY n at a break */
+    if (st->broken && p2->sub == W_GROUP && p->sub == W_BY && c->type == T_NUM && i == st->bk + 3)
+        hit(st, 65, "group-by", p2->pos);
 
     /* Stacked statement: ; STMT X */
     if (p2->type == T_SEMI && p->type == T_STMT) {
@@ -630,6 +663,7 @@ static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
             e--;
         st->prose_prefix = memchr(s + b, ' ', e - b) != NULL;
     }
+    st->unit_quote = quoted && start >= 2 && mm_detect_isdigit(s[start - 2]);
     tok_t t;
     size_t idx = 0;
     bool first = true;
@@ -658,7 +692,7 @@ static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
             }
             st->w[0] = t;
             st->idx = 0;
-            if (t.type == T_NUM || t.type == T_VAR || t.type == T_STR || t.type == T_WORD) {
+            if (t.type == T_NUM || t.type == T_VAR || t.type == T_STR || t.type == T_WORD || t.type == T_RPAR) {
                 st->broken = true;
                 st->bk = 0;
             } else if (t.type == T_LOGIC) {
@@ -666,6 +700,7 @@ static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
                 st->w[0] = (tok_t){T_NUM, 0, t.pos};
                 st->w[1] = t;
                 st->idx = 1;
+                st->lead_logic = true;
                 st->broken = true;
                 st->bk = 0;
             }
