@@ -401,6 +401,7 @@ static void windows_base(ctok_t *t)
     size_t wl = (size_t)(r + n - last - 1);
     for (size_t i = 0; i < wl; i++)
         t->norm[i] = (char)mm_detect_lower(last[1 + i]);
+    t->norm[wl] = 0;
     if (wl > 4 && strcmp(t->norm + wl - 4, ".exe") == 0)
         wl -= 4;
     t->norm[wl] = 0;

@@ -123,7 +123,7 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
         bool restart = c == '=' || c == '?' || c == '&' || c == '"' || c == '\'' || c == ' ' ||
                        c == '(' || c == '|' || c == ';' || c == '<' || c == '>' || c == '`' || c == ',';
         if (c == ';' && seg_dots && sl >= 2)
-            restart = false; /* "..;/" is a Tomcat dot-dot */
+            continue; /* "..;/" is a Tomcat dot-dot */
         if (!sep && !restart) {
             if (!started) {
                 started = true;
@@ -137,8 +137,6 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
                 seg_dots = false;
             continue;
         }
-        if (c == ';' && !restart)
-            continue;
         /* End of a segment. */
         if (sl > 0) {
             if (seg_dots && sl >= 2) {

@@ -350,7 +350,7 @@ int mm_detect_xss(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
     hit->rule = x.rule;
     hit->pos = x.pos;
     if (x.score)
-        snprintf(hit->tokens, sizeof hit->tokens, "tag=%s attr=%s", x.tag[0] ? x.tag : "-",
+        snprintf(hit->tokens, sizeof hit->tokens, "tag=%.12s attr=%.12s", x.tag[0] ? x.tag : "-",
                  x.attr[0] ? x.attr : "-");
     return x.score;
 }
