@@ -108,10 +108,10 @@ typedef struct mm_promql_result {
 } mm_promql_result_t;
 
 /* Evaluates e at t_ms (ms since the epoch) against store. On success
- * *ret_result is the caller's (free with mm_promql_result_free); label
- * strings in it may point into the store and stay valid until the store is
- * next modified. Errors: -EINVAL (evaluation error, e.g. many-to-many
- * matching; err filled), -MM_ELIMIT (max_samples), -ENOMEM. */
+ * *ret_result is the caller's (free with mm_promql_result_free); it owns
+ * copies of every string and outlives both e and store. Does not block.
+ * Errors: -EINVAL (evaluation error, e.g. many-to-many matching; err
+ * filled), -MM_ELIMIT (max_samples exceeded), -ENOMEM. */
 int mm_promql_eval(const mm_promql_expr_t *e, const mm_promql_store_t *store, int64_t t_ms,
                    const mm_promql_opts_t *opts, mm_promql_result_t **ret_result,
                    mm_promql_error_t *err);

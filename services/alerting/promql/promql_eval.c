@@ -801,6 +801,22 @@ int eval_node(ev_t *ev, const promql_node_t *n, int64_t t, val_t *out)
 
 /* ------------------------------------------------------------ API */
 
+/* Copies a label set into the arena so a result outlives the expression
+ * and the store it came from. */
+static mm_label_t *copy_labels(promql_arena_t *a, lbls_t lb)
+{
+    mm_label_t *l = promql_arena_alloc(a, (lb.n ? lb.n : 1) * sizeof *l);
+    if (!l)
+        return NULL;
+    for (size_t i = 0; i < lb.n; i++) {
+        l[i].name = promql_arena_strndup(a, lb.l[i].name, strlen(lb.l[i].name));
+        l[i].value = promql_arena_strndup(a, lb.l[i].value, strlen(lb.l[i].value));
+        if (!l[i].name || !l[i].value)
+            return NULL;
+    }
+    return l;
+}
+
 int mm_promql_eval(const mm_promql_expr_t *e, const mm_promql_store_t *store, int64_t t_ms,
                    const mm_promql_opts_t *opts, mm_promql_result_t **ret_result,
                    mm_promql_error_t *err)
@@ -835,14 +851,18 @@ int mm_promql_eval(const mm_promql_expr_t *e, const mm_promql_store_t *store, in
         r->scalar = v.f;
         break;
     case MM_PROMQL_STRING:
-        r->string = v.str;
+        r->string = promql_arena_strndup(ev.a, v.str, strlen(v.str));
+        if (!r->string)
+            goto oom;
         break;
     case MM_PROMQL_VECTOR:
         r->samples = promql_arena_alloc(ev.a, (v.vec.n ? v.vec.n : 1) * sizeof *r->samples);
         if (!r->samples)
             goto oom;
         for (size_t i = 0; i < v.vec.n; i++) {
-            r->samples[i].labels = v.vec.s[i].lb.l;
+            r->samples[i].labels = copy_labels(ev.a, v.vec.s[i].lb);
+            if (!r->samples[i].labels)
+                goto oom;
             r->samples[i].n_labels = v.vec.s[i].lb.n;
             r->samples[i].v = v.vec.s[i].v;
             r->samples[i].t = t_ms;
@@ -855,7 +875,9 @@ int mm_promql_eval(const mm_promql_expr_t *e, const mm_promql_store_t *store, in
             goto oom;
         for (size_t i = 0; i < v.mat.n; i++) {
             mm_promql_series_t *s = &r->series[i];
-            s->labels = v.mat.s[i].lb.l;
+            s->labels = copy_labels(ev.a, v.mat.s[i].lb);
+            if (!s->labels)
+                goto oom;
             s->n_labels = v.mat.s[i].lb.n;
             s->points = promql_arena_alloc(ev.a, (v.mat.s[i].n ? v.mat.s[i].n : 1) * sizeof *s->points);
             if (!s->points)

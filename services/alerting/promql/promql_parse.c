@@ -285,7 +285,6 @@ static void next(parser_t *p)
     case '[': t = T_LBRACKET; break;
     case ']': t = T_RBRACKET; break;
     case ',': t = T_COMMA; break;
-    case ':': t = T_COLON; break;
     case '@': t = T_AT; break;
     case '+': t = T_ADD; break;
     case '-': t = T_SUB; break;
@@ -333,7 +332,7 @@ static void next(parser_t *p)
                 fail_at(p, i, "bad number or duration syntax: \"%.*s\"", 1, p->src + i);
                 return;
             }
-        } else if (is_alpha(c)) {
+        } else if (is_alpha(c) || c == ':') {
             e = i;
             while (e < p->len && (is_alnum((unsigned char)p->src[e]) || p->src[e] == ':'))
                 e++;
@@ -713,12 +712,16 @@ static promql_node_t *parse_selector(parser_t *p, size_t pos, char *name)
             case T_EQL_RE: ms[n].type = MM_MATCH_RE; break;
             case T_NEQ_RE: ms[n].type = MM_MATCH_NRE; break;
             default:
+                if (p->tok == T_EOF)
+                    goto eof;
                 fail_at(p, p->ts, "unexpected %s in label matching, expected label matching operator",
                         promql_tok_name(p->tok));
                 return NULL;
             }
             next(p);
             if (p->tok != T_STRING) {
+                if (p->tok == T_EOF)
+                    goto eof;
                 fail_at(p, p->ts, "unexpected %s in label matching, expected string",
                         promql_tok_name(p->tok));
                 return NULL;
@@ -740,12 +743,19 @@ static promql_node_t *parse_selector(parser_t *p, size_t pos, char *name)
                 continue;
             }
             if (p->tok != T_RBRACE) {
+                if (p->tok == T_EOF)
+                    goto eof;
                 fail_at(p, p->ts, "unexpected %s in label matching, expected \",\" or \"}\"",
                         promql_tok_name(p->tok));
                 return NULL;
             }
         }
         next(p);
+    }
+    if (false) {
+eof:
+        fail_at(p, p->ts, "unexpected end of input inside braces");
+        return NULL;
     }
     if (name) {
         for (size_t i = 0; i < n; i++)

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "promql_internal.h"
+#include "promql_eval.h"
 
 typedef struct {
     char *buf;
@@ -34,13 +34,19 @@ char *mm_promql_format_value(double v, char *buf, size_t cap)
     } else if (isinf(v)) {
         snprintf(buf, cap, v > 0 ? "+Inf" : "-Inf");
     } else {
-        /* Shortest representation that round-trips, like Go's 'g' with -1. */
-        for (int prec = 1; prec <= 17; prec++) {
-            snprintf(buf, cap, "%.*g", prec, v);
-            if (strtod(buf, NULL) == v)
+        /* Go's %v (strconv 'g', -1): shortest round-tripping digits, in
+         * exponent form when the decimal exponent is < -4 or >= 6. */
+        char e[64];
+        for (int prec = 0; prec <= 16; prec++) {
+            snprintf(e, sizeof e, "%.*e", prec, v);
+            if (strtod(e, NULL) == v)
                 break;
         }
-        /* Go writes exponents with at least two digits, as C does. */
+        int exp = atoi(strchr(e, 'e') + 1);
+        if (exp < -4 || exp >= 6)
+            snprintf(buf, cap, "%s", e);
+        else
+            format_float_f(v, buf, cap);
     }
     return buf;
 }
