@@ -74,7 +74,8 @@ int64_t mm_promql_expr_lookback(const mm_promql_expr_t *e, int64_t lookback_ms);
 typedef struct {
     int64_t lookback_ms;           /* default 300000 (5 min) */
     int64_t subquery_step_ms;      /* step of `[r:]`; default 60000 (rules: the group interval) */
-    size_t max_samples;            /* 0 = unlimited; beyond it evaluation fails */
+    size_t max_samples;            /* 0 = unlimited; samples loaded plus subquery
+                                      steps; beyond it evaluation fails */
 } mm_promql_opts_t;
 
 typedef struct {

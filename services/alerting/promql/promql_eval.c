@@ -488,7 +488,9 @@ static int eval_subquery(ev_t *ev, const promql_node_t *n, int64_t t, val_t *out
             a->t[a->n] = ts;
             a->v[a->n++] = s->v;
         }
-        if (ev->max_samples && (ev->samples += in.vec.n) > ev->max_samples) {
+        /* Each step counts at least one toward the budget, so an empty
+         * but huge subquery is bounded too. */
+        if (ev->max_samples && (ev->samples += in.vec.n + 1) > ev->max_samples) {
             ev->failed = true;
             ev->code = -MM_ELIMIT;
             snprintf(ev->msg, sizeof ev->msg, "query processing would load too many samples into memory in query execution");

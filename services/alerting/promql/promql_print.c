@@ -130,7 +130,8 @@ static void node(out_t *o, const promql_node_t *n)
     char tmp[64];
     switch (n->kind) {
     case N_NUM:
-        puts_(o, mm_promql_format_value(n->num, tmp, sizeof tmp));
+        /* "+Inf" would read back as a unary plus applied to what follows. */
+        puts_(o, isinf(n->num) && n->num > 0 ? "Inf" : mm_promql_format_value(n->num, tmp, sizeof tmp));
         break;
     case N_STR:
         quote(o, n->str);
