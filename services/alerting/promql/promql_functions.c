@@ -12,6 +12,41 @@
 
 typedef double (*mathfn_t)(double);
 
+/* Neumaier-compensated summation step, as Prometheus 2.42 sums. */
+static double kahan_inc(double inc, double sum, double *c)
+{
+    double t = sum + inc;
+    if (fabs(sum) >= fabs(inc))
+        *c += (sum - t) + inc;
+    else
+        *c += (inc - t) + sum;
+    return t;
+}
+
+/* Go's math.Max / math.Min, whose special cases differ from fmax/fmin:
+ * an infinity wins over NaN, NaN wins over everything else. */
+static double go_max(double x, double y)
+{
+    if ((isinf(x) && x > 0) || (isinf(y) && y > 0))
+        return INFINITY;
+    if (isnan(x) || isnan(y))
+        return NAN;
+    if (x == 0 && x == y)
+        return signbit(x) ? y : x;
+    return x > y ? x : y;
+}
+
+static double go_min(double x, double y)
+{
+    if ((isinf(x) && x < 0) || (isinf(y) && y < 0))
+        return -INFINITY;
+    if (isnan(x) || isnan(y))
+        return NAN;
+    if (x == 0 && x == y)
+        return signbit(x) ? x : y;
+    return x < y ? x : y;
+}
+
 static double f_sgn(double v) { return v > 0 ? 1 : v < 0 ? -1 : v; }
 static double f_deg(double v) { return v * 180 / M_PI; }
 static double f_rad(double v) { return v * M_PI / 180; }
@@ -100,15 +135,16 @@ static double extrapolated_rate(const ser_t *s, int64_t range_start, int64_t ran
     double interval = sampled;
     interval += to_start < threshold ? to_start : avg / 2;
     interval += to_end < threshold ? to_end : avg / 2;
-    result = result * (interval / sampled);
+    /* Same operation order as Prometheus, for bit-identical results. */
+    double factor = interval / sampled;
     if (is_rate)
-        result /= (double)range_ms / 1000;
-    return result;
+        factor /= (double)range_ms / 1000;
+    return result * factor;
 }
 
 static void linear_regression(const ser_t *s, int64_t intercept_t, double *slope, double *intercept)
 {
-    double n = 0, sx = 0, sy = 0, sxy = 0, sx2 = 0;
+    double n = 0, sx = 0, sy = 0, sxy = 0, sx2 = 0, cx = 0, cy = 0, cxy = 0, cx2 = 0;
     bool const_y = true;
     double init = s->v[0];
     for (size_t i = 0; i < s->n; i++) {
@@ -116,10 +152,10 @@ static void linear_regression(const ser_t *s, int64_t intercept_t, double *slope
             const_y = false;
         n += 1;
         double x = (double)(s->t[i] - intercept_t) / 1e3;
-        sx += x;
-        sy += s->v[i];
-        sxy += x * s->v[i];
-        sx2 += x * x;
+        sx = kahan_inc(x, sx, &cx);
+        sy = kahan_inc(s->v[i], sy, &cy);
+        sxy = kahan_inc(x * s->v[i], sxy, &cxy);
+        sx2 = kahan_inc(x * x, sx2, &cx2);
     }
     if (const_y) {
         if (isinf(init)) {
@@ -131,6 +167,10 @@ static void linear_regression(const ser_t *s, int64_t intercept_t, double *slope
         }
         return;
     }
+    sx += cx;
+    sy += cy;
+    sxy += cxy;
+    sx2 += cx2;
     double cov = sxy - sx * sy / n;
     double var = sx2 - sx * sx / n;
     *slope = cov / var;
@@ -401,8 +441,8 @@ static double over_time(const char *name, const ser_t *s, double q, bool *ok)
     *ok = true;
     size_t n = s->n;
     if (!strcmp(name, "avg_over_time")) {
-        double mean = s->v[0], count = 1;
-        for (size_t i = 1; i < n; i++) {
+        double mean = 0, count = 0, c = 0;
+        for (size_t i = 0; i < n; i++) {
             count++;
             double v = s->v[i];
             if (isinf(mean)) {
@@ -411,17 +451,17 @@ static double over_time(const char *name, const ser_t *s, double q, bool *ok)
                 if (!isinf(v) && !isnan(v))
                     continue;
             }
-            mean += v / count - mean / count;
+            mean = kahan_inc(v / count - mean / count, mean, &c);
         }
-        return mean;
+        return isinf(mean) ? mean : mean + c;
     }
     if (!strcmp(name, "count_over_time"))
         return (double)n;
     if (!strcmp(name, "sum_over_time")) {
-        double sum = 0;
+        double sum = 0, c = 0;
         for (size_t i = 0; i < n; i++)
-            sum += s->v[i];
-        return sum;
+            sum = kahan_inc(s->v[i], sum, &c);
+        return isinf(sum) ? sum : sum + c;
     }
     if (!strcmp(name, "min_over_time") || !strcmp(name, "max_over_time")) {
         bool mx = name[1] == 'a';
@@ -438,14 +478,14 @@ static double over_time(const char *name, const ser_t *s, double q, bool *ok)
     if (!strcmp(name, "present_over_time"))
         return 1;
     if (!strcmp(name, "stddev_over_time") || !strcmp(name, "stdvar_over_time")) {
-        double count = 0, mean = 0, aux = 0;
+        double count = 0, mean = 0, cmean = 0, aux = 0, caux = 0;
         for (size_t i = 0; i < n; i++) {
             count++;
-            double delta = s->v[i] - mean;
-            mean += delta / count;
-            aux += delta * (s->v[i] - mean);
+            double delta = s->v[i] - (mean + cmean);
+            mean = kahan_inc(delta / count, mean, &cmean);
+            aux = kahan_inc(delta * (s->v[i] - (mean + cmean)), aux, &caux);
         }
-        return name[3] == 'd' ? sqrt(aux / count) : aux / count;
+        return name[3] == 'd' ? sqrt((aux + caux) / count) : (aux + caux) / count;
     }
     if (!strcmp(name, "quantile_over_time")) {
         double *vals = malloc(n * sizeof *vals);
@@ -589,11 +629,12 @@ int eval_call(ev_t *ev, const promql_node_t *n, int64_t t, val_t *out)
         }
         for (size_t i = 0; i < args[0].vec.n; i++) {
             double v = args[0].vec.s[i].v;
-            /* Go's math.Max/Min: NaN in, NaN out. */
-            if (isnan(v) || isnan(lo) || isnan(hi))
-                v = NAN;
+            if (!strcmp(name, "clamp"))
+                v = go_max(lo, go_min(hi, v));
+            else if (!strcmp(name, "clamp_min"))
+                v = go_max(lo, v);
             else
-                v = fmax(lo, fmin(hi, v));
+                v = go_min(hi, v);
             if (vec_push(ev, o, lbls_drop_name(ev, args[0].vec.s[i].lb), v, t) < 0)
                 return -1;
         }

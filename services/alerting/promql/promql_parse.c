@@ -919,6 +919,10 @@ static promql_node_t *parse_aggregation(parser_t *p)
         na++;
         if (p->tok == T_COMMA) {
             next(p);
+            if (p->tok == T_RPAREN) {
+                fail_at(p, p->ts, "trailing commas not allowed in function call args");
+                return NULL;
+            }
             continue;
         }
         if (p->tok != T_RPAREN) {
@@ -1084,7 +1088,7 @@ static bool parse_offset(parser_t *p, promql_node_t *e)
     case N_MATRIX: slot = &e->matrix.vs->sel.offset; break;
     case N_SUBQ: slot = &e->subq.offset; break;
     default:
-        fail_at(p, at, "offset modifier must be preceded on an instant vector selector or range vector selector or a subquery");
+        fail_at(p, at, "offset modifier must be preceded by an instant vector selector or range vector selector or a subquery");
         return false;
     }
     if (*slot != 0) {
@@ -1225,7 +1229,23 @@ static promql_node_t *parse_primary(parser_t *p)
     }
     default:
         if (is_aggregator(p->tok)) {
-            n = parse_aggregation(p);
+            /* An aggregator keyword not followed by "(" or by/without names
+             * a metric, as Prometheus's grammar allows. */
+            parser_t look = *p;
+            next(&look);
+            if (look.tok == T_LPAREN || look.tok == T_BY || look.tok == T_WITHOUT || look.failed) {
+                n = parse_aggregation(p);
+                break;
+            }
+        }
+        if (is_aggregator(p->tok) || p->tok == T_LAND || p->tok == T_LOR || p->tok == T_LUNLESS ||
+            p->tok == T_BY || p->tok == T_WITHOUT || p->tok == T_OFFSET || p->tok == T_START ||
+            p->tok == T_END) {
+            char *name = tok_text(p);
+            if (!name)
+                return NULL;
+            next(p);
+            n = parse_selector(p, pos, name);
             break;
         }
         if (p->tok == T_EOF)

@@ -60,6 +60,9 @@ static void test_canonical(void **state)
         {"(a + b) * c", "(a + b) * c"},
         {"label_replace(up, \"a\", \"$1\", \"b\", \"(.*)\")", "label_replace(up, \"a\", \"$1\", \"b\", \"(.*)\")"},
         {"`raw\\n`", "\"raw\\\\n\""},
+        {"sum + count{a=\"b\"} + start + end + offset", "sum + count{a=\"b\"} + start + end + offset"},
+        {"count by (a) (x) and count(x) by (b)", "count by (a) (x) and count by (b) (x)"},
+        {"010 + 1", "8 + 1"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *got = print(cases[i][0]);
@@ -106,6 +109,7 @@ static void test_errors(void **state)
         {"", 0, "no expression found"},
         {"f(x", 0, "unknown function"},
         {"rate(x[5m],)", 11, "trailing commas not allowed"},
+        {"sum(x,)", 6, "trailing commas not allowed"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         mm_promql_expr_t *e = NULL;
