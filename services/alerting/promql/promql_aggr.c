@@ -102,24 +102,89 @@ double quantile_of(double q, double *vals, size_t n)
     return vals[(size_t)lower] * (1 - weight) + vals[(size_t)upper] * weight;
 }
 
-/* Order for topk: larger first, NaN last; bottomk: smaller first, NaN last. */
-static const smp_t *sort_base;
-static bool sort_desc;
+/* The heaps topk and bottomk keep, with the ordering and the container/heap
+ * algorithm Prometheus uses, so that ties pick the same series. A heap
+ * holds sample indices; for topk "less" is the smaller value (NaN least),
+ * for bottomk the larger value (NaN least). */
+typedef struct {
+    size_t *h;
+    size_t n;
+    const smp_t *s;
+    bool rev;
+} heap_t;
 
-static int cmp_member(const void *a, const void *b)
+static bool heap_less(const heap_t *hp, size_t i, size_t j)
 {
-    size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    double x = sort_base[i].v, y = sort_base[j].v;
-    int c;
+    double a = hp->s[hp->h[i]].v, b = hp->s[hp->h[j]].v;
+    if (isnan(a))
+        return true;
+    return hp->rev ? a > b : a < b;
+}
+
+static void heap_swap(heap_t *hp, size_t i, size_t j)
+{
+    size_t t = hp->h[i];
+    hp->h[i] = hp->h[j];
+    hp->h[j] = t;
+}
+
+static void heap_up(heap_t *hp, size_t j)
+{
+    while (j > 0) {
+        size_t i = (j - 1) / 2;
+        if (!heap_less(hp, j, i))
+            break;
+        heap_swap(hp, i, j);
+        j = i;
+    }
+}
+
+static void heap_down(heap_t *hp, size_t i, size_t n)
+{
+    for (;;) {
+        size_t j1 = 2 * i + 1;
+        if (j1 >= n)
+            break;
+        size_t j = j1;
+        if (j1 + 1 < n && heap_less(hp, j1 + 1, j1))
+            j = j1 + 1;
+        if (!heap_less(hp, j, i))
+            break;
+        heap_swap(hp, i, j);
+        i = j;
+    }
+}
+
+/* Offers sample idx to a heap of at most k elements (capacity >= k). */
+static void heap_offer(heap_t *hp, size_t idx, uint64_t k)
+{
+    double top = hp->s[hp->h[0]].v, v = hp->s[idx].v;
+    bool better = hp->rev ? top > v : top < v;
+    if (!((uint64_t)hp->n < k || better || isnan(top)))
+        return;
+    if ((uint64_t)hp->n == k) {
+        if (k == 1) {
+            hp->h[0] = idx;
+            return;
+        }
+        heap_swap(hp, 0, hp->n - 1);
+        heap_down(hp, 0, hp->n - 1);
+        hp->n--;
+    }
+    hp->h[hp->n++] = idx;
+    heap_up(hp, hp->n - 1);
+}
+
+/* Output order: topk largest first, bottomk smallest first, NaN last. */
+static int cmp_out(const void *a, const void *b, void *arg)
+{
+    const heap_t *hp = arg;
+    double x = hp->s[*(const size_t *)a].v, y = hp->s[*(const size_t *)b].v;
     if (isnan(x) || isnan(y))
-        c = isnan(x) ? (isnan(y) ? 0 : 1) : -1;
-    else if (x == y)
-        c = 0;
-    else
-        c = sort_desc ? (x > y ? -1 : 1) : (x < y ? -1 : 1);
-    if (c == 0)
-        c = i < j ? -1 : i > j ? 1 : 0;
-    return c;
+        return isnan(x) ? (isnan(y) ? 0 : 1) : -1;
+    if (x == y)
+        return 0;
+    return hp->rev ? (x < y ? -1 : 1) : (x > y ? -1 : 1);
 }
 
 static bool is_valid_label(const char *s)
@@ -183,7 +248,7 @@ int eval_aggregation(ev_t *ev, const promql_node_t *n, int64_t t, val_t *out)
         smp_t *s = &v->s[i];
         lbls_t lb = s->lb;
         if (value_label) {
-            char buf[64];
+            char buf[400];   /* 'f' format of any double fits */
             format_float_f(s->v, buf, sizeof buf);
             char *val = promql_arena_strndup(ev->a, buf, strlen(buf));
             if (!val)
@@ -262,7 +327,21 @@ int eval_aggregation(ev_t *ev, const promql_node_t *n, int64_t t, val_t *out)
                 break;
             }
         }
-        if (op == T_TOPK || op == T_BOTTOMK || op == T_QUANTILE) {
+        if (op == T_TOPK || op == T_BOTTOMK) {
+            if (!g->members) {
+                size_t cap = (uint64_t)k < v->n ? (size_t)k : v->n;
+                g->members = ev_alloc(ev, cap * sizeof *g->members);
+                if (!g->members)
+                    return -1;
+                g->cap_members = cap;
+                g->members[0] = i;
+                g->n_members = 1;
+            } else {
+                heap_t hp = {g->members, g->n_members, v->s, op == T_BOTTOMK};
+                heap_offer(&hp, i, (uint64_t)k);
+                g->n_members = hp.n;
+            }
+        } else if (op == T_QUANTILE) {
             if (g->n_members == g->cap_members) {
                 size_t nc = g->cap_members ? g->cap_members * 2 : 4;
                 size_t *nm = ev_alloc(ev, nc * sizeof *nm);
@@ -296,11 +375,9 @@ int eval_aggregation(ev_t *ev, const promql_node_t *n, int64_t t, val_t *out)
         }
         case T_TOPK:
         case T_BOTTOMK: {
-            sort_base = v->s;
-            sort_desc = op == T_TOPK;
-            qsort(g->members, g->n_members, sizeof *g->members, cmp_member);
-            size_t lim = (uint64_t)k < g->n_members ? (size_t)k : g->n_members;
-            for (size_t m = 0; m < lim; m++) {
+            heap_t hp = {g->members, g->n_members, v->s, op == T_BOTTOMK};
+            qsort_r(g->members, g->n_members, sizeof *g->members, cmp_out, &hp);
+            for (size_t m = 0; m < g->n_members; m++) {
                 const smp_t *s = &v->s[g->members[m]];
                 if (vec_push(ev, &out->vec, s->lb, s->v, t) < 0)
                     return -1;

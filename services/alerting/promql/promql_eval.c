@@ -620,6 +620,10 @@ static int vector_binop(ev_t *ev, const promql_node_t *n, vec_t *lhs, vec_t *rhs
         }
         return ev->failed ? -1 : 0;
     }
+    /* Nothing can match an empty side; Prometheus returns before looking
+     * for duplicates, so no many-to-many error either. */
+    if (lhs->n == 0 || rhs->n == 0)
+        return 0;
     /* One-to-one or many-to-one; one-to-many is many-to-one with the
      * sides swapped. */
     bool swap = n->bin.card == 2;

@@ -1381,12 +1381,7 @@ static promql_node_t *parse_expr(parser_t *p, int min_prec)
         n->bin.r = rhs;
         n->end = rhs->end;
         mm_promql_type_t lt = lhs->type, rt = rhs->type;
-        if ((lt != MM_PROMQL_SCALAR && lt != MM_PROMQL_VECTOR) ||
-            (rt != MM_PROMQL_SCALAR && rt != MM_PROMQL_VECTOR)) {
-            fail_at(p, n->pos, "binary expression must contain only scalar and instant vector types");
-            lhs = NULL;
-            break;
-        }
+        /* The checks, in the order Prometheus 2.42 makes them. */
         if (n->bin.ret_bool && !promql_is_comparison(op)) {
             fail_at(p, oppos, "bool modifier can only be used on comparison operators");
             lhs = NULL;
@@ -1394,40 +1389,53 @@ static promql_node_t *parse_expr(parser_t *p, int min_prec)
         }
         if (promql_is_comparison(op) && !n->bin.ret_bool && lt == MM_PROMQL_SCALAR &&
             rt == MM_PROMQL_SCALAR) {
-            fail_at(p, n->pos, "comparisons between scalars must use BOOL modifier");
+            fail_at(p, oppos, "comparisons between scalars must use BOOL modifier");
             lhs = NULL;
             break;
         }
-        if (promql_is_setop(op) && (lt == MM_PROMQL_SCALAR || rt == MM_PROMQL_SCALAR)) {
-            fail_at(p, n->pos, "set operator \"%s\" not allowed in binary scalar expression",
-                    promql_tok_name(op));
+        for (size_t i = 0; n->bin.on && i < n->bin.match.n; i++)
+            if (label_in(&n->bin.include, n->bin.match.labels[i])) {
+                fail_at(p, oppos, "label \"%s\" must not occur in ON and GROUP clause at once",
+                        n->bin.match.labels[i]);
+                lhs = NULL;
+                goto done;
+            }
+        if ((lt != MM_PROMQL_SCALAR && lt != MM_PROMQL_VECTOR) ||
+            (rt != MM_PROMQL_SCALAR && rt != MM_PROMQL_VECTOR)) {
+            fail_at(p, (lt != MM_PROMQL_SCALAR && lt != MM_PROMQL_VECTOR) ? lhs->pos : rhs->pos,
+                    "binary expression must contain only scalar and instant vector types");
             lhs = NULL;
             break;
         }
         if (lt == MM_PROMQL_VECTOR && rt == MM_PROMQL_VECTOR) {
             if (promql_is_setop(op)) {
                 if (n->bin.card == 1 || n->bin.card == 2) {
-                    fail_at(p, oppos, "no grouping allowed for \"%s\" operation", promql_tok_name(op));
+                    fail_at(p, n->pos, "no grouping allowed for \"%s\" operation", promql_tok_name(op));
                     lhs = NULL;
                     break;
                 }
                 n->bin.card = 3;
             }
-            for (size_t i = 0; n->bin.on && i < n->bin.match.n; i++)
-                if (label_in(&n->bin.include, n->bin.match.labels[i])) {
-                    fail_at(p, oppos, "label \"%s\" must not occur in ON and GROUP clause at once",
-                            n->bin.match.labels[i]);
-                    lhs = NULL;
-                    goto done;
-                }
-        } else if (n->bin.has_matching || n->bin.group_written) {
-            if (n->bin.match.n > 0 || n->bin.group_written) {
-                fail_at(p, oppos, "vector matching only allowed between instant vectors");
+        } else {
+            /* Matching written against a scalar: an error only when it names
+             * labels; otherwise it is dropped. */
+            if (n->bin.has_matching && n->bin.match.n > 0) {
+                fail_at(p, n->pos, "vector matching only allowed between instant vectors");
                 lhs = NULL;
                 break;
             }
             n->bin.has_matching = false;
             n->bin.on = false;
+            n->bin.card = 0;
+            n->bin.group_written = false;
+            n->bin.include.n = 0;
+            n->bin.match.n = 0;
+            if (promql_is_setop(op)) {
+                fail_at(p, n->pos, "set operator \"%s\" not allowed in binary scalar expression",
+                        promql_tok_name(op));
+                lhs = NULL;
+                break;
+            }
         }
         n->type = (lt == MM_PROMQL_VECTOR || rt == MM_PROMQL_VECTOR) ? MM_PROMQL_VECTOR
                                                                       : MM_PROMQL_SCALAR;

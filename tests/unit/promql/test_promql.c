@@ -63,6 +63,7 @@ static void test_canonical(void **state)
         {"sum + count{a=\"b\"} + start + end + offset", "sum + count{a=\"b\"} + start + end + offset"},
         {"count by (a) (x) and count(x) by (b)", "count by (a) (x) and count by (b) (x)"},
         {"010 + 1", "8 + 1"},
+        {"x - on() group_left 2 - y", "x - 2 - y"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *got = print(cases[i][0]);
@@ -82,7 +83,7 @@ static void test_errors(void **state)
     } cases[] = {
         {"{}", 0, "at least one non-empty matcher"},
         {"{a=~\".*\"}", 0, "at least one non-empty matcher"},
-        {"1 > 2", 0, "comparisons between scalars must use BOOL modifier"},
+        {"1 > 2", 2, "comparisons between scalars must use BOOL modifier"},
         {"rate(x)", 5, "expected type range vector in call to function \"rate\", got instant vector"},
         {"foo offset 1m [5m]", 14, "no offset modifiers allowed before range"},
         {"sum(x) offset 5m", 7, "offset modifier must be preceded"},
@@ -93,8 +94,8 @@ static void test_errors(void **state)
         {"\"abc", 0, "unterminated quoted string"},
         {"x{a=\"b\"", 7, "unexpected end of input inside braces"},
         {"x + on(a) group_left(a) y", 2, "must not occur in ON and GROUP clause at once"},
-        {"x and on(a) group_left y", 2, "no grouping allowed for \"and\" operation"},
-        {"1 + on(a) x", 2, "vector matching only allowed between instant vectors"},
+        {"x and on(a) group_left y", 0, "no grouping allowed for \"and\" operation"},
+        {"1 + on(a) x", 0, "vector matching only allowed between instant vectors"},
         {"x[5m][5m]", 5, "ranges only allowed for vector selectors"},
         {"x[5m:1m] offset 1m offset 2m", 19, "offset may not be set multiple times"},
         {"x @ 1 @ 2", 6, "may not be set multiple times"},
@@ -110,6 +111,7 @@ static void test_errors(void **state)
         {"f(x", 0, "unknown function"},
         {"rate(x[5m],)", 11, "trailing commas not allowed"},
         {"sum(x,)", 6, "trailing commas not allowed"},
+        {"1 + on(a) group_left 2", 0, "vector matching only allowed"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         mm_promql_expr_t *e = NULL;

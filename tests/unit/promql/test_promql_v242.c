@@ -41,6 +41,7 @@ typedef struct {
 static skip_t skips[256];
 static int n_skips;
 static bool verbose;
+static bool dump;   /* --dump FILE: print each evaluation's result (differential tests) */
 
 static void load_skips(const char *path)
 {
@@ -379,6 +380,52 @@ out:
     return ok;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Prints "#<line>" then "ERR <msg>", "SCALAR <v>" or one "<labels> <v>" line per
+ * sample (labels as Prometheus prints them, lines sorted). */
+static void dump_eval(mm_promql_store_t *store, const char *expr, int64_t t, int line)
+{
+    mm_promql_expr_t *e = NULL;
+    mm_promql_error_t err;
+    mm_promql_result_t *r = NULL;
+    printf("#%d\n", line);
+    if (mm_promql_parse(expr, strlen(expr), &e, &err) < 0 || mm_promql_eval(e, store, t, NULL, &r, &err) < 0) {
+        printf("ERR %s\n", err.msg);
+        mm_promql_expr_free(e);
+        return;
+    }
+    if (r->type == MM_PROMQL_SCALAR) {
+        printf("SCALAR %.17g\n", r->scalar);
+    } else if (r->type == MM_PROMQL_VECTOR) {
+        char **lines = calloc(r->n_samples + 1, sizeof *lines);
+        for (size_t i = 0; i < r->n_samples; i++) {
+            char buf[4096];
+            size_t o = 0;
+            o += (size_t)snprintf(buf + o, sizeof buf - o, "{");
+            for (size_t j = 0; j < r->samples[i].n_labels && o < sizeof buf; j++)
+                o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s=\"%s\"", j ? ", " : "",
+                                      r->samples[i].labels[j].name, r->samples[i].labels[j].value);
+            if (o < sizeof buf)
+                snprintf(buf + o, sizeof buf - o, "} %.17g", r->samples[i].v);
+            lines[i] = strdup(buf);
+        }
+        qsort(lines, r->n_samples, sizeof *lines, cmp_str);
+        for (size_t i = 0; i < r->n_samples; i++) {
+            printf("%s\n", lines[i]);
+            free(lines[i]);
+        }
+        free(lines);
+    } else {
+        printf("ERR result of type %d\n", (int)r->type);
+    }
+    mm_promql_result_free(r);
+    mm_promql_expr_free(e);
+}
+
 static char *trim(char *s)
 {
     while (isspace((unsigned char)*s))
@@ -398,7 +445,7 @@ typedef struct {
 static int run_file(const char *dir, const char *name, counts_t *c)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(path, sizeof path, "%s/%s", name[0] == '/' ? "" : dir, name);
     FILE *f = fopen(path, "r");
     if (!f)
         return -errno;
@@ -509,6 +556,10 @@ static int run_file(const char *dir, const char *name, counts_t *c)
             exp[n_exp].seen = false;
             n_exp++;
         }
+        if (dump) {
+            dump_eval(store, expr, t, line);
+            continue;
+        }
         const char *reason = skip_reason(name, line);
         char why[1024] = "";
         bool ok = !bad && run_eval(store, expr, t, fail, ordered, scalar_exp, scalar_v, exp, n_exp, why,
@@ -533,8 +584,13 @@ static int run_file(const char *dir, const char *name, counts_t *c)
     return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--dump") == 0) {
+        counts_t c = {0};
+        dump = true;
+        return run_file(".", argv[2], &c) < 0 ? 2 : 0;
+    }
     const char *shared = getenv("MM_SHARED_DIR");
     const char *src = getenv("MM_SOURCE_ROOT");
     verbose = getenv("MM_PROMQL_VERBOSE") != NULL;
