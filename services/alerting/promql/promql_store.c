@@ -198,31 +198,36 @@ static int post_add(mm_promql_store_t *s, const char *name, const char *value, u
     return 0;
 }
 
-static int cmp_label(const void *a, const void *b)
-{
-    return strcmp(((const mm_label_t *)a)->name, ((const mm_label_t *)b)->name);
-}
-
 /* Finds or creates the series; returns its index or a negative errno. */
 static long series_get(mm_promql_store_t *s, const mm_label_t *in, size_t n)
 {
     mm_label_t stackl[32];
-    mm_label_t *l = n <= 32 ? stackl : malloc(n * sizeof *l);
+    mm_label_t *buf = NULL;
+    const mm_label_t *l = in;
     long ret;
-    if (!l)
-        return -ENOMEM;
-    /* Empty label values mean "no label", as in Prometheus. */
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (in[i].value && in[i].value[0])
-            l[m++] = in[i];
-    n = m;
-    qsort(l, n, sizeof *l, cmp_label);
-    for (size_t i = 0; i < n; i++) {
-        if (!mm_label_name_valid(l[i].name, strlen(l[i].name)) || (i && !strcmp(l[i].name, l[i - 1].name))) {
-            ret = -EINVAL;
-            goto out;
+    /* Empty label values mean "no label", as in Prometheus. Callers usually
+     * pass sorted sets without empties; only other sets are copied. */
+    bool must_copy = false;
+    for (size_t i = 0; i < n && !must_copy; i++)
+        must_copy = !in[i].value || !in[i].value[0] || (i && strcmp(in[i - 1].name, in[i].name) > 0);
+    if (must_copy) {
+        buf = n <= 32 ? stackl : malloc(n * sizeof *buf);
+        if (!buf)
+            return -ENOMEM;
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!in[i].value || !in[i].value[0])
+                continue;
+            /* Insertion sort: label sets are short. */
+            size_t j = m++;
+            while (j > 0 && strcmp(buf[j - 1].name, in[i].name) > 0) {
+                buf[j] = buf[j - 1];
+                j--;
+            }
+            buf[j] = in[i];
         }
+        n = m;
+        l = buf;
     }
     uint64_t fp = mm_labels_fingerprint(NULL, l, n);
     if (s->fp_cap) {
@@ -234,6 +239,13 @@ static long series_get(mm_promql_store_t *s, const mm_label_t *in, size_t n)
                 goto out;
             }
             h = (h + 1) & (s->fp_cap - 1);
+        }
+    }
+    /* A new series: its label names must be valid and distinct. */
+    for (size_t i = 0; i < n; i++) {
+        if (!mm_label_name_valid(l[i].name, strlen(l[i].name)) || (i && !strcmp(l[i].name, l[i - 1].name))) {
+            ret = -EINVAL;
+            goto out;
         }
     }
     if ((s->n_series + 1) * 2 > s->fp_cap && fp_grow(s) < 0) {
@@ -287,8 +299,8 @@ static long series_get(mm_promql_store_t *s, const mm_label_t *in, size_t n)
         }
     ret = (long)id;
 out:
-    if (l != stackl)
-        free(l);
+    if (buf != stackl)
+        free(buf);
     return ret;
 }
 

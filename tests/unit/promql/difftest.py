@@ -276,7 +276,7 @@ def go_duration(s):
     return "%dm" % (s // 60) if s % 60 == 0 else "%dm%ds" % (s // 60, s % 60) if s > 60 else "%ds" % s
 
 
-def run_batch(runner, rnd, count, workdir, verbose):
+def run_batch(runner, rnd, count, workdir, verbose, batch_no=0):
     g = Gen(rnd)
     series = g.series()
     cases = []
@@ -291,7 +291,7 @@ def run_batch(runner, rnd, count, workdir, verbose):
         lines.append("eval instant at %ds %s" % (t, expr))
         index[len(lines)] = (expr, t)
         lines.append("")
-    ours_path = os.path.join(workdir, "cases.test")
+    ours_path = os.path.join(workdir, "cases-%d.test" % batch_no)
     with open(ours_path, "w") as f:
         f.write("\n".join(lines) + "\n")
     out = subprocess.run([runner, "--dump", ours_path], capture_output=True, text=True, timeout=600)
@@ -308,7 +308,7 @@ def run_batch(runner, rnd, count, workdir, verbose):
     for expr, t in cases:
         y.append("      - expr: '%s'" % expr.replace("'", "''"))
         y.append("        eval_time: %ds" % t)
-    pt_path = os.path.join(workdir, "cases.yml")
+    pt_path = os.path.join(workdir, "cases-%d.yml" % batch_no)
     with open(pt_path, "w") as f:
         f.write("\n".join(y) + "\n")
     out = subprocess.run(["promtool", "test", "rules", pt_path], capture_output=True, text=True,
@@ -329,7 +329,8 @@ def run_batch(runner, rnd, count, workdir, verbose):
             agree += 1
         else:
             differ += 1
-            print("DIFF at %ds: %s\n  ours:     %s\n  promtool: %s" % (t, expr, fmt(ours), fmt(th)))
+            print("DIFF at %ds (%s:%d): %s\n  ours:     %s\n  promtool: %s"
+                  % (t, os.path.basename(ours_path), line, expr, fmt(ours), fmt(th)))
     return agree, differ
 
 
@@ -405,7 +406,7 @@ def main():
     left = args.count
     while left > 0:
         n = min(left, args.batch)
-        a, d = run_batch(args.runner, rnd, n, workdir, args.verbose)
+        a, d = run_batch(args.runner, rnd, n, workdir, args.verbose, (args.count - left) // args.batch)
         agree += a
         differ += d
         left -= n
