@@ -282,8 +282,11 @@ static val_t v_sb(exec_t *ex, sbuf_t *b)
         ex->code = -ENOMEM;
         xerr(ex, "out of memory");
     }
+    /* Charge big strings to the step budget so work stays bounded. */
+    ex->steps += b->n / 64;
     val_t v = v_str(ex, b->p ? b->p : "", b->n, true);
     sb_fini(b);
+    step(ex);
     return v;
 }
 
@@ -1038,7 +1041,7 @@ static val_t call_builtin(exec_t *ex, int fn, val_t *a, size_t n, char *err, siz
     sbuf_t b;
     sb_init(&b);
     val_t r = v_invalid();
-    bool t;
+    bool t = false;
     int rc = 0;
     switch (fn) {
     case F_NOT: {
