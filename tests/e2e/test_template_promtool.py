@@ -163,6 +163,47 @@ JOBS = [
 QUERY_SERIES = [({"k": "b"}, 2.5), ({"k": "a", "__value__": "va"}, 1e6), ({"k": "c"}, -3.0)]
 
 
+def random_jobs(seed, count):
+    """Random values and number-formatting templates (printf verbs, flags, width,
+    precision; humanize*): the part of Go's fmt most annotations depend on."""
+    import random
+    rnd = random.Random(seed)
+    jobs = []
+    for _ in range(count):
+        kind = rnd.randrange(8)
+        if kind == 0:
+            v = float(rnd.randrange(-10**6, 10**6))
+        elif kind == 1:
+            v = rnd.randrange(-2000, 2000) / 8.0  # exact binary halves and eighths: rounding ties
+        elif kind == 2:
+            v = rnd.uniform(-1, 1) * 10 ** rnd.randrange(-30, 30)
+        elif kind == 3:
+            v = rnd.uniform(0, 2e9)  # timestamps and durations
+        elif kind == 4:
+            v = float(rnd.choice([0, 1, -1, 0.5, 1e21, 1e20, 999999, 1e6, 123456, 1234567, 0.0001, 0.00001]))
+        elif kind == 5:
+            v = rnd.uniform(0, 1)  # ratios
+        elif kind == 6:
+            v = float(rnd.randrange(0, 2**53))
+        else:
+            v = rnd.uniform(-1e300, 1e300)
+        parts = ["{{ $value }}", "{{ $value | humanize }}", "{{ $value | humanize1024 }}",
+                 "{{ $value | humanizePercentage }}", "{{ $value | humanizeDuration }}"]
+        if abs(v) < 9e9:
+            parts.append("{{ $value | humanizeTimestamp }}")
+        for _ in range(12):
+            verb = rnd.choice("vfeEgGFdsx")
+            flags = "".join(rnd.sample("+- 0", rnd.randrange(3)))
+            width = str(rnd.randrange(1, 25)) if rnd.random() < 0.5 else ""
+            prec = "." + str(rnd.randrange(0, 18)) if rnd.random() < 0.6 else ""
+            parts.append('{{ printf "%%%s%s%s%s" $value }}' % (flags, width, prec, verb))
+        i = rnd.randrange(-10**9, 10**9)
+        verb = rnd.choice("dvxXobcqU")
+        parts.append('{{ printf "%%%s%s" %d }}' % (rnd.choice(["", "+", "-8", "08", " ", "#", ".3"]), verb, i))
+        jobs.append(({"job": "rnd"}, repr(v), {"r": "|".join(parts)}))
+    return jobs
+
+
 def go_unquote(s, i):
     """Decodes a Go strconv.Quote'd string starting at s[i] == '"'; returns (bytes, next index)."""
     assert s[i] == '"', s[i:i + 20]
@@ -334,6 +375,8 @@ def main():
         jobs = []
         for labels, value in JOBS:
             jobs.append((labels, value, dict(LANG)))
+        jobs += random_jobs(int(os.environ.get("MM_TMPL_SEED", "42")),
+                            int(os.environ.get("MM_TMPL_RANDOM_JOBS", "150")))
         if corpus:
             names = sorted(label_names(corpus))
             for v in ("97.53", "0.0421", "123456789"):

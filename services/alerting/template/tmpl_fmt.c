@@ -444,11 +444,20 @@ static void format_hex_float(sbuf_t *b, double v, int prec, bool upper)
         sb_puts(b, tmp);
         return;
     }
-    sb_put(b, tmp, (size_t)(p - tmp) + 2);
-    const char *digits = p + 2;
-    if (strlen(digits) < 2)
-        sb_putc(b, '0');
-    sb_puts(b, digits);
+    /* Rounding may carry into a leading 2 ("0x2p+03"); Go renormalises that to
+     * "0x1p+04" with an all-zero fraction. */
+    char *x = strstr(tmp, upper ? "0X" : "0x");
+    int exp = atoi(p + 1);
+    if (x && x[2] == '2') {
+        x[2] = '1';
+        for (char *q = x + 3; q < p; q++)
+            if (*q != '.')
+                *q = '0';
+        exp++;
+    }
+    sb_put(b, tmp, (size_t)(p - tmp) + 1);
+    sb_putc(b, exp < 0 ? '-' : '+');
+    sb_printf(b, "%02d", exp < 0 ? -exp : exp);
 }
 
 /* ---------------------------------------------------------------- time */
