@@ -2,7 +2,10 @@
  * open, PRAGMA quick_check on its own schedule, a query timed against the
  * latency thresholds, and for MemMimic the `memories` row count and the age
  * of the newest created_at. A progress handler and sqlite3_interrupt() stop
- * a query at the deadline, so a hung or locked file ends as a result. */
+ * a query at the deadline, so a hung or locked file ends as a result.
+ * Each run opens the file afresh, as a new client would: a connection kept
+ * open reads a stale WAL snapshot, without waiting, while a writer holds the
+ * file in locking_mode=EXCLUSIVE, and would report a locked database as fast. */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -15,27 +18,6 @@
 #include <time.h>
 
 #include "health_probe.h"
-
-/* Read-only connections shared by the checks of one file, kept between runs:
- * opening a file and parsing its schema is most of a cheap probe's cost. A
- * connection is reopened when the file was replaced (device/inode), after any
- * error, and closed after CONN_IDLE_NS unused. One check at a time uses it. */
-#define CONN_IDLE_NS (300 * 1000000000LL)
-
-typedef struct conn conn_t;
-struct conn {
-    conn_t *next;
-    char *path;
-    sqlite3 *db;
-    dev_t dev;
-    ino_t ino;
-    int64_t last_used_ns;
-    bool busy;
-    pthread_mutex_t lock;       /* held by the run using db */
-};
-
-static pthread_mutex_t conns_lock = PTHREAD_MUTEX_INITIALIZER;
-static conn_t *conns;
 
 typedef struct {
     uv_work_t work;
@@ -58,74 +40,6 @@ static int64_t mono_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void conn_close_db(conn_t *c)
-{
-    sqlite3_close_v2(c->db);
-    c->db = NULL;
-}
-
-/* The connection for path, locked for the caller; closes idle ones on the way. */
-static conn_t *conn_get(const char *path, int64_t now_ns)
-{
-    pthread_mutex_lock(&conns_lock);
-    conn_t *found = NULL;
-    for (conn_t **pp = &conns; *pp;) {
-        conn_t *c = *pp;
-        if (strcmp(c->path, path) == 0) {
-            found = c;
-        } else if (!c->busy && now_ns - c->last_used_ns > CONN_IDLE_NS) {
-            *pp = c->next;
-            conn_close_db(c);
-            pthread_mutex_destroy(&c->lock);
-            free(c->path);
-            free(c);
-            continue;
-        }
-        pp = &c->next;
-    }
-    if (!found && (found = calloc(1, sizeof(*found)))) {
-        if (!(found->path = strdup(path))) {
-            free(found);
-            found = NULL;
-        } else {
-            pthread_mutex_init(&found->lock, NULL);
-            found->next = conns;
-            conns = found;
-        }
-    }
-    if (found)
-        found->busy = true;
-    pthread_mutex_unlock(&conns_lock);
-    if (found)
-        pthread_mutex_lock(&found->lock);
-    return found;
-}
-
-static void conn_put(conn_t *c, bool failed, int64_t now_ns)
-{
-    if (failed)
-        conn_close_db(c);
-    c->last_used_ns = now_ns;
-    pthread_mutex_unlock(&c->lock);
-    pthread_mutex_lock(&conns_lock);
-    c->busy = false;
-    pthread_mutex_unlock(&conns_lock);
-}
-
-void health_sqlite_cleanup(void)
-{
-    pthread_mutex_lock(&conns_lock);
-    while (conns) {
-        conn_t *c = conns;
-        conns = c->next;
-        conn_close_db(c);
-        pthread_mutex_destroy(&c->lock);
-        free(c->path);
-        free(c);
-    }
-    pthread_mutex_unlock(&conns_lock);
 }
 
 static int on_progress(void *data)
@@ -182,27 +96,8 @@ static void work(uv_work_t *w)
         health_result_raise(r, l, "%s is %.1f MiB (over the %s bound)", k->path,
                             (double)stt.st_size / 1048576.0, health_level_name(l));
 
-    conn_t *cn = conn_get(k->path, mono_ns());
-    if (!cn) {
-        health_result_raise(r, HEALTH_CRITICAL, "out of memory");
-        return;
-    }
-    bool failed = true;
-    int rc;
-    if (cn->db && (cn->dev != stt.st_dev || cn->ino != stt.st_ino))
-        conn_close_db(cn);      /* the file was replaced: see the new one */
-    if (!cn->db) {
-        rc = sqlite3_open_v2(k->path, &cn->db, SQLITE_OPEN_READONLY, NULL);
-        if (rc == SQLITE_OK) {
-            cn->dev = stt.st_dev;
-            cn->ino = stt.st_ino;
-            /* Small: a COUNT(*) would otherwise keep the table's pages. */
-            sqlite3_exec(cn->db, "PRAGMA cache_size = -256", NULL, NULL, NULL);
-        }
-    } else {
-        rc = SQLITE_OK;
-    }
-    sqlite3 *db = cn->db;
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(k->path, &db, SQLITE_OPEN_READONLY, NULL);
     pthread_mutex_lock(&q->lock);
     q->db = db;
     pthread_mutex_unlock(&q->lock);
@@ -210,6 +105,8 @@ static void work(uv_work_t *w)
         sql_fail(q, "cannot open", rc);
         goto out;
     }
+    /* Small: a COUNT(*) would otherwise read the table into a 2 MiB cache. */
+    sqlite3_exec(db, "PRAGMA cache_size = -256", NULL, NULL, NULL);
     int64_t left_ms = (q->deadline_ns - mono_ns()) / 1000000;
     /* A lock wait ends a little before the deadline, so the result names
      * the lock instead of a bare timeout. */
@@ -308,18 +205,11 @@ static void work(uv_work_t *w)
             snprintf(r->message, sizeof(r->message), "%s answered in %.2f ms; %.0f memories",
                      k->path, ms, rows);
     }
-    failed = false;
 out:
     pthread_mutex_lock(&q->lock);
     q->db = NULL;
     pthread_mutex_unlock(&q->lock);
-    if (db) {
-        sqlite3_progress_handler(db, 0, NULL, NULL);
-        /* An interrupted or failed statement may leave a read open. */
-        if (!sqlite3_get_autocommit(db))
-            failed = true;
-    }
-    conn_put(cn, failed, mono_ns());
+    sqlite3_close_v2(db);
 }
 
 static void after_work(uv_work_t *w, int status)

@@ -923,7 +923,6 @@ void health_io_free(health_io_t *io)
     free(io->sched);
     free(io->ran);
     health_store_close(io->store);
-    health_sqlite_cleanup();
     health_metric_store_free(io->metrics);
     health_free(io->engine);
     health_report_fini(&io->rep);

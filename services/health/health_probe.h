@@ -80,9 +80,6 @@ extern const health_probe_ops_t health_probe_process;
  * subreaper), leaving the plugins themselves to libuv. Call on SIGCHLD. */
 void health_command_reap(void);
 
-/* Closes the sqlite probe's cached connections; call when no probe runs. */
-void health_sqlite_cleanup(void);
-
 /* The metric store the metric probe reads (health_metric.c). */
 struct health_metric_store;
 struct health_metric_store *health_io_metrics(health_io_t *io);
