@@ -499,6 +499,34 @@ def test_simulator_faults():
         cfg.cleanup()
 
 
+def test_reload():
+    """SIGHUP: a broken health.yml keeps the running checks (file:line:col in the
+    log); a good one adds and removes checks, keeping the state of the rest."""
+    yml = ("interval: 300ms\nchecks:\n"
+           "  - name: a\n    kind: command\n    argv: [/bin/sh, -c, 'echo A; exit 1']\n")
+    cfg = TempConfig(files={"health.yml": yml})
+    try:
+        with Stack(cfg, ["bus", "health"]) as st:
+            wait_for(lambda: "MM-SERVICE-START" in st.log("health"), what="health start")
+            check_where(cfg, "a", lambda x: x["status"] == "degraded")
+            cfg.write("health.yml", yml + "  - name: b\n    kind: sqlite\n    bogus: 1\n")
+            os.kill(st.pid("health"), signal.SIGHUP)
+            wait_for(lambda: "MM-CONFIG-RELOAD-FAIL" in st.log("health"), what="reload failure")
+            assert "health.yml:8:5: unknown key \"bogus\"" in st.log("health"), st.log("health")
+            assert list(state(cfg)["checks"]) == ["a"]
+            cfg.write("health.yml", yml + "  - name: b\n    kind: command\n"
+                      "    argv: [/bin/sh, -c, 'echo B; exit 0']\n")
+            os.kill(st.pid("health"), signal.SIGHUP)
+            wait_for(lambda: "MM-CONFIG-RELOAD " in st.log("health"), what="reload")
+            s = check_where(cfg, "b", lambda x: x["status"] == "healthy")
+            s = state(cfg)
+            assert s["checks"]["a"]["status"] == "degraded", s["checks"]["a"]
+            assert s["checks"]["a"]["since_ms"] < s["checks"]["b"]["since_ms"], s
+            assert st.stack.proc("health").alive()
+    finally:
+        cfg.cleanup()
+
+
 if __name__ == "__main__":
     harness.main([test_config_errors, test_faults_become_results, test_run_on_demand_and_history,
-                  test_process_killed, test_simulator_faults])
+                  test_process_killed, test_simulator_faults, test_reload])
