@@ -230,17 +230,17 @@ static void http_release(http_t *h)
 
 typedef struct {
     pcre2_code *re;
-    pcre2_match_data *md;
-    pcre2_match_context *mc;
 } regex_memo_t;
+
+/* One match context for every check (the loop is single-threaded); match
+ * data is made per match, so a thousand idle checks keep only their code. */
+static pcre2_match_context *match_ctx;
 
 static void regex_free(void *data)
 {
     regex_memo_t *m = data;
     if (!m)
         return;
-    pcre2_match_data_free(m->md);
-    pcre2_match_context_free(m->mc);
     pcre2_code_free(m->re);
     free(m);
 }
@@ -264,10 +264,10 @@ static regex_memo_t *regex_get(health_run_t *run, char *err, size_t cap)
         free(m);
         return NULL;
     }
-    m->md = pcre2_match_data_create_from_pattern(m->re, NULL);
-    m->mc = pcre2_match_context_create(NULL);
-    pcre2_set_match_limit(m->mc, 1000000);
-    pcre2_set_depth_limit(m->mc, 10000);
+    if (!match_ctx && (match_ctx = pcre2_match_context_create(NULL))) {
+        pcre2_set_match_limit(match_ctx, 1000000);
+        pcre2_set_depth_limit(match_ctx, 10000);
+    }
     run->memo->data = m;
     run->memo->free_fn = regex_free;
     return m;
@@ -325,8 +325,11 @@ static void http_finish(http_t *h, CURLcode rc)
         if (!m) {
             health_result_raise(r, HEALTH_CRITICAL, "%s", err[0] ? err : "out of memory");
         } else {
-            int mr = pcre2_match(m->re, (PCRE2_SPTR)(h->body ? h->body : ""), h->len, 0, 0, m->md,
-                                 m->mc);
+            pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+            int mr = md ? pcre2_match(m->re, (PCRE2_SPTR)(h->body ? h->body : ""), h->len, 0, 0,
+                                      md, match_ctx)
+                        : PCRE2_ERROR_NOMEMORY;
+            pcre2_match_data_free(md);
             if (mr == PCRE2_ERROR_MATCHLIMIT || mr == PCRE2_ERROR_DEPTHLIMIT)
                 health_result_raise(r, HEALTH_CRITICAL, "body_regex hit its match limit on a "
                                     "%zu-byte body", h->len);
@@ -376,6 +379,9 @@ static int http_start(health_run_t *run)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, h);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)k->timeout_ms);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "memmon-health");
+    /* A 4 KiB receive buffer instead of 16: many transfers are in flight at
+     * once and bodies are capped anyway. */
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, k->tls_verify ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, k->tls_verify ? 2L : 0L);
     if (k->cert_days.set)
