@@ -48,6 +48,7 @@ struct collector {
     size_t n_pend, cap_pend;
     size_t pend_bytes;
     int64_t pend_since;
+    bool quiet;                 /* ingesting samples others already published */
     reply_memo_t memo[REPLY_CACHE];
     size_t memo_next;
     collector_stats_t st;
@@ -221,6 +222,14 @@ static void on_emit(collector_sink_t *sink, const collector_sample_t *s)
         collector_sample_t hs = *s;
         hs.fp = fp;
         collector_history_append(c->o.history, &hs);
+    }
+    if (c->quiet) {
+        /* Not for the bus (it came from there); the latest value and the
+         * history are all we keep. A stale marker ends it now. */
+        e->np = 0;
+        if (e->dead && !e->pending)
+            remove_entry(c, e);
+        return;
     }
     if (!e->pending) {
         if (push((void **)&c->pend, &c->cap_pend, c->n_pend, sizeof *c->pend) < 0)
@@ -479,6 +488,47 @@ void collector_command(collector_t *c, const Mm__Command *cmd, int64_t now_ms)
     if (err[0])
         m->error_message = strdup(err);
     send_reply(c, cmd, m, now_ms);
+}
+
+void collector_ingest(collector_t *c, const Mm__MetricBatch *b, int64_t now_ms)
+{
+    c->quiet = true;
+    for (size_t i = 0; i < b->n_series; i++) {
+        const Mm__Series *ser = b->series[i];
+        if (!ser->name || !mm_metric_name_valid(ser->name, strlen(ser->name)) || ser->n_labels > 64)
+            continue;
+        mm_label_t labels[64];
+        bool ok = true;
+        for (size_t k = 0; k < ser->n_labels && ok; k++) {
+            labels[k].name = ser->labels[k]->name;
+            labels[k].value = ser->labels[k]->value;
+            ok = labels[k].name && labels[k].value && mm_label_name_valid(labels[k].name, strlen(labels[k].name));
+        }
+        if (!ok)
+            continue;
+        mm_labels_sort(labels, ser->n_labels);
+        collector_sample_t s = {
+            .name = ser->name,
+            .family = ser->family_name && *ser->family_name ? ser->family_name : NULL,
+            .labels = labels,
+            .n_labels = ser->n_labels,
+            .type = ser->type <= MM__METRIC_TYPE__SUMMARY ? (collector_type_t)ser->type : COLLECTOR_UNTYPED,
+            .help = ser->help,
+        };
+        s.fp = mm_labels_fingerprint(s.name, labels, ser->n_labels);
+        size_t n = ser->n_values < ser->n_times_ms ? ser->n_values : ser->n_times_ms;
+        for (size_t k = 0; k < n; k++) {
+            s.time_ms = ser->times_ms[k] > 0 ? ser->times_ms[k] : now_ms;
+            s.value = ser->values[k];
+            on_emit(&c->sink, &s);
+        }
+        if (n == 0 && ser->n_values) {
+            s.time_ms = now_ms;
+            s.value = ser->values[0];
+            on_emit(&c->sink, &s);
+        }
+    }
+    c->quiet = false;
 }
 
 void collector_stats(const collector_t *c, collector_stats_t *ret)

@@ -104,7 +104,13 @@ static int on_publish(void *data, const char *topic, Mm__Envelope *env)
 void collector_io_on_message(mm_service_t *svc, const char *topic, const Mm__Envelope *env)
 {
     collector_io_t *io = mm_service_data(svc);
-    if (!io->core || env->payload_case != MM__ENVELOPE__PAYLOAD_COMMAND)
+    if (!io->core)
+        return;
+    if (strcmp(topic, "metric.ingest") == 0 && env->payload_case == MM__ENVELOPE__PAYLOAD_METRICS) {
+        collector_ingest(io->core, env->metrics, now_ms(io));
+        return;
+    }
+    if (env->payload_case != MM__ENVELOPE__PAYLOAD_COMMAND)
         return;
     if (strcmp(topic, "cmd.collector") != 0 && strncmp(topic, "cmd.collector.", 14) != 0)
         return;

@@ -672,7 +672,13 @@ static bool labels_match(const char *labels_json, const history_query_t *q)
 
 int collector_history_query(history_t *h, const history_query_t *q, int64_t now_ms, char **ret_json)
 {
-    if (!q->name || !*q->name || q->to_ms < q->from_ms)
+    const char *one[1] = {q->name};
+    const char *const *names = q->n_names ? q->names : one;
+    size_t n_names = q->n_names ? q->n_names : 1;
+    for (size_t i = 0; i < n_names; i++)
+        if (!names[i] || !*names[i])
+            return -EINVAL;
+    if (q->to_ms < q->from_ms)
         return -EINVAL;
     int r = collector_history_commit(h, now_ms);
     if (r < 0)
@@ -704,16 +710,6 @@ int collector_history_query(history_t *h, const history_query_t *q, int64_t now_
     if (!g.b)
         return -ENOMEM;
 
-    bool glob = strpbrk(q->name, "*?[") != NULL;
-    sqlite3_stmt *st;
-    r = mm_db_prepare(h->db, glob ? "SELECT id, name, labels, type FROM series WHERE name GLOB ? ORDER BY name, labels"
-                                  : "SELECT id, name, labels, type FROM series WHERE name = ? ORDER BY labels",
-                      &st);
-    if (r < 0) {
-        free(g.b);
-        return r;
-    }
-    sqlite3_bind_text(st, 1, q->name, -1, SQLITE_TRANSIENT);
     /* Collect matching series first: the data statements below reuse the
      * connection while this one would still be open. */
     json_t *series = json_array();
@@ -721,28 +717,41 @@ int collector_history_query(history_t *h, const history_query_t *q, int64_t now_
     bool truncated = false;
     int64_t *ids = NULL;
     size_t n_ids = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *labels = (const char *)sqlite3_column_text(st, 2);
-        if (!labels_match(labels, q))
-            continue;
-        if (n_ids == max_series) {
-            truncated = true;
-            break;
+    sqlite3_stmt *st;
+    for (size_t k = 0; k < n_names && !truncated; k++) {
+        bool glob = strpbrk(names[k], "*?[") != NULL;
+        r = mm_db_prepare(h->db, glob ? "SELECT id, name, labels, type FROM series WHERE name GLOB ? ORDER BY name, labels"
+                                      : "SELECT id, name, labels, type FROM series WHERE name = ? ORDER BY labels",
+                          &st);
+        if (r < 0) {
+            free(g.b);
+            free(ids);
+            json_decref(series);
+            return r;
         }
-        int64_t *ni = realloc(ids, (n_ids + 1) * sizeof *ids);
-        if (!ni)
-            break;
-        ids = ni;
-        ids[n_ids++] = sqlite3_column_int64(st, 0);
-        json_t *o = json_object();
-        json_object_set_new(o, "name", json_string((const char *)sqlite3_column_text(st, 1)));
-        json_t *lj = json_loads(labels, 0, NULL);
-        json_object_set_new(o, "labels", lj ? lj : json_object());
-        json_object_set_new(o, "type", json_string(type_word(sqlite3_column_int(st, 3))));
-        json_array_append_new(series, o);
+        sqlite3_bind_text(st, 1, names[k], -1, SQLITE_TRANSIENT);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *labels = (const char *)sqlite3_column_text(st, 2);
+            if (!labels_match(labels, q))
+                continue;
+            if (n_ids == max_series) {
+                truncated = true;
+                break;
+            }
+            int64_t *ni = realloc(ids, (n_ids + 1) * sizeof *ids);
+            if (!ni)
+                break;
+            ids = ni;
+            ids[n_ids++] = sqlite3_column_int64(st, 0);
+            json_t *o = json_object();
+            json_object_set_new(o, "name", json_string((const char *)sqlite3_column_text(st, 1)));
+            json_t *lj = json_loads(labels, 0, NULL);
+            json_object_set_new(o, "labels", lj ? lj : json_object());
+            json_object_set_new(o, "type", json_string(type_word(sqlite3_column_int(st, 3))));
+            json_array_append_new(series, o);
+        }
+        sqlite3_reset(st);
     }
-    sqlite3_reset(st);
     for (size_t i = 0; i < n_ids; i++) {
         memset(g.b, 0, g.n * sizeof *g.b);
         if (tier == 0) {
@@ -818,9 +827,31 @@ int collector_history_query_json(history_t *h, const char *args_json, int64_t no
     history_query_t q = {0};
     mm_label_t match[32];
     json_t *v;
-    q.name = json_string_value(json_object_get(a, "name"));
-    if (!q.name) {
-        snprintf(err, errcap, "\"name\" (a metric name or glob) is required");
+    /* "name": a name or glob, or a list of them. Without it (what
+     * /api/performance asks) the overview: MemMimic's series, the derived
+     * system gauges and the load averages. */
+    static const char *const overview[] = {"memmimic_*", "memmon_system_*", "node_load1", "node_load5", "node_load15"};
+    const char *names[32];
+    json_t *nm = json_object_get(a, "name");
+    bool default_step = false;
+    if (json_is_string(nm)) {
+        q.name = json_string_value(nm);
+    } else if (json_is_array(nm) && json_array_size(nm) > 0 && json_array_size(nm) <= 32) {
+        for (size_t i = 0; i < json_array_size(nm); i++) {
+            names[i] = json_string_value(json_array_get(nm, i));
+            if (!names[i]) {
+                snprintf(err, errcap, "\"name\" must be a string or a list of at most 32 strings");
+                json_decref(a);
+                return -EINVAL;
+            }
+        }
+        q.names = names;
+        q.n_names = json_array_size(nm);
+    } else if (!nm || json_is_null(nm)) {
+        q.names = overview;
+        q.n_names = sizeof overview / sizeof overview[0];
+    } else {
+        snprintf(err, errcap, "\"name\" must be a string or a list of at most 32 strings");
         json_decref(a);
         return -EINVAL;
     }
@@ -839,6 +870,8 @@ int collector_history_query_json(history_t *h, const char *args_json, int64_t no
     }
     if ((v = json_object_get(a, "step_ms")) && json_is_integer(v))
         q.step_ms = json_integer_value(v);
+    else
+        default_step = true;
     if ((v = json_object_get(a, "max_series")) && json_is_integer(v) && json_integer_value(v) > 0)
         q.max_series = (size_t)json_integer_value(v);
     json_t *m = json_object_get(a, "match");
@@ -856,6 +889,9 @@ int collector_history_query_json(history_t *h, const char *args_json, int64_t no
         }
         q.match = match;
     }
+    /* Without a step, about 720 points per series: enough for a chart. */
+    if (default_step && q.to_ms > q.from_ms)
+        q.step_ms = (q.to_ms - q.from_ms) / 720;
     if (q.to_ms < q.from_ms || q.step_ms < 0) {
         snprintf(err, errcap, "empty time range or negative step");
         json_decref(a);

@@ -69,6 +69,8 @@ int collector_history_cleanup(history_t *h, int64_t now_ms);
 /* A series selector, time range and step. */
 typedef struct {
     const char *name;           /* exact name, or a glob with '*' / '?' */
+    const char *const *names;   /* several of them instead, when n_names > 0 */
+    size_t n_names;
     const mm_label_t *match;    /* label equality matchers (value "" = label absent) */
     size_t n_match;
     int64_t from_ms, to_ms;
@@ -86,8 +88,10 @@ typedef struct {
 int collector_history_query(history_t *h, const history_query_t *q, int64_t now_ms, char **ret_json);
 
 /* The same, with the query given as the JSON arguments of a history.query
- * command: {"name":"...","match":{"k":"v"},"from_ms":..,"to_ms":..,"step_ms":..}
+ * command: {"name":"..." or [...],"match":{"k":"v"},"from_ms":..,"to_ms":..,"step_ms":..}
  * or {"hours":N,...} for the last N hours (what /api/performance?hours=N asks).
+ * Without "name": the overview (memmimic_*, memmon_system_*, node_load*);
+ * without "step_ms": about 720 points per series.
  * Returns -EINVAL with a reason in err for bad arguments. */
 int collector_history_query_json(history_t *h, const char *args_json, int64_t now_ms, char **ret_json,
                                  char *err, size_t errcap);

@@ -277,8 +277,17 @@ static void test_durability_and_errors(void **state)
 
     char *out = NULL, err[128];
     assert_int_equal(collector_history_query_json(h, "not json", T0, &out, err, sizeof err), -EINVAL);
-    assert_int_equal(collector_history_query_json(h, "{\"hours\":1}", T0, &out, err, sizeof err), -EINVAL);
+    assert_int_equal(collector_history_query_json(h, "{\"name\":7,\"hours\":1}", T0, &out, err, sizeof err), -EINVAL);
     assert_non_null(strstr(err, "name"));
+    /* No name: the overview (memmimic_*, ...), which x is not part of. */
+    append(h, "memmimic_cache_size_bytes", "a", T0 + 41500, 3);
+    j = query(h, "{\"hours\":1}", T0 + 42000);
+    assert_int_equal(json_array_size(json_object_get(j, "series")), 1);
+    assert_int_equal(json_integer_value(json_object_get(j, "step_ms")), 5000);
+    json_decref(j);
+    j = query(h, "{\"name\":[\"x\",\"memmimic_*\"],\"hours\":1}", T0 + 42000);
+    assert_int_equal(json_array_size(json_object_get(j, "series")), 2);
+    json_decref(j);
     assert_int_equal(collector_history_query_json(h, "{\"name\":\"x\",\"hours\":-1}", T0, &out, err, sizeof err), -EINVAL);
     assert_int_equal(collector_history_query_json(h, "{\"name\":\"x\",\"from_ms\":5,\"to_ms\":1}", T0, &out, err, sizeof err), -EINVAL);
     /* A huge range is capped in points, not refused. */
