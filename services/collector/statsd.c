@@ -476,6 +476,30 @@ static series_t *resolve(collector_statsd_t *st, const statsd_line_t *l, uint64_
         return NULL;
     }
     size_t nl = mm_metric_name_sanitize(name, sizeof name, l->name, l->name_len);
+    /* Names promtool check metrics accepts: gauges and sets lose a _total,
+     * _count, _sum or _bucket suffix (memmimic_cache_entries_count →
+     * memmimic_cache_entries), timers a unit suffix before _seconds
+     * (latency_ms → latency_seconds). */
+    if (l->kind == STATSD_GAUGE || l->kind == STATSD_SET) {
+        static const char *const bad[] = {"_total", "_count", "_sum", "_bucket"};
+        for (size_t i = 0; i < 4; i++) {
+            if (nl > strlen(bad[i]) && ends_with(name, nl, bad[i])) {
+                nl -= strlen(bad[i]);
+                name[nl] = '\0';
+                break;
+            }
+        }
+    }
+    if (l->kind == STATSD_TIMER) {
+        static const char *const units[] = {"_milliseconds", "_millis", "_ms"};
+        for (size_t i = 0; i < 3; i++) {
+            if (nl > strlen(units[i]) && ends_with(name, nl, units[i])) {
+                nl -= strlen(units[i]);
+                name[nl] = '\0';
+                break;
+            }
+        }
+    }
     if (l->kind == STATSD_COUNTER && !ends_with(name, nl, "_total"))
         strcat(name, "_total");
     else if (l->kind == STATSD_TIMER && !ends_with(name, nl, "_seconds"))
