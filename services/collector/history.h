@@ -8,6 +8,7 @@
 #ifndef COLLECTOR_HISTORY_H
 #define COLLECTOR_HISTORY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,10 +55,31 @@ void collector_history_free(history_t *h);
 void collector_history_append(history_t *h, const collector_sample_t *s);
 
 /* Writes every open chunk, finished chunk and completed rollup step in one
- * transaction. Blocks on disk I/O (a commit of 100k series takes a few
- * hundred ms). Returns 0 or a negative errno; on error nothing is lost from
- * memory and the next commit retries. */
+ * transaction. Blocks on disk I/O (a commit of 100k series takes about a
+ * second: a daemon uses the job functions below instead). Returns 0 or a
+ * negative errno; on error nothing is lost from memory and the next commit
+ * retries. */
 int collector_history_commit(history_t *h, int64_t now_ms);
+
+/* The same commit in three steps, so the writing can run on a worker
+ * thread while the loop goes on appending:
+ *  - prepare (loop thread) takes what is to be written into a job (NULL
+ *    when out of memory), plus a retention pass when cleanup is set;
+ *  - run (any thread, one job at a time) writes it under the history's
+ *    database lock;
+ *  - finish (loop thread) learns new series ids, or puts everything back
+ *    on failure, frees the job and returns run's result.
+ * Between prepare and finish the loop may append but must not free h.
+ * discard frees a job that will never be finished (its data is lost). */
+typedef struct history_job history_job_t;
+history_job_t *collector_history_job_prepare(history_t *h, int64_t now_ms, bool cleanup);
+void collector_history_job_run(history_t *h, history_job_t *j);
+int collector_history_job_finish(history_t *h, history_job_t *j);
+void collector_history_job_discard(history_t *h, history_job_t *j);
+
+/* True (once) when commit_ms has passed since the last due commit; sets
+ * *ret_cleanup when cleanup_ms has passed too. */
+bool collector_history_due(history_t *h, int64_t now_ms, bool *ret_cleanup);
 
 /* Commits when commit_ms has passed and applies retention when cleanup_ms
  * has; returns the first error. */
