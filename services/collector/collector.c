@@ -29,6 +29,7 @@ typedef struct entry {
     double *pv;
     size_t np, cap;
     bool pending, help_sent, dead;
+    const char *help_src;       /* the pointer the last HELP came in (identity only) */
     size_t est;                 /* estimated encoded size without samples */
 } entry_t;
 
@@ -183,11 +184,14 @@ static void on_emit(collector_sink_t *sink, const collector_sample_t *s)
         e->index = c->n_all;
         c->all[c->n_all++] = e;
     }
-    if (s->help && *s->help && (!e->help || strcmp(e->help, s->help) != 0)) {
+    if (s->help && *s->help && s->help != e->help_src && (!e->help || strcmp(e->help, s->help) != 0)) {
         free(e->help);
         e->help = strdup(s->help);
         e->help_sent = false;
     }
+    /* Sources pass the same HELP pointer every time: remember it so the
+     * next sample skips the comparison. */
+    e->help_src = s->help;
     /* Keep every message under batch_max_bytes: publish what is pending
      * before this sample would push the estimate over (the estimate is an
      * upper bound of the encoded size; 512 bytes cover the envelope). */

@@ -77,6 +77,7 @@ struct collector_statsd {
     size_t n_all, cap_all;
     statsd_stats_t stats;
     uint64_t oversized;
+    char help[6][160];          /* generated HELP per kind */
 };
 
 /* ---- parsing ---- */
@@ -283,6 +284,10 @@ collector_statsd_t *collector_statsd_new(const statsd_opts_t *opts)
     hmap_init(&st->aliases);
     hmap_init(&st->by_fp);
     hmap_init(&st->families);
+    static const char *const words[] = {"counter", "gauge", "timer", "histogram", "distribution", "set"};
+    for (size_t i = 0; i < 6; i++)
+        snprintf(st->help[i], sizeof st->help[i], "StatsD %s from %s", words[i],
+                 st->source ? st->source : "the StatsD listener");
     if (!st->source || bucket_set_init(&st->default_bs, st->opts.default_bounds, st->opts.n_default_bounds) < 0)
         goto fail;
     if (st->opts.n_buckets) {
@@ -722,20 +727,12 @@ void collector_statsd_ingest(collector_statsd_t *st, const char *buf, size_t len
 
 /* ---- flush ---- */
 
-static const char *kind_word(statsd_kind_t k)
-{
-    static const char *const w[] = {"counter", "gauge", "timer", "histogram", "distribution", "set"};
-    return w[k];
-}
-
 static void emit_series(collector_statsd_t *st, series_t *s, int64_t now_ms, bool stale,
                         collector_sink_t *sink)
 {
-    char help[160];
-    snprintf(help, sizeof help, "StatsD %s from %s", kind_word(s->kind), st->source);
     collector_sample_t smp = {
         .name = s->name, .family = s->name, .labels = s->labels, .n_labels = s->n_labels,
-        .help = help, .fp = s->fp, .time_ms = now_ms,
+        .help = st->help[s->kind], .fp = s->fp, .time_ms = now_ms,
     };
     switch (s->kind) {
     case STATSD_COUNTER:
