@@ -55,8 +55,6 @@ struct collector {
     collector_stats_t st;
 };
 
-static bool fp_eq(const void *v, const void *key) { return ((const entry_t *)v)->fp == *(const uint64_t *)key; }
-
 static void entry_free(entry_t *e)
 {
     if (!e)
@@ -166,7 +164,7 @@ static void on_emit(collector_sink_t *sink, const collector_sample_t *s)
             return;
         fp = mm_labels_fingerprint(s->name, s->labels, s->n_labels);
     }
-    entry_t *e = hmap_get(&c->by_fp, fp, fp_eq, &fp);
+    entry_t *e = hmap_get(&c->by_fp, fp, NULL, NULL);
     bool stale = mm_is_stale_nan(s->value);
     if (!e) {
         if (stale || !s->name)
@@ -199,7 +197,7 @@ static void on_emit(collector_sink_t *sink, const collector_sample_t *s)
     if (c->n_pend && c->pend_bytes + add + 512 > c->o.batch_max_bytes) {
         collector_flush(c, s->time_ms);
         /* e may have been removed if it was dead; look it up again. */
-        e = hmap_get(&c->by_fp, fp, fp_eq, &fp);
+        e = hmap_get(&c->by_fp, fp, NULL, NULL);
         if (!e)
             return;
         add = 18 + e->est + (e->help_sent || !e->help ? 0 : strlen(e->help) + 3);

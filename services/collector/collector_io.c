@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -554,6 +555,9 @@ static void release_all(collector_io_t *io);
 static void on_job_run(uv_work_t *w)
 {
     collector_io_t *io = w->data;
+    /* The history writer yields to the loop (UDP draining) when both want
+     * the same core: Linux takes a nice value per thread. */
+    setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
     collector_history_job_run(io->hist, io->job);
 }
 

@@ -255,8 +255,6 @@ void collector_history_free(history_t *h)
 
 /* ---- appending ---- */
 
-static bool fp_eq(const void *v, const void *key) { return ((const hseries_t *)v)->fp == *(const uint64_t *)key; }
-
 static char *labels_to_json(const mm_label_t *l, size_t n)
 {
     json_t *o = json_object();
@@ -269,7 +267,7 @@ static char *labels_to_json(const mm_label_t *l, size_t n)
 
 static hseries_t *get_series(history_t *h, const collector_sample_t *s)
 {
-    hseries_t *hs = hmap_get(&h->by_fp, s->fp, fp_eq, &s->fp);
+    hseries_t *hs = hmap_get(&h->by_fp, s->fp, NULL, NULL);
     if (hs || !s->name)
         return hs;
     if (h->n_all >= h->o.max_series) {
@@ -436,15 +434,13 @@ typedef struct {
     int64_t id;
 } id_t_;
 
-static bool id_eq(const void *v, const void *key) { return ((const id_t_ *)v)->fp == *(const uint64_t *)key; }
-
 static int job_id(history_t *h, history_job_t *j, hseries_t *s, int64_t *ret)
 {
     if (s->id) {
         *ret = s->id;
         return 0;
     }
-    id_t_ *known = hmap_get(&j->ids, s->fp, id_eq, &s->fp);
+    id_t_ *known = hmap_get(&j->ids, s->fp, NULL, NULL);
     if (known) {
         *ret = known->id;
         return 0;
@@ -666,7 +662,7 @@ int collector_history_job_finish(history_t *h, history_job_t *j)
             id_t_ *e = j->ids.slots[i].v;
             if (!e)
                 continue;
-            hseries_t *s = hmap_get(&h->by_fp, e->fp, fp_eq, &e->fp);
+            hseries_t *s = hmap_get(&h->by_fp, e->fp, NULL, NULL);
             if (s)
                 s->id = e->id;
         }

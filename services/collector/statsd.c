@@ -380,11 +380,6 @@ static bool alias_eq(const void *v, const void *key)
            (l->tags_len == 0 || memcmp(a->key + l->name_len + 2, l->tags, l->tags_len) == 0);
 }
 
-static bool series_fp_eq(const void *v, const void *key)
-{
-    return ((const series_t *)v)->fp == *(const uint64_t *)key;
-}
-
 static bool family_eq(const void *v, const void *key)
 {
     return strcmp(((const family_t *)v)->name, key) == 0;
@@ -525,7 +520,7 @@ static series_t *resolve(collector_statsd_t *st, const statsd_line_t *l, uint64_
         labels[i].value = vals[i] ? vals[i] : "";
     }
     uint64_t fp = mm_labels_fingerprint(name, labels, nt);
-    series_t *s = hmap_get(&st->by_fp, fp, series_fp_eq, &fp);
+    series_t *s = hmap_get(&st->by_fp, fp, NULL, NULL);
     if (s) {
         if (s->kind != l->kind &&
             !(hist && (s->kind == STATSD_TIMER || s->kind == STATSD_HISTOGRAM || s->kind == STATSD_DISTRIBUTION))) {
