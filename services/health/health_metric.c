@@ -275,7 +275,7 @@ static size_t sum_of(const health_metric_store_t *s, const health_selv_t *sels,
     for (size_t i = 0; i < s->n_series; i++) {
         const series_t *se = s->series[i];
         for (size_t k = 0; k < sels->n; k++) {
-            double v;
+            double v = 0;
             if (matches(se, &sels->v[k])) {
                 if (series_value(se, fn, from, to, &v)) {
                     total += v;
