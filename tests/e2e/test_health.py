@@ -527,6 +527,55 @@ def test_reload():
         cfg.cleanup()
 
 
+def test_tls_cert_expiry():
+    """https: days until the certificate expires against cert_days; an
+    unverifiable certificate is critical with curl's reason."""
+    import shutil
+    if not shutil.which("openssl"):
+        raise harness.SkipTest("no openssl CLI to make a certificate")
+    tmp = tempfile.mkdtemp(prefix="mm-health-tls-")
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-days", "10", "-nodes",
+         "-subj", "/CN=localhost", "-keyout", os.path.join(tmp, "k.pem"),
+         "-out", os.path.join(tmp, "c.pem")])
+    port = harness.free_port()
+    srv = subprocess.Popen([PY, "-c", (
+        "import http.server, ssl, sys, os\n"
+        "os.chdir(sys.argv[2])\n"
+        "s = http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])),"
+        " http.server.SimpleHTTPRequestHandler)\n"
+        "c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain('c.pem', 'k.pem')\n"
+        "s.socket = c.wrap_socket(s.socket, server_side=True)\n"
+        "s.serve_forever()\n"), str(port), tmp],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    yml = """
+interval: 500ms
+checks:
+  - name: tls
+    kind: http
+    url: https://127.0.0.1:{p}/c.pem
+    tls_verify: false
+    cert_days: {{degraded: 30, critical: 7}}
+  - name: tls_verified
+    kind: http
+    url: https://127.0.0.1:{p}/c.pem
+""".format(p=port)
+    cfg = TempConfig(files={"health.yml": yml})
+    try:
+        with Stack(cfg, ["bus", "health"]) as st:
+            wait_for(lambda: "MM-SERVICE-START" in st.log("health"), what="health start")
+            c = check_where(cfg, "tls", lambda x: "cert_days_left" in x["metadata"])
+            assert c["status"] == "degraded", c
+            assert 9 < float(c["metadata"]["cert_days_left"]) <= 10, c
+            assert "expires in" in c["message"], c
+            v = check_where(cfg, "tls_verified", lambda x: x["timestamp_ms"] > 0)
+            assert v["status"] == "critical" and "certificate" in v["message"], v
+    finally:
+        srv.terminate()
+        srv.wait()
+        cfg.cleanup()
+
+
 if __name__ == "__main__":
     harness.main([test_config_errors, test_faults_become_results, test_run_on_demand_and_history,
-                  test_process_killed, test_simulator_faults, test_reload])
+                  test_process_killed, test_simulator_faults, test_reload,
+                  test_tls_cert_expiry])
