@@ -3,9 +3,11 @@
  * latency thresholds, and for MemMimic the `memories` row count and the age
  * of the newest created_at. A progress handler and sqlite3_interrupt() stop
  * a query at the deadline, so a hung or locked file ends as a result.
- * Each run opens the file afresh, as a new client would: a connection kept
- * open reads a stale WAL snapshot, without waiting, while a writer holds the
- * file in locking_mode=EXCLUSIVE, and would report a locked database as fast. */
+ * Each run opens the file afresh, as a new client would. A connection kept
+ * open between runs was tried: against the simulator's slow_db switch (a
+ * writer in locking_mode=EXCLUSIVE) the check kept answering fast while the
+ * application's own writes stopped, i.e. the probe neither saw the lock nor
+ * stayed out of the writer's way. */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
