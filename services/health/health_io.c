@@ -443,7 +443,7 @@ static int batch_add(batch_t *b, const char *name, const char *help, const char 
 static void publish_series(health_io_t *io, const bool *ran, int64_t now)
 {
     size_t n = io->n_sched;
-    size_t cap = 1;
+    size_t cap = 5;
     for (size_t i = 0; i < n; i++)
         if (ran[i]) {
             health_state_t st;
@@ -485,6 +485,19 @@ static void publish_series(health_io_t *io, const bool *ran, int64_t now)
     }
     batch_add(&b, "memmon_health_score", "Weighted health score 0..1 (CONTRACTS.md 7)", NULL,
               NULL, NULL, NULL, now, health_score(io->engine));
+    /* The service's own counters, for alerting on the checker itself. */
+    size_t first = b.n;
+    batch_add(&b, "memmon_health_runs_total", "Check runs completed", NULL, NULL, NULL, NULL,
+              now, (double)io->stats.runs);
+    batch_add(&b, "memmon_health_timeouts_total", "Check runs cut at their deadline", NULL, NULL,
+              NULL, NULL, now, (double)io->stats.timeouts);
+    batch_add(&b, "memmon_health_overruns_total",
+              "Check runs skipped because the previous run had not ended", NULL, NULL, NULL,
+              NULL, now, (double)io->stats.overruns);
+    for (size_t i = first; i < b.n; i++)
+        b.series[i].type = MM__METRIC_TYPE__COUNTER;
+    batch_add(&b, "memmon_health_in_flight", "Check runs in progress", NULL, NULL, NULL, NULL,
+              now, (double)io->in_flight);
     Mm__MetricBatch mb = MM__METRIC_BATCH__INIT;
     mb.series = b.ptrs;
     mb.n_series = b.n;

@@ -269,6 +269,20 @@ def test_faults_become_results():
                        if l.split()[1] == str(hp) and l.split()[2].startswith("Z")]
             assert not zombies, zombies
 
+            # The series on metric.health.
+            r = run([TAIL, "-c", cfg.dir, "--topic", "metric.health", "--count", "1",
+                     "--timeout", "10"], timeout=20)
+            series = json.loads(r.stdout.splitlines()[0])["series"]
+            names = {x["name"] for x in series}
+            for want in ("memmon_health_status", "memmon_health_check_duration_seconds",
+                         "memmon_health_score", "memmon_health_runs_total",
+                         "memmon_health_timeouts_total"):
+                assert want in names, names
+            st_of = {x["labels"]["check"]: x["value"] for x in series
+                     if x["name"] == "memmon_health_status"}
+            assert all(0 <= v <= 3 for v in st_of.values()), st_of
+            assert st_of.get("db_missing", 3) == 3, st_of
+
             # Faults go away: the locker lets go, the check recovers.
             locker.kill()
             locker.wait()

@@ -158,6 +158,19 @@ static void on_msg(mm_bus_t *b, const char *topic, const Mm__Envelope *env, void
         o = report_json(env->state->health);
         json_object_set_new(o, "chunk", json_pack("{s:i, s:i}", "index", (int)env->state->index,
                                                   "total", (int)env->state->total));
+    } else if (env->payload_case == MM__ENVELOPE__PAYLOAD_METRICS) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < env->metrics->n_series; i++) {
+            const Mm__Series *se = env->metrics->series[i];
+            json_t *labels = json_object();
+            for (size_t k = 0; k < se->n_labels; k++)
+                json_object_set_new(labels, se->labels[k]->name,
+                                    json_string(se->labels[k]->value));
+            json_array_append_new(arr, json_pack("{s:s, s:o, s:i, s:f}", "name", se->name,
+                                                 "labels", labels, "type", (int)se->type,
+                                                 "value", se->n_values ? se->values[0] : 0.0));
+        }
+        o = json_pack("{s:o}", "series", arr);
     } else if (env->payload_case == MM__ENVELOPE__PAYLOAD_REPLY) {
         const Mm__Reply *r = env->reply;
         if (strcmp(r->id, run_id) != 0)
