@@ -90,6 +90,8 @@ static void write_service(gateway_t *gw, gateway_jw_t *w, const gw_service_t *s)
     gateway_jw_u64(w, s->config_generation);
     gateway_jw_key(w, "config_error");
     gateway_jw_str(w, s->config_error);
+    gateway_jw_key(w, "bus_gaps");
+    gateway_jw_u64(w, s->bus_gaps);
     gateway_jw_key(w, "bus");
     gateway_jw_obj_begin(w);
     gateway_jw_key(w, "received");
@@ -130,6 +132,8 @@ void gateway_render_status(gateway_t *gw, gateway_buf_t *b)
     gateway_jw_key(&w, "timestamp");
     gateway_jw_time(&w, now);
     gateway_jw_key(&w, "system_status");
+    gateway_jw_str(&w, system);
+    gateway_jw_key(&w, "status");          /* the same, for memmonctl status */
     gateway_jw_str(&w, system);
     gateway_jw_key(&w, "components");
     gateway_jw_obj_begin(&w);
