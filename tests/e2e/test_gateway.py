@@ -146,6 +146,14 @@ def test_http_endpoints():
         # Health has not reported: the reference's "unknown" shape.
         assert st.get_json("/api/health")["status"] == "unknown"
 
+        # SIGHUP with a new api_token: the old one is refused from then on.
+        text = open(cfg.path("memmon.yml")).read()
+        cfg.write("memmon.yml", text.replace(cfg.token, "rotated-token-42"))
+        os.kill(st.pid("gateway"), signal.SIGHUP)
+        wait_for(lambda: "MM-GATEWAY-RELOAD" in st.log("gateway"), what="gateway reload")
+        assert ingest(st, [{"name": "app_x", "value": 1}], token=cfg.token)[0] == 403
+        assert ingest(st, [{"name": "app_x", "value": 1}], token="rotated-token-42")[0] == 202
+
         # h2c prior knowledge works for the API, and /ws refuses it (h2o
         # would assert on a WebSocket upgrade over HTTP/2).
         if shutil.which("curl"):
