@@ -54,7 +54,8 @@ struct gateway_io {
     int64_t status_at_ms;
     /* The exposition body, a refcounted h2o shared buffer, per generation. */
     char *expo;
-    size_t expo_len;
+    size_t expo_len, expo_cap;
+    gateway_buf_t expo_scratch;
     uint64_t expo_gen;
     bool expo_valid;
 };

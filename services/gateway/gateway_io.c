@@ -108,6 +108,7 @@ int gateway_io_new(const gateway_io_opts_t *o, gateway_io_t **ret_io)
     io->publish = o->publish;
     io->publish_data = o->publish_data;
     gateway_buf_init(&io->status_cache);
+    gateway_buf_init(&io->expo_scratch);
     if (!io->host || !io->instance || (o->api_token && *o->api_token && !io->api_token) ||
         (o->dashboard_dir && !io->dashboard_dir)) {
         free(io->host);
@@ -252,6 +253,7 @@ void gateway_io_free(gateway_io_t *io)
     if (io->expo_valid)
         h2o_mem_release_shared(io->expo);
     gateway_buf_fini(&io->status_cache);
+    gateway_buf_fini(&io->expo_scratch);
     free(io->host);
     free(io->api_token);
     free(io->instance);
