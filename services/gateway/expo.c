@@ -148,6 +148,19 @@ static size_t candidate(const char *d25, size_t want, bool up, char *d, int *dex
     return len;
 }
 
+/* 10^k; exact for 0 <= k <= 22, within an ulp otherwise (callers keep a
+ * margin). digits_u128 only hands over exponents within about ±40. */
+static double pow10_of(int k)
+{
+    static const double pos[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+                                  1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+    if (k >= 0 && k <= 22)
+        return pos[k];
+    if (k < 0 && k >= -22)
+        return 1.0 / pos[-k];
+    return pow(10.0, k);
+}
+
 /* Does the candidate made of the first `want` of the exact digits (rounded
  * up or not) read back as a? Its distance to a, in units of its last digit,
  * follows from the digits after it; half the gap to a's neighbour (2^(e2-54),
@@ -160,7 +173,7 @@ static int reads_back(const char *d25, size_t want, bool up, int exp, int e2, bo
         rest += (d25[i] - '0') * scale;
     double err = up ? 1.0 - rest : rest;
     /* Unit of the candidate's last digit: 10^(exp - want + 1). */
-    double half_gap = ldexp(1.0, e2 - 54) / pow(10.0, exp - (int)want + 1);
+    double half_gap = ldexp(1.0, e2 - 54) / pow10_of(exp - (int)want + 1);
     if (pow2 && !up)
         half_gap /= 2;      /* the gap below a power of two is half the gap above */
     if (err < half_gap * (1 - 1e-6))
