@@ -7,6 +7,7 @@ by size. A process that dies is restarted with exponential backoff, and the
 supervisor says so. Standard library only (Debian's /usr/bin/python3).
 """
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -17,6 +18,18 @@ import time
 SERVICES = ["bus", "collector", "health", "security", "alerting", "incident", "gateway"]
 LOG_MAX_BYTES = 10 * 1024 * 1024
 LOG_KEEP = 3
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
+
+
+def _child_setup():
+    """Runs in the child before exec: its own session (a Ctrl-C in the
+    terminal reaches only the supervisor, which then stops everyone in order),
+    and SIGTERM when the supervisor dies, so no process outlives it."""
+    os.setsid()
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def binary_path(build_dir, service):
@@ -62,7 +75,7 @@ class Proc:
         log = open(self.log_path, "ab")
         self.popen = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,
                                       stdin=subprocess.DEVNULL, env=self.env,
-                                      start_new_session=True)
+                                      preexec_fn=_child_setup)
         log.close()
         self.started_at = time.monotonic()
 

@@ -18,15 +18,17 @@ def main():
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--gateway", required=True, help="host:port the gateway serves")
     ap.add_argument("--statsd", default="127.0.0.1:8125")
-    ap.add_argument("--sim", action="append", default=[], help="simulator command line")
+    ap.add_argument("sim", nargs=argparse.REMAINDER,
+                    help="after --: the simulator's command line")
     args = ap.parse_args()
 
     def say(msg):
         print("memmon: " + msg, flush=True)
 
     extra = []
-    if args.sim:
-        extra.append(("memmimic-sim", args.sim))
+    sim = args.sim[1:] if args.sim[:1] == ["--"] else args.sim
+    if sim:
+        extra.append(("memmimic-sim", sim))
     stack = memmon_stack.Stack(args.build_dir, args.config_dir, args.data_dir, extra=extra,
                                say=say)
     stop = {"now": False}

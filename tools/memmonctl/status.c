@@ -14,7 +14,9 @@ int memmonctl_print_status(const char *text, FILE *out)
         json_decref(root);
         return -EBADMSG;
     }
-    const char *status = json_string_value(json_object_get(root, "status"));
+    const char *status = json_string_value(json_object_get(root, "system_status"));
+    if (!status)
+        status = json_string_value(json_object_get(root, "status"));
     fprintf(out, "status: %s\n", status ? status : "unknown");
     json_t *health = json_object_get(root, "health");
     if (json_is_object(health)) {
