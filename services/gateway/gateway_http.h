@@ -40,6 +40,8 @@ struct gateway_io {
     uv_tcp_t listener;
     uv_timer_t tick;
     uv_timer_t ws_status;
+    uv_timer_t watchdog;        /* bounds the stop; see gateway_io.c */
+    bool watchdog_on;
     bool listening, stopping, ctx_disposed;
     int open_handles;           /* our uv handles still to close */
 

@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import websocket
@@ -349,7 +350,13 @@ def test_clean_stop_with_clients():
         proc = st.stack.proc("gateway").popen
         t0 = time.monotonic()
         os.kill(proc.pid, signal.SIGTERM)
-        code = proc.wait(10)
+        try:
+            code = proc.wait(15)
+        except subprocess.TimeoutExpired:
+            sys.stderr.write("---- gateway.log ----\n%s\n" % st.log("gateway")[-4000:])
+            raise
+        if code != 0 or time.monotonic() - t0 > 3:
+            sys.stderr.write("---- gateway.log ----\n%s\n" % st.log("gateway")[-4000:])
         assert code == 0 and time.monotonic() - t0 < 3, (code, time.monotonic() - t0)
         assert "MM-SERVICE-EXIT" in st.log("gateway"), st.log("gateway")[-2000:]
         keep.close()
