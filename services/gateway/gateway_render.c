@@ -147,10 +147,6 @@ void gateway_render_status(gateway_t *gw, gateway_buf_t *b)
 
     size_t counts[5];
     count_types(gw, counts);
-    int64_t interval = 0;
-    for (size_t i = 0; i < gw->nsvc; i++)
-        if (!strcmp(gw->services[i].service, "collector"))
-            interval = gw->services[i].interval_ms;
     gateway_jw_key(&w, "metrics_summary");
     gateway_jw_obj_begin(&w);
     gateway_jw_key(&w, "counters");
@@ -163,8 +159,9 @@ void gateway_render_status(gateway_t *gw, gateway_buf_t *b)
     gateway_jw_u64(&w, counts[MM__METRIC_TYPE__SUMMARY]);
     gateway_jw_key(&w, "series");
     gateway_jw_u64(&w, gw->nseries);
+    /* The reference's collector-only fields; memmon keeps them for its
+     * users, unknown here (history lives with the collector). */
     gateway_jw_key(&w, "collection_interval");
-    (void)interval;
     gateway_jw_null(&w);
     gateway_jw_key(&w, "retention_hours");
     gateway_jw_null(&w);
