@@ -248,6 +248,39 @@ def test_websocket():
         cfg.cleanup()
 
 
+def own_series(st, name):
+    _, _, text = st.http("GET", "/metrics")
+    for line in text.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def test_slow_websocket_client():
+    """A subscriber that stops reading: frames beyond the per-client cap are
+    dropped and counted (so the queue stays bounded), and the client still
+    works. (RSS is not checked: under ASan it mostly measures the quarantine.)"""
+    cfg = TempConfig()
+    st = start(cfg)
+    try:
+        ws = websocket.create_connection("ws://127.0.0.1:%d/ws" % cfg.gateway_port, timeout=10)
+        recv_json(ws, "status")
+        ws.send(json.dumps({"subscribe": ["metric.slow_"]}))
+        recv_json(ws, "subscribed")
+        batch = [{"name": "slow_%d" % (i % 20), "value": i, "labels": {"i": str(i)}}
+                 for i in range(5000)]
+        for _ in range(60):
+            assert ingest(st, batch)[0] == 202
+        wait_for(lambda: (own_series(st, "memmon_gateway_websocket_dropped_frames_total") or 0) > 0,
+                 what="dropped frames counted")
+        got = recv_json(ws, "metric.")
+        assert got["data"]["series"][0]["name"].startswith("slow_"), got
+        ws.close()
+    finally:
+        st.__exit__(None, None, None)
+        cfg.cleanup()
+
+
 def test_dashboard_files():
     cfg = TempConfig()
     st = start(cfg)
@@ -366,5 +399,5 @@ def test_clean_stop_with_clients():
 
 
 if __name__ == "__main__":
-    harness.main([test_http_endpoints, test_websocket, test_dashboard_files,
+    harness.main([test_http_endpoints, test_websocket, test_slow_websocket_client, test_dashboard_files,
                   test_prometheus_scrapes_gateway, test_with_collector, test_clean_stop_with_clients])
