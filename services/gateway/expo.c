@@ -67,7 +67,52 @@ static size_t u64_digits(uint64_t m, char *d)
     return n;
 }
 
-/* 25 significant digits of a (> 0, finite), exactly as glibc prints them. */
+__extension__ typedef unsigned __int128 u128;
+
+/* The first 25 significant digits of a (> 0) exactly, by 128-bit integer
+ * arithmetic on a = m / 2^s; *ret_sticky tells whether any nonzero digit
+ * follows. Handles 2^-72 < a < 2^52; returns false otherwise. */
+static bool digits_u128(double a, char d[25], int *ret_exp, bool *ret_sticky)
+{
+    int e2;
+    double fr = frexp(a, &e2);
+    uint64_t m = (uint64_t)ldexp(fr, 53);
+    int s = 53 - e2;
+    if (s < 1 || s > 124)
+        return false;
+    u128 mask = ((u128)1 << s) - 1;
+    u128 frac = (u128)m & mask;
+    uint64_t ip = s >= 64 ? 0 : m >> s;
+    size_t n = 0;
+    int exp;
+    if (ip) {
+        n = u64_digits(ip, d);      /* at most 16 digits */
+        exp = (int)n - 1;
+    } else {
+        exp = -1;
+        for (;;) {
+            frac *= 10;
+            unsigned dg = (unsigned)(frac >> s);
+            frac &= mask;
+            if (dg) {
+                d[n++] = (char)('0' + dg);
+                break;
+            }
+            exp--;
+        }
+    }
+    while (n < 25) {
+        frac *= 10;
+        d[n++] = (char)('0' + (unsigned)(frac >> s));
+        frac &= mask;
+    }
+    *ret_exp = exp;
+    *ret_sticky = frac != 0;
+    return true;
+}
+
+/* 25 significant digits of a (> 0, finite), as glibc prints them (rounded
+ * at the 25th digit), for the values digits_u128 does not take. */
 static void exact_digits(double a, char d[25], int *ret_exp)
 {
     char e[48];
@@ -78,6 +123,64 @@ static void exact_digits(double a, char d[25], int *ret_exp)
         if (*p != '.')
             d[n++] = *p;
     *ret_exp = atoi(p + 1);
+}
+
+/* The first `want` digits of d25, rounded up or not, without trailing
+ * zeros, into d; *dexp is adjusted when rounding up adds a digit. */
+static size_t candidate(const char *d25, size_t want, bool up, char *d, int *dexp)
+{
+    memcpy(d, d25, want);
+    if (up) {
+        size_t i = want;
+        while (i > 0 && d[i - 1] == '9')
+            d[--i] = '0';
+        if (i == 0) {
+            memmove(d + 1, d, want - 1);
+            d[0] = '1';
+            (*dexp)++;
+        } else {
+            d[i - 1]++;
+        }
+    }
+    size_t len = want;
+    while (len > 1 && d[len - 1] == '0')
+        len--;
+    return len;
+}
+
+/* 10^k; exact for 0 <= k <= 22, within an ulp otherwise (callers keep a
+ * margin). digits_u128 only hands over exponents within about ±40. */
+static double pow10_of(int k)
+{
+    static const double pos[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+                                  1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+    if (k >= 0 && k <= 22)
+        return pos[k];
+    if (k < 0 && k >= -22)
+        return 1.0 / pos[-k];
+    return pow(10.0, k);
+}
+
+/* Does the candidate made of the first `want` of the exact digits (rounded
+ * up or not) read back as a? Its distance to a, in units of its last digit,
+ * follows from the digits after it; half the gap to a's neighbour (2^(e2-54),
+ * and half that below a power of two) is converted to the same unit.
+ * Returns 1 (yes), -1 (no) or 0 when too close to call (use strtod). */
+static int reads_back(const char *d25, size_t want, bool up, int exp, int e2, bool pow2)
+{
+    double rest = 0, scale = 0.1;
+    for (size_t i = want; i < want + 9 && i < 25; i++, scale *= 0.1)
+        rest += (d25[i] - '0') * scale;
+    double err = up ? 1.0 - rest : rest;
+    /* Unit of the candidate's last digit: 10^(exp - want + 1). */
+    double half_gap = ldexp(1.0, e2 - 54) / pow10_of(exp - (int)want + 1);
+    if (pow2 && !up)
+        half_gap /= 2;      /* the gap below a power of two is half the gap above */
+    if (err < half_gap * (1 - 1e-6))
+        return 1;
+    if (err > half_gap * (1 + 1e-6))
+        return -1;
+    return 0;
 }
 
 static const double p10[] = { 1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9 };
@@ -130,48 +233,48 @@ size_t gateway_expo_value(char *out, double v)
      * it picks a different 17-digit neighbour now and then.) */
     char d25[25];
     int exp;
-    exact_digits(a, d25, &exp);
+    bool sticky = false;
+    bool have_u128 = digits_u128(a, d25, &exp, &sticky);
+    if (!have_u128)
+        exact_digits(a, d25, &exp);
+    int e2;
+    bool pow2 = frexp(a, &e2) == 0.5;
     /* Subnormals carry fewer than 15 digits of precision, so their shortest
      * form can be shorter than the 15-digit rounding shows. */
     size_t first = a < DBL_MIN ? 1 : 15;
     for (size_t want = first; want <= 17; want++) {
-        char d[18];
-        int dexp = exp;
-        memcpy(d, d25, want);
         bool up = d25[want] > '5';
         if (d25[want] == '5') {
-            bool tie = true;
+            bool tie = !sticky;
             for (size_t i = want + 1; i < sizeof(d25); i++)
                 if (d25[i] != '0')
                     tie = false;
             up = !tie || ((d25[want - 1] - '0') & 1);
         }
-        if (up) {
-            size_t i = want;
-            while (i > 0 && d[i - 1] == '9')
-                d[--i] = '0';
-            if (i == 0) {
-                memmove(d + 1, d, want - 1);
-                d[0] = '1';
-                dexp++;
-            } else {
-                d[i - 1]++;
+        /* The nearest candidate; just above a power of two the gap below is
+         * half the gap above, so the one above may read back when the
+         * nearer one below does not. */
+        for (int attempt = 0; attempt < 2; attempt++) {
+            if (attempt == 1 && (up || !pow2 || want == 17))
+                break;
+            if (attempt == 1)
+                up = true;
+            char d[18];
+            int dexp = exp;
+            size_t len = candidate(d25, want, up, d, &dexp);
+            /* 17 correctly rounded digits always read back. */
+            int verdict = want == 17 ? 1 : have_u128 ? reads_back(d25, want, up, exp, e2, pow2) : 0;
+            if (verdict == 0) {
+                char buf[48];
+                layout(buf, false, d, len, dexp);
+                verdict = strtod(buf, NULL) == a ? 1 : -1;
             }
-        }
-        size_t len = want;
-        while (len > 1 && d[len - 1] == '0')
-            len--;
-        char buf[48];
-        layout(buf, false, d, len, dexp);
-        /* 17 correctly rounded digits always read back. */
-        if (want == 17 || strtod(buf, NULL) == a) {
-            nd = len;
-            memcpy(digits, d, nd);
-            exp = dexp;
-            break;
+            if (verdict > 0)
+                return layout(out, neg, d, len, dexp);
         }
     }
-    return layout(out, neg, digits, nd, exp);
+    /* Not reached: the 17-digit candidate is always taken. */
+    return (size_t)snprintf(out, GATEWAY_EXPO_VALUE_MAX, "%.17g", v);
 }
 
 size_t gateway_expo_bound(char *out, double v)

@@ -69,17 +69,10 @@ int gateway_new(const gateway_opts_t *opts, const mm_clock_t *clock, gateway_t *
     return 0;
 }
 
+/* A series is one allocation: the struct, its labels array, then the
+ * name, label strings and exposition prefix. */
 static void series_free(gw_series_t *s)
 {
-    if (!s)
-        return;
-    for (size_t i = 0; i < s->n_labels; i++) {
-        free((char *)s->labels[i].name);
-        free((char *)s->labels[i].value);
-    }
-    free(s->labels);
-    free(s->name);
-    free(s->prefix);
     free(s);
 }
 
@@ -562,30 +555,45 @@ static gw_series_t *series_create(gateway_t *gw, const Mm__Series *in, uint64_t 
             return NULL;
         new_family = true;
     }
-    gw_series_t *s = calloc(1, sizeof(*s));
-    if (!s)
-        goto fail;
+    mm_label_t tmp[64];
+    size_t strings = strlen(in->name) + 1;
+    for (size_t i = 0; i < in->n_labels; i++) {
+        tmp[i].name = in->labels[i]->name;
+        tmp[i].value = in->labels[i]->value;
+        strings += strlen(tmp[i].name) + strlen(tmp[i].value) + 2;
+    }
+    gateway_buf_t b;
+    gateway_buf_init(&b);
+    gateway_expo_series_prefix(&b, in->name, NULL, tmp, in->n_labels, NULL, NULL);
+    if (gateway_buf_failed(&b)) {
+        gateway_buf_fini(&b);
+        goto fail_family;
+    }
+    size_t head = sizeof(gw_series_t) + in->n_labels * sizeof(mm_label_t);
+    gw_series_t *s = calloc(1, head + strings + b.len + 1);
+    if (!s) {
+        gateway_buf_fini(&b);
+        goto fail_family;
+    }
+    s->labels = (mm_label_t *)(s + 1);
+    char *p = (char *)s + head;
+    s->name = p;
+    p = stpcpy(p, in->name) + 1;
+    for (size_t i = 0; i < in->n_labels; i++) {
+        s->labels[i].name = p;
+        p = stpcpy(p, tmp[i].name) + 1;
+        s->labels[i].value = p;
+        p = stpcpy(p, tmp[i].value) + 1;
+    }
+    s->n_labels = in->n_labels;
+    s->prefix = p;
+    memcpy(p, b.data, b.len + 1);
+    s->prefix_len = b.len;
+    gateway_buf_fini(&b);
     s->fp = fp;
     s->fam = f;
     s->role = role;
     s->bound = bound;
-    s->name = strdup(in->name);
-    s->labels = calloc(in->n_labels ? in->n_labels : 1, sizeof(mm_label_t));
-    if (!s->name || !s->labels)
-        goto fail;
-    for (size_t i = 0; i < in->n_labels; i++) {
-        s->labels[i].name = strdup(in->labels[i]->name);
-        s->labels[i].value = strdup(in->labels[i]->value);
-        s->n_labels = i + 1;
-        if (!s->labels[i].name || !s->labels[i].value)
-            goto fail;
-    }
-    gateway_buf_t b;
-    gateway_buf_init(&b);
-    gateway_expo_series_prefix(&b, s->name, NULL, s->labels, s->n_labels, NULL, NULL);
-    s->prefix = gateway_buf_steal(&b, &s->prefix_len);
-    if (!s->prefix)
-        goto fail;
     if (role == ROLE_PLAIN) {
         if (ptr_push((void ***)&f->series, &f->n, &f->cap, s) < 0)
             goto fail;
@@ -635,6 +643,7 @@ static gw_series_t *series_create(gateway_t *gw, const Mm__Series *in, uint64_t 
     return s;
 fail:
     series_free(s);
+fail_family:
     if (new_family && !f->n && !f->ngroups)
         family_remove(gw, f);
     return NULL;

@@ -40,6 +40,8 @@ struct gateway_io {
     uv_tcp_t listener;
     uv_timer_t tick;
     uv_timer_t ws_status;
+    uv_timer_t watchdog;        /* bounds the stop; see gateway_io.c */
+    bool watchdog_on;
     bool listening, stopping, ctx_disposed;
     int open_handles;           /* our uv handles still to close */
 
@@ -54,7 +56,8 @@ struct gateway_io {
     int64_t status_at_ms;
     /* The exposition body, a refcounted h2o shared buffer, per generation. */
     char *expo;
-    size_t expo_len;
+    size_t expo_len, expo_cap;
+    gateway_buf_t expo_scratch;
     uint64_t expo_gen;
     bool expo_valid;
 };

@@ -18,7 +18,7 @@ typedef struct {
     gw_family_t *fam;
     gw_group_t *grp;            /* histogram and summary members only */
     char *name;                 /* the sample name (x, x_bucket, x_sum ...) */
-    mm_label_t *labels;         /* sorted; strings owned */
+    mm_label_t *labels;         /* sorted; all strings live in the same block */
     size_t n_labels;
     int role;
     double bound;               /* le or quantile */

@@ -3,6 +3,7 @@
  * command deadlines) and the WebSocket status timer. Endpoints live in the
  * http_*.c files. */
 #include "gateway_http.h"
+#include "mm_log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <sys/socket.h>
 
 #define TICK_MS 250
+#define STOP_GRACE_MS 3000
 
 struct gw_conn {
     uv_tcp_t tcp;               /* first: h2o's close callback gets this pointer */
@@ -24,7 +26,22 @@ static void maybe_dispose(gateway_io_t *io)
     if (!io->stopping || io->ctx_disposed || io->nconns || io->nws)
         return;
     io->ctx_disposed = true;
+    if (io->watchdog_on) {
+        uv_timer_stop(&io->watchdog);
+        uv_close((uv_handle_t *)&io->watchdog, NULL);
+        io->watchdog_on = false;
+    }
     h2o_context_dispose(&io->ctx);
+}
+
+/* A stop that has not finished after STOP_GRACE_MS: say what is left, and
+ * end the loop rather than hang (the process is exiting anyway). */
+static void on_watchdog(uv_timer_t *t)
+{
+    gateway_io_t *io = t->data;
+    mm_log_warn("MM-GATEWAY-STOP-SLOW", "%zu connections (%zu WebSocket) still open %d ms after stop; "
+                "leaving them", io->nconns, io->nws, STOP_GRACE_MS);
+    uv_stop(io->loop);
 }
 
 static void on_conn_close(uv_handle_t *h)
@@ -108,6 +125,7 @@ int gateway_io_new(const gateway_io_opts_t *o, gateway_io_t **ret_io)
     io->publish = o->publish;
     io->publish_data = o->publish_data;
     gateway_buf_init(&io->status_cache);
+    gateway_buf_init(&io->expo_scratch);
     if (!io->host || !io->instance || (o->api_token && *o->api_token && !io->api_token) ||
         (o->dashboard_dir && !io->dashboard_dir)) {
         free(io->host);
@@ -239,6 +257,13 @@ void gateway_io_stop(gateway_io_t *io)
         if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
             shutdown(fd, SHUT_RDWR);
     }
+    if (io->nconns || io->nws) {
+        uv_timer_init(io->loop, &io->watchdog);
+        io->watchdog.data = io;
+        uv_timer_start(&io->watchdog, on_watchdog, STOP_GRACE_MS, 0);
+        uv_unref((uv_handle_t *)&io->watchdog);
+        io->watchdog_on = true;
+    }
     maybe_dispose(io);
 }
 
@@ -246,12 +271,15 @@ void gateway_io_free(gateway_io_t *io)
 {
     if (!io)
         return;
-    if (!io->ctx_disposed)
+    /* With connections left (see on_watchdog) h2o's context cannot be
+     * disposed safely; the process is exiting, so leave it. */
+    if (!io->ctx_disposed && !io->nconns && !io->nws)
         h2o_context_dispose(&io->ctx);
     h2o_config_dispose(&io->config);
     if (io->expo_valid)
         h2o_mem_release_shared(io->expo);
     gateway_buf_fini(&io->status_cache);
+    gateway_buf_fini(&io->expo_scratch);
     free(io->host);
     free(io->api_token);
     free(io->instance);

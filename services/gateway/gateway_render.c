@@ -90,6 +90,8 @@ static void write_service(gateway_t *gw, gateway_jw_t *w, const gw_service_t *s)
     gateway_jw_u64(w, s->config_generation);
     gateway_jw_key(w, "config_error");
     gateway_jw_str(w, s->config_error);
+    gateway_jw_key(w, "bus_gaps");
+    gateway_jw_u64(w, s->bus_gaps);
     gateway_jw_key(w, "bus");
     gateway_jw_obj_begin(w);
     gateway_jw_key(w, "received");
@@ -131,6 +133,8 @@ void gateway_render_status(gateway_t *gw, gateway_buf_t *b)
     gateway_jw_time(&w, now);
     gateway_jw_key(&w, "system_status");
     gateway_jw_str(&w, system);
+    gateway_jw_key(&w, "status");          /* the same, for memmonctl status */
+    gateway_jw_str(&w, system);
     gateway_jw_key(&w, "components");
     gateway_jw_obj_begin(&w);
     for (size_t i = 0; i < sizeof(components) / sizeof(components[0]); i++) {
@@ -143,10 +147,6 @@ void gateway_render_status(gateway_t *gw, gateway_buf_t *b)
 
     size_t counts[5];
     count_types(gw, counts);
-    int64_t interval = 0;
-    for (size_t i = 0; i < gw->nsvc; i++)
-        if (!strcmp(gw->services[i].service, "collector"))
-            interval = gw->services[i].interval_ms;
     gateway_jw_key(&w, "metrics_summary");
     gateway_jw_obj_begin(&w);
     gateway_jw_key(&w, "counters");
@@ -159,8 +159,9 @@ void gateway_render_status(gateway_t *gw, gateway_buf_t *b)
     gateway_jw_u64(&w, counts[MM__METRIC_TYPE__SUMMARY]);
     gateway_jw_key(&w, "series");
     gateway_jw_u64(&w, gw->nseries);
+    /* The reference's collector-only fields; memmon keeps them for its
+     * users, unknown here (history lives with the collector). */
     gateway_jw_key(&w, "collection_interval");
-    (void)interval;
     gateway_jw_null(&w);
     gateway_jw_key(&w, "retention_hours");
     gateway_jw_null(&w);

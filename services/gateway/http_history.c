@@ -1,8 +1,9 @@
-/* GET /api/performance?hours=N: history for charts, asked of the collector
- * as a cmd.collector "history.query" command with a correlation id; the
- * answer comes back on reply.<instance>. No answer by the deadline → 504.
- * The response keeps the reference's shape: timestamp, historical_metrics
- * (the collector's result), current_metrics, health_history. */
+/* GET /api/performance?hours=N[&name=GLOB][&step=S][&max_series=K]: history
+ * for charts, asked of the collector as a cmd.collector "history.query"
+ * command with a correlation id; the answer comes on reply.<instance>. No
+ * answer by the deadline → 504. The response keeps the reference's shape:
+ * timestamp, historical_metrics (the collector's result), current_metrics,
+ * health_history. */
 #include "gateway_http.h"
 
 #include <errno.h>
@@ -101,6 +102,23 @@ static void on_reply(void *data, const Mm__Reply *r)
     gateway_buf_fini(&b);
 }
 
+/* A decimal integer in [min, max], digits only. */
+static bool parse_int(const char *v, size_t len, int64_t min, int64_t max, int64_t *ret)
+{
+    if (len == 0 || len > 12)
+        return false;
+    int64_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return false;
+        n = n * 10 + (v[i] - '0');
+    }
+    if (n < min || n > max)
+        return false;
+    *ret = n;
+    return true;
+}
+
 static int on_performance(gw_handler_t *h, h2o_req_t *req)
 {
     gateway_io_t *io = h->io;
@@ -113,22 +131,37 @@ static int on_performance(gw_handler_t *h, h2o_req_t *req)
     int64_t hours = 1;
     size_t len;
     const char *v = gw_query(req, "hours", &len);
-    if (v) {
-        char tmp[16];
-        char *end;
-        if (len == 0 || len >= sizeof(tmp)) {
-            gw_error(h, req, 400, "bad_parameter", "hours must be an integer from 1 to %d", MAX_HOURS);
+    if (v && !parse_int(v, len, 1, MAX_HOURS, &hours)) {
+        gw_error(h, req, 400, "bad_parameter", "hours must be an integer from 1 to %d", MAX_HOURS);
+        return 0;
+    }
+    /* name: a metric name or a glob of one (the collector's history.query
+     * takes either); everything by default, as the reference returned. */
+    const char *name = "*";
+    char namebuf[256];
+    if ((v = gw_query(req, "name", &len))) {
+        bool ok = len > 0 && len < sizeof(namebuf);
+        for (size_t i = 0; ok && i < len; i++) {
+            char c = v[i];
+            ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '_' || c == ':' || c == '*' || c == '?';
+        }
+        if (!ok) {
+            gw_error(h, req, 400, "bad_parameter", "name must be a metric name, * and ? allowed");
             return 0;
         }
-        memcpy(tmp, v, len);
-        tmp[len] = '\0';
-        errno = 0;
-        long long n = strtoll(tmp, &end, 10);
-        if (*end || errno || n < 1 || n > MAX_HOURS || tmp[0] == '+' || tmp[0] == ' ') {
-            gw_error(h, req, 400, "bad_parameter", "hours must be an integer from 1 to %d", MAX_HOURS);
-            return 0;
-        }
-        hours = n;
+        memcpy(namebuf, v, len);
+        namebuf[len] = '\0';
+        name = namebuf;
+    }
+    int64_t step_s = 0, max_series = 0;
+    if ((v = gw_query(req, "step", &len)) && !parse_int(v, len, 1, 86400, &step_s)) {
+        gw_error(h, req, 400, "bad_parameter", "step must be a number of seconds from 1 to 86400");
+        return 0;
+    }
+    if ((v = gw_query(req, "max_series", &len)) && !parse_int(v, len, 1, 10000, &max_series)) {
+        gw_error(h, req, 400, "bad_parameter", "max_series must be an integer from 1 to 10000");
+        return 0;
     }
     if (!io->publish) {
         gw_error(h, req, 503, "bus_unavailable", "the gateway has no bus connection");
@@ -146,18 +179,35 @@ static int on_performance(gw_handler_t *h, h2o_req_t *req)
         gw_error(h, req, 503, "busy", "could not register the command");
         return 0;
     }
-    char args[64];
-    snprintf(args, sizeof(args), "{\"hours\":%lld}", (long long)hours);
+    gateway_buf_t args;
+    gateway_buf_init(&args);
+    gateway_jw_t w;
+    gateway_jw_init(&w, &args);
+    gateway_jw_obj_begin(&w);
+    gateway_jw_key(&w, "hours");
+    gateway_jw_i64(&w, hours);
+    gateway_jw_key(&w, "name");
+    gateway_jw_str(&w, name);
+    if (step_s) {
+        gateway_jw_key(&w, "step_ms");
+        gateway_jw_i64(&w, step_s * 1000);
+    }
+    if (max_series) {
+        gateway_jw_key(&w, "max_series");
+        gateway_jw_i64(&w, max_series);
+    }
+    gateway_jw_obj_end(&w);
     Mm__Command cmd = MM__COMMAND__INIT;
     cmd.id = id;
     cmd.requester = io->instance;
     cmd.deadline_ms = deadline;
     cmd.verb = (char *)"history.query";
-    cmd.args_json = args;
+    cmd.args_json = args.data ? args.data : (char *)"{}";
     Mm__Envelope env = MM__ENVELOPE__INIT;
     env.payload_case = MM__ENVELOPE__PAYLOAD_COMMAND;
     env.command = &cmd;
-    int r = io->publish(io->publish_data, "cmd.collector", &env);
+    int r = gateway_buf_failed(&args) ? -ENOMEM : io->publish(io->publish_data, "cmd.collector", &env);
+    gateway_buf_fini(&args);
     if (r < 0) {
         gateway_pending_cancel(io->gw, ctx->pending);
         ctx->pending = NULL;

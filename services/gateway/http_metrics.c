@@ -13,27 +13,37 @@
 
 static h2o_generator_t static_gen = { NULL, NULL };
 
-/* Makes io->expo the exposition of the current generation. */
+/* Makes io->expo the exposition of the current generation. The render
+ * goes into a scratch buffer kept between renders, then into the shared
+ * buffer, which is reused when no response holds it any more: a 100k-series
+ * body is 7 MB, and fresh pages for it cost more than the copy. */
 static int refresh_exposition(gateway_io_t *io)
 {
     uint64_t gen = gateway_generation(io->gw);
     if (io->expo_valid && io->expo_gen == gen)
         return 0;
-    gateway_buf_t b;
-    gateway_buf_init(&b);
-    gateway_render_exposition(io->gw, &b);
-    if (gateway_buf_failed(&b)) {
-        gateway_buf_fini(&b);
+    gateway_buf_t *b = &io->expo_scratch;
+    gateway_buf_reset(b);
+    gateway_render_exposition(io->gw, b);
+    if (gateway_buf_failed(b)) {
+        gateway_buf_fini(b);
         return -1;
     }
-    size_t len = b.len;
-    char *shared = h2o_mem_alloc_shared(NULL, len + 1, NULL);
+    size_t len = b->len;
+    bool reuse = false;
+    if (io->expo_valid) {
+        struct st_h2o_mem_pool_shared_entry_t *e =
+            H2O_STRUCT_FROM_MEMBER(struct st_h2o_mem_pool_shared_entry_t, bytes, io->expo);
+        reuse = e->refcnt == 1 && io->expo_cap >= len + 1;
+    }
+    if (!reuse) {
+        if (io->expo_valid)
+            h2o_mem_release_shared(io->expo);
+        io->expo_cap = len + len / 8 + 1;
+        io->expo = h2o_mem_alloc_shared(NULL, io->expo_cap, NULL);
+    }
     if (len)
-        memcpy(shared, b.data, len);
-    gateway_buf_fini(&b);
-    if (io->expo_valid)
-        h2o_mem_release_shared(io->expo);
-    io->expo = shared;
+        memcpy(io->expo, b->data, len);
     io->expo_len = len;
     io->expo_gen = gen;
     io->expo_valid = true;

@@ -1,6 +1,7 @@
 /* memmon-gateway: the HTTP, Prometheus and WebSocket face of memmon.
  * Wiring only: the view (gateway.c) and h2o (gateway_io.c) on the service
  * lifecycle's loop, fed by the bus subscriptions below. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,11 +79,44 @@ static void gw_stop(mm_service_t *svc)
     gateway_io_stop(io);
 }
 
-static int gw_reload(mm_service_t *svc, void *own, mm_diag_t *d)
+/* The gateway has no file of its own; its "own" config is what it takes
+ * from memmon.yml at a reload (the reload callback runs before the new
+ * memmon.yml replaces the running one, so it is captured here). */
+typedef struct {
+    char *api_token;
+} gw_own_t;
+
+static void gw_config_free(void *p)
 {
-    (void)own;
+    gw_own_t *own = p;
+    if (!own)
+        return;
+    free(own->api_token);
+    free(own);
+}
+
+static int gw_config_load(const mm_config_t *cfg, void **ret_own, mm_diag_t *d)
+{
     (void)d;
-    gateway_io_set_token(io, mm_service_config(svc)->api_token);
+    gw_own_t *own = calloc(1, sizeof(*own));
+    if (!own)
+        return -ENOMEM;
+    if (cfg->api_token && !(own->api_token = strdup(cfg->api_token))) {
+        free(own);
+        return -ENOMEM;
+    }
+    *ret_own = own;
+    return 0;
+}
+
+static int gw_reload(mm_service_t *svc, void *p, mm_diag_t *d)
+{
+    (void)svc;
+    (void)d;
+    gw_own_t *own = p;
+    gateway_io_set_token(io, own->api_token);
+    mm_log_info("MM-GATEWAY-RELOAD", "api token %s; listen address changes apply at restart",
+                own->api_token && *own->api_token ? "set" : "not set (writes refused)");
     return 0;
 }
 
@@ -101,6 +135,8 @@ int main(int argc, char **argv)
     static const mm_service_def_t def = {
         .name = "gateway",
         .summary = "Serves memmon over HTTP: JSON API, Prometheus text, WebSocket, dashboard.",
+        .config_load = gw_config_load,
+        .config_free = gw_config_free,
         .start = gw_start,
         .stop = gw_stop,
         .reload = gw_reload,

@@ -10,6 +10,7 @@ Also runs wrk on /metrics for throughput.
 import argparse
 import http.client
 import json
+import os
 import random
 import re
 import shutil
@@ -91,7 +92,8 @@ def run_size(g, n, rounds):
             full[kind].append(timed_get(g, conn)[0])
     conn.close()
     return (statistics.median(cold), min(cold), statistics.median(warm), size,
-            statistics.median(full["short"]), statistics.median(full["random"]))
+            (statistics.median(full["short"]), min(full["short"])),
+            (statistics.median(full["random"]), min(full["random"])))
 
 
 def main():
@@ -111,18 +113,20 @@ def main():
                 m = re.search(r"Requests/sec:\s+([\d.]+)", out)
                 rps = float(m.group(1)) if m else None
             rows.append((n, size, cold, cold_min, full, rnd, warm, rps, rss_kb(g.pid())))
-    print("| series | body | render+serve, 1 value changed (median/min) | all values changed, 3-decimal values | "
-          "all values changed, 17-digit doubles | serve cached | wrk -t2 -c8 /metrics | gateway RSS |")
+    print("load average at the end: %.2f %.2f %.2f" % os.getloadavg())
+    print("| series | body | render+serve, 1 value changed (median/min) | all values changed, 3-decimal values "
+          "(median/min) | all values changed, 17-digit doubles (median/min) | serve cached | wrk -t2 -c8 /metrics "
+          "| gateway RSS |")
     print("|---|---|---|---|---|---|---|---|")
     for n, size, cold, cold_min, full, rnd, warm, rps, rss in rows:
-        print("| %d | %.1f MB | %.1f / %.1f ms | %.1f ms | %.1f ms | %.1f ms | %s | %.1f MB |" % (
-            n, size / 1e6, cold, cold_min, full, rnd, warm, "%.0f req/s" % rps if rps else "-",
-            rss / 1024))
+        print("| %d | %.1f MB | %.1f / %.1f ms | %.1f / %.1f ms | %.1f / %.1f ms | %.1f ms | %s | %.1f MB |" % (
+            n, size / 1e6, cold, cold_min, full[0], full[1], rnd[0], rnd[1], warm,
+            "%.0f req/s" % rps if rps else "-", rss / 1024))
     for n, size, cold, cold_min, full, rnd, warm, rps, rss in rows:
         if n == 100000:
-            print("RESULT 100k series render+serve %.1f ms with 3-decimal values, %.1f ms with "
+            print("RESULT 100k series render+serve (median) %.1f ms with 3-decimal values, %.1f ms with "
                   "17-digit doubles (target <= 50 ms): %s / %s"
-                  % (full, rnd, "PASS" if full <= 50 else "MISS", "PASS" if rnd <= 50 else "MISS"))
+                  % (full[0], rnd[0], "PASS" if full[0] <= 50 else "MISS", "PASS" if rnd[0] <= 50 else "MISS"))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ gateway's RSS.
   tools/bench/gateway_status.py [--duration 10] [--connections 64] [--threads 2]"""
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -36,7 +37,7 @@ def main():
         out = subprocess.run(cmd, capture_output=True, text=True).stdout
         print(out)
         m = re.search(r"Requests/sec:\s+([\d.]+)", out)
-        print("gateway RSS after: %d KiB" % rss_kb(g.pid()))
+        print("gateway RSS after: %d KiB; load average: %.2f %.2f %.2f" % ((rss_kb(g.pid()),) + os.getloadavg()))
         if m:
             rps = float(m.group(1))
             print("RESULT %s %.0f req/s (target >= 50000): %s" % (a.path, rps,

@@ -53,6 +53,10 @@ static void test_values(void **state)
     check_value(989896121825172.25, "9.898961218251722e+14");
     check_value(17976304331585.3125, "1.7976304331585312e+13");
     check_value(5e-324, "5e-324");
+    /* Just above a power of two the gap below is half: the shortest form
+     * can lie above the nearer 16-digit neighbour. */
+    check_value(5.9604644775390625e-08, "5.960464477539063e-08");
+    check_value(5.684341886080802e-14, "5.684341886080802e-14");
     check_value(1.7976931348623157e308, "1.7976931348623157e+308");
 }
 

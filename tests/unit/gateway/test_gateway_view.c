@@ -596,6 +596,46 @@ static void test_promtool(void **state)
     gateway_free(gw);
 }
 
+/* Mutated client messages never crash, and every answer is valid JSON. */
+static void test_ws_mutations(void **state)
+{
+    (void)state;
+    gateway_t *gw = make();
+    static const char *const seeds[] = {
+        "{\"subscribe\": [\"metric.node_\", \"health.\"]}", "{\"unsubscribe\": [\"status\"]}",
+        "{\"resume\": 12}", "{\"type\": \"ping\"}",
+    };
+    static const char alphabet[] = "{}[]\":,.-0123456789 rstuyp\\\x01\xff";
+    uint32_t x = 777;
+    for (int i = 0; i < 20000; i++) {
+        char buf[128];
+        const char *seed = seeds[i % 4];
+        size_t len = strlen(seed);
+        memcpy(buf, seed, len);
+        for (int k = 0; k < 1 + i % 3; k++) {
+            x = x * 1103515245 + 12345;
+            buf[(x >> 8) % len] = alphabet[(x >> 16) % (sizeof(alphabet) - 1)];
+        }
+        gateway_ws_filter_t f;
+        gateway_ws_filter_init(&f);
+        gateway_buf_t reply;
+        gateway_buf_init(&reply);
+        int64_t resume;
+        int r = gateway_ws_client_message(gw, &f, buf, len, &resume, &reply);
+        assert_true(r == 0 || r == -EINVAL);
+        if (reply.len) {
+            json_error_t e;
+            json_t *j = json_loadb(reply.data, reply.len, 0, &e);
+            if (!j)
+                fail_msg("invalid reply %s to %.*s", reply.data, (int)len, buf);
+            json_decref(j);
+        }
+        gateway_buf_fini(&reply);
+        gateway_ws_filter_fini(&f);
+    }
+    gateway_free(gw);
+}
+
 static void test_many_series(void **state)
 {
     (void)state;
@@ -638,6 +678,7 @@ int main(void)
         cmocka_unit_test(test_pending),
         cmocka_unit_test(test_ws_protocol),
         cmocka_unit_test(test_promtool),
+        cmocka_unit_test(test_ws_mutations),
         cmocka_unit_test(test_many_series),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
