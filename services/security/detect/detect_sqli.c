@@ -442,13 +442,13 @@ static void analyse(sql_state_t *st)
     /* Prose has runs of plain words; SQL has operators, parentheses, literals. */
     if (c->type == T_WORD && p->type == T_WORD)
         st->prose = true;
-    if (c->type == T_OP || c->type == T_CMP || c->type == T_LPAR || c->type == T_RPAR ||
-        (c->type == T_FUNC && c->sub != 0) || c->type == T_LOGIC || c->type == T_VAR)
+    if (c->type == T_CMP || c->type == T_LPAR || (c->type == T_FUNC && c->sub != 0) ||
+        c->type == T_LOGIC || c->type == T_VAR || c->type == T_STMT)
         st->sqlish++;
     /* An expression of SQL tokens only, ended by a comment: ( BINARY ( 'b') ) -- */
     if (c->type == T_OTHER)
         st->prose = true; /* ':' '?' '\\' and friends: URLs and text, not SQL */
-    if (c->type == T_COMMENT && !st->prose && st->sqlish >= 3 && i >= 4 &&
+    if (c->type == T_COMMENT && !st->prose && st->sqlish >= 2 && i >= 4 &&
         !(st->s[c->pos] == '#' && c->pos + 1 < st->n && !mm_detect_isspace(st->s[c->pos + 1])))
         hit(st, 55, "expression-comment", c->pos);
 
