@@ -11,13 +11,13 @@
 
 /* Names that run something and are not ordinary words. */
 static const char *const strong_cmds[] = {
-    "apt-get", "aptitude", "awk", "base64", "bash", "bitsadmin", "busybox", "cacls",
-    "certutil", "chattr", "chgrp", "chmod", "chown", "cmd", "crontab", "cscli", "cscript",
+    "ansible", "ansible-config", "ansible-doc", "ansible-playbook", "ansible-vault", "apt-get", "aptitude", "awk", "base64", "bash", "bitsadmin", "busybox", "cacls",
+    "certutil", "chattr", "chef-client", "chgrp", "chmod", "chown", "cmd", "cpulimit", "crontab", "cscli", "cscript",
     "csh", "curl", "dash", "dmesg", "dpkg", "egrep", "fgrep", "gawk", "getent", "grep",
     "hostname", "htop", "icacls", "id", "iex", "ifconfig", "ipconfig", "irb", "iwr", "killall", "ksh",
     "ls", "lsb_release", "lsof", "lwp-download", "lwp-request", "mkfifo", "mknod", "mshta",
     "msiexec", "nc", "ncat", "net1", "netcat", "netsh", "netstat", "nmap", "nohup",
-    "nslookup", "passwd", "perl", "php", "pkill", "powershell", "printenv", "pwd", "pwsh",
+    "nslookup", "passwd", "perl", "php", "pip", "pip3", "pkill", "powershell", "printenv", "pwd", "pwsh",
     "python", "python2", "python3", "regedit", "regsvr32", "rm", "rmdir", "ruby",
     "rundll32", "schtasks", "sftp", "sh", "socat", "ssh", "ssh-copy-id", "sudo",
     "sysinfo", "systeminfo", "taskkill", "tasklist", "tcsh", "telnet", "tftp",
@@ -27,18 +27,18 @@ static const char *const strong_cmds[] = {
 
 /* Short command names that are rarely words of prose. */
 static const char *const mid_cmds[] = {
-    "bcdboot", "cd", "chdir", "cp", "dd", "del", "dir", "env", "erase", "gcc", "ln",
-    "mkdir", "mv", "nano", "od", "ps", "reg", "rmt-dump", "sed", "su", "systemctl", "tar",
+    "alias", "bcdboot", "c89", "c99", "cd", "chdir", "cp", "dd", "del", "dir", "env", "erase", "gcc", "gdb", "ln",
+    "mkdir", "mv", "nano", "od", "ps", "reg", "rmt", "rmt-dump", "rmt-tar", "sed", "su", "systemctl", "tar",
     "tr", "ver", "vi", "vim", "wc", "who", "xargs",
 };
 
 /* Commands that are also ordinary words; they need a command-line shape. */
 static const char *const weak_cmds[] = {
-    "at", "cat", "copy", "cut", "date", "diff", "dig", "echo", "eval", "exec", "exit",
+    "at", "cat", "column", "copy", "cut", "date", "diff", "dig", "echo", "eval", "exec", "exit",
     "expr", "file", "find", "finger", "free", "head", "history", "host", "kill", "last",
     "less", "locate", "mail", "make", "man", "more", "mount", "net", "nice", "ping",
     "print", "printf", "read", "rev", "service", "set", "sleep", "sort", "source",
-    "split", "start", "tail", "tee", "test", "time", "timeout", "top", "touch", "type",
+    "split", "start", "tail", "tee", "test", "time", "timeout", "top", "touch", "trap", "type",
     "uniq", "unzip", "wait", "watch", "which", "write", "zip",
 };
 
@@ -95,7 +95,10 @@ typedef struct {
     bool in_subst;        /* the last opener was a substitution */
     size_t pending_pos;
     char pending_name[40];
-    int batch;            /* 1 = saw FOR, 2 = saw IF at the start */
+    int batch;            /* 3 = FOR seen, 1 = FOR with a batch variable, 4 = IF seen */
+    int if_words;
+    bool var_cmd;         /* a $variable stood in command position */
+    size_t var_pos;
     char prev;
     char hist[16];
 } cmd_t;
@@ -199,7 +202,7 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
     int k = c->pending_kind;
     c->pending_kind = K_NONE;
     bool shape = arg_shape(t);
-    if (t->kind == C_WORD && t->raw_len > 0 && t->raw_len < 8) {
+    if (t->kind == C_WORD && t->raw_len > 0 && t->raw_len < 16) {
         /* A bare number (sleep 5, ping -n 3) or a known subcommand (net user). */
         bool num = true;
         for (size_t i = 0; i < t->raw_len; i++)
@@ -227,6 +230,8 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
     } else {
         if (k == K_STRONG && (shape || host_shape(t)))
             chit(c, 65, "command-line", c->pending_pos, c->pending_name);
+        else if (k == K_STRONG && (t->kind == C_SEP || t->kind == C_OPEN))
+            chit(c, 60, "command-then-separator", c->pending_pos, c->pending_name);
         else if (k == K_STRONG)
             chit(c, 35, "command-word", c->pending_pos, c->pending_name);
         else if (k == K_MID && shape)
@@ -240,6 +245,11 @@ static void on_token(cmd_t *c, const ctok_t *t)
 {
     if (c->pending_kind != K_NONE)
         judge_pending(c, t);
+    if (c->var_cmd && t->kind != C_VAR) {
+        c->var_cmd = false;
+        if (arg_shape(t) && t->kind == C_WORD && t->raw_len >= 2 && t->raw[0] == '-')
+            chit(c, 60, "variable-command", c->var_pos, "$var");
+    }
     mm_detect_tok_push(c->hist, sizeof c->hist, t->kind);
 
     if (t->kind == C_OPEN)
@@ -304,19 +314,26 @@ static void on_token(cmd_t *c, const ctok_t *t)
             /* FOR /F ... or FOR %%x ... */
             c->batch = (t->raw_len >= 2 && (t->raw[0] == '/' || t->raw[0] == '%')) ? 1 : 0;
         } else if (c->batch == 4) {
-            bool cond = mm_detect_word_eq(t->raw, t->raw_len, "exist") ||
-                        mm_detect_word_eq(t->raw, t->raw_len, "defined") ||
-                        mm_detect_word_eq(t->raw, t->raw_len, "errorlevel") ||
+            /* IF [NOT] EXIST|DEFINED|ERRORLEVEL ..., IF a == b, IF a GEQ b */
+            static const char *const conds[] = {"defined", "equ", "errorlevel", "exist", "geq", "gtr", "leq", "lss", "neq"};
+            bool cond = mm_detect_in_set(t->raw, t->raw_len, conds, sizeof conds / sizeof conds[0]) ||
                         memchr(t->raw, '%', t->raw_len) != NULL ||
                         (t->raw_len >= 2 && memmem(t->raw, t->raw_len, "==", 2) != NULL);
             if (cond)
                 chit(c, 60, "batch-if", t->pos, "if");
-            if (!mm_detect_word_eq(t->raw, t->raw_len, "not") && !mm_detect_word_eq(t->raw, t->raw_len, "/i"))
+            if (cond || ++c->if_words > 3)
                 c->batch = 0;
         }
         break;
     }
     case C_VAR:
+        /* $c $a$b, $SHELL -c ...: a variable run as the command */
+        if (c->at_cmd && c->after_sep && t->raw_len > 1 && t->raw[0] == '$')
+            chit(c, 60, "variable-command", t->pos, "$var");
+        if (c->at_cmd && t->raw_len > 1 && t->raw[0] == '$') {
+            c->var_cmd = true;
+            c->var_pos = t->pos;
+        }
         if (c->batch == 3)
             c->batch = 1;
         if (c->batch == 4) {
@@ -332,6 +349,12 @@ static void on_token(cmd_t *c, const ctok_t *t)
         c->after_sep = c->after_sep && t->kind == C_WORD && t->has_eq;
     if (t->kind != C_WORD)
         c->first = c->first && (t->kind == C_VAR);
+}
+
+/* After a spliced $X, does the word go on in lowercase (c$_at)? */
+static bool continues_lower(const uint8_t *r, size_t j)
+{
+    return r[j] >= 'a' && r[j] <= 'z' && r[j - 1] == '_';
 }
 
 /* Normalises a raw word into t->norm: lowercase, quotes, backslashes and
@@ -357,6 +380,17 @@ static void normalise(ctok_t *t, unsigned *flags)
             *flags |= MM_DETECT_DEC_SHELLQUOTE;
             i++;
             continue;
+        }
+        if (c == '$' && k > 0 && i + 1 < n && (mm_detect_isalpha(r[i + 1]) || r[i + 1] == '_')) {
+            /* c$_at, sh$XX, n$u: a short unset variable spliced into a name */
+            size_t j = i + 1;
+            while (j < n && j - i <= 3 && (mm_detect_isalnum(r[j]) || r[j] == '_'))
+                j++;
+            if (j - i <= 3 && (j == n || !mm_detect_isalnum(r[j]) || continues_lower(r, j))) {
+                *flags |= MM_DETECT_DEC_SHELLQUOTE;
+                i = j - 1;
+                continue;
+            }
         }
         if (c == '/')
             base = k + 1;
@@ -659,8 +693,17 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
         size_t st = i;
         while (i < n) {
             uint8_t w = s[i];
+            if (w == '\\' && i + 1 < n && (s[i + 1] == 'n' || s[i + 1] == 'r' || s[i + 1] == 't'))
+                break;
             if (w == '\\' && i + 1 < n && s[i + 1] != '\n') {
                 i += 2;
+                continue;
+            }
+            /* Empty substitutions split a word without ending it: pi``ng, pi$()ng */
+            if (i > st && ((w == '`' && i + 1 < n && s[i + 1] == '`') ||
+                           ((w == '$' || w == '<' || w == '>') && i + 2 < n && s[i + 1] == '(' && s[i + 2] == ')'))) {
+                f |= MM_DETECT_DEC_SHELLQUOTE;
+                i += w == '`' ? 2 : 3;
                 continue;
             }
             if (is_meta(w) && !(w == ',' && brace == 0))
