@@ -236,7 +236,7 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
             chit(c, 35, "command-word", c->pending_pos, c->pending_name);
         else if (k == K_MID && shape)
             chit(c, 60, "command-line", c->pending_pos, c->pending_name);
-        else if (k == K_WEAK && shape)
+        else if (k == K_WEAK && (shape || host_shape(t)))
             chit(c, 55, "command-line", c->pending_pos, c->pending_name);
     }
 }
@@ -280,11 +280,12 @@ static void on_token(cmd_t *c, const ctok_t *t)
             bool was_first = c->first;
             c->first = false;
             c->at_cmd = false;
-            if (was_first && !c->after_sep) {
-                if (strcmp(t->norm, "for") == 0)
-                    c->batch = 3;
-                else if (strcmp(t->norm, "if") == 0)
-                    c->batch = 4;
+            (void)was_first;
+            if (strcmp(t->norm, "for") == 0) {
+                c->batch = 3;
+            } else if (strcmp(t->norm, "if") == 0) {
+                c->batch = 4;
+                c->if_words = 0;
             }
             if (mm_detect_in_set((const uint8_t *)t->norm, strlen(t->norm), prefix_cmds,
                                  sizeof prefix_cmds / sizeof prefix_cmds[0])) {
@@ -302,10 +303,14 @@ static void on_token(cmd_t *c, const ctok_t *t)
             }
             /* Wildcards standing in for a command: /???/??t, /bin/c?t */
             if (t->raw_len >= 3 && (t->raw[0] == '/' || t->raw[0] == '\\')) {
-                size_t wild = 0;
-                for (size_t i = 0; i < t->raw_len; i++)
+                /* Short components only: /???/c?t, /bin/ca*, not /articles/ssh-????/ */
+                size_t wild = 0, comp = 0, longest = 0;
+                for (size_t i = 0; i < t->raw_len; i++) {
                     wild += t->raw[i] == '?' || t->raw[i] == '*';
-                if (wild >= 2 || (wild >= 1 && c->after_sep))
+                    comp = (t->raw[i] == '/' || t->raw[i] == '\\') ? 0 : comp + 1;
+                    longest = comp > longest ? comp : longest;
+                }
+                if (longest <= 6 && (wild >= 2 || (wild >= 1 && c->after_sep)))
                     chit(c, 70, "wildcard-command", t->pos, "glob");
             }
             break;
@@ -722,8 +727,11 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
         t.raw = s + st;
         t.raw_len = i - st;
         normalise(&t, &f);
-        if (t.norm[0] == 0 && !t.has_eq)
-            continue; /* only quotes: '' or "" */
+        bool only_quotes = true;
+        for (size_t q = 0; q < t.raw_len; q++)
+            only_quotes = only_quotes && (t.raw[q] == '\'' || t.raw[q] == '"');
+        if (only_quotes)
+            continue; /* '' or "" */
         windows_base(&t);
         on_token(&c, &t);
     }
