@@ -92,6 +92,48 @@ static size_t dotdot_runs(const uint8_t *s, size_t n)
     return best;
 }
 
+/* Finds a well-known target whose parts are joined by junk instead of a
+ * slash (etc%c1%pcpasswd, windows0x5csystem32, ?.%bg%qfboot.ini): the second
+ * part with its first part at most 10 bytes before it and no space between.
+ * Returns the position after the match or 0. */
+static size_t loose_target(const uint8_t *s, size_t n)
+{
+    static const struct {
+        const char *first, *second;
+    } pairs[] = {
+        {"etc", "passwd"}, {"etc", "shadow"}, {"etc", "issue"}, {"etc", "hosts"}, {"etc", "group"},
+        {"windows", "system32"}, {"winnt", "system32"}, {"windows", "win.ini"}, {NULL, "boot.ini"},
+        {NULL, "win.ini"}, {NULL, "system.ini"},
+    };
+    for (size_t i = 0; i < n; i++) {
+        int c = mm_detect_lower(s[i]);
+        if (c != 'p' && c != 's' && c != 'i' && c != 'h' && c != 'g' && c != 'b' && c != 'w')
+            continue;
+        for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
+            const char *w = pairs[k].second;
+            size_t wl = strlen(w);
+            if (w[0] != c || i + wl > n || !mm_detect_word_eq(s + i, wl, w))
+                continue;
+            if (i + wl < n && mm_detect_isalpha(s[i + wl]))
+                continue;
+            if (!pairs[k].first) {
+                if (i > 0 && !mm_detect_isalpha(s[i - 1]) && !mm_detect_isspace(s[i - 1]))
+                    return i + wl;
+                continue;
+            }
+            size_t fl = strlen(pairs[k].first);
+            for (size_t b = 1; b <= 10 && b <= i; b++) {
+                if (mm_detect_isspace(s[i - b]))
+                    break;
+                if (b >= fl && mm_detect_word_eq(s + i - b, fl, pairs[k].first) &&
+                    (i - b == 0 || !mm_detect_isalpha(s[i - b - 1])) && b > fl)
+                    return i + wl;
+            }
+        }
+    }
+    return 0;
+}
+
 int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
 {
     char seg[32], prev[32];
@@ -192,6 +234,12 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
     } else if (dd_runs >= 3) {
         score = 65;
         rule = "dot-dot-run";
+    } else if (absolute && climbs >= 1) {
+        score = 60;
+        rule = "climb-above-root";
+    } else if (loose_target(s, n)) {
+        score = 60;
+        rule = "system-path-obfuscated";
     } else if (climbs == 1) {
         score = 35;
         rule = "dot-dot";
