@@ -34,33 +34,42 @@ typedef struct {
  * where an unknown word followed by '(' would not. */
 static const kw_t kws[] = {
     {"all", T_KEY, W_ALL}, {"alter", T_STMT, W_DDL},
-    {"and", T_LOGIC, 0}, {"ascii", T_FUNC, W_SQLFN},
-    {"benchmark", T_FUNC, W_DANGER}, {"between", T_CMP, 0},
-    {"binary", T_OP, 0}, {"by", T_KEY, W_BY},
-    {"case", T_KEY, 0}, {"cast", T_FUNC, W_SQLFN},
-    {"char", T_FUNC, W_SQLFN}, {"chr", T_FUNC, W_SQLFN},
-    {"coalesce", T_FUNC, W_SQLFN}, {"concat", T_FUNC, W_SQLFN},
-    {"concat_ws", T_FUNC, W_SQLFN}, {"convert", T_FUNC, W_SQLFN},
+    {"and", T_LOGIC, 0}, {"as", T_KEY, 0},
+    {"ascii", T_FUNC, W_SQLFN}, {"benchmark", T_FUNC, W_DANGER},
+    {"between", T_CMP, 0}, {"binary", T_OP, 0},
+    {"by", T_KEY, W_BY}, {"case", T_KEY, 0},
+    {"cast", T_FUNC, W_SQLFN}, {"char", T_FUNC, W_SQLFN},
+    {"chr", T_FUNC, W_SQLFN}, {"coalesce", T_FUNC, W_SQLFN},
+    {"compress", T_FUNC, W_SQLFN}, {"concat", T_FUNC, W_SQLFN},
+    {"concat_ws", T_FUNC, W_SQLFN}, {"conv", T_FUNC, W_SQLFN},
+    {"convert", T_FUNC, W_SQLFN}, {"crc32", T_FUNC, W_SQLFN},
     {"create", T_STMT, W_DDL}, {"current_user", T_KEY, W_SQLVAR},
     {"database", T_KEY, W_OBJECT}, {"dbms_pipe.receive_message", T_FUNC, W_DANGER},
     {"declare", T_STMT, W_DECLARE}, {"delay", T_KEY, W_DELAY},
     {"delete", T_STMT, W_DELETE}, {"distinct", T_KEY, W_ALL},
     {"div", T_OP, 0}, {"drop", T_STMT, W_DDL},
     {"dual", T_SYS, 0}, {"dumpfile", T_KEY, W_OUTFILE},
-    {"else", T_KEY, 0}, {"end", T_KEY, 0},
-    {"exec", T_STMT, W_EXEC}, {"execute", T_STMT, W_EXEC},
-    {"exists", T_FUNC, W_SQLFN}, {"extractvalue", T_FUNC, W_DANGER},
-    {"false", T_NUM, 0}, {"from", T_KEY, W_FROM},
-    {"function", T_KEY, W_OBJECT}, {"glob", T_CMP, 0},
-    {"group", T_KEY, W_GROUP}, {"group_concat", T_FUNC, W_SQLFN},
-    {"having", T_KEY, W_HAVING}, {"hex", T_FUNC, W_SQLFN},
-    {"if", T_FUNC, 0}, {"ifnull", T_FUNC, W_SQLFN},
+    {"else", T_KEY, 0}, {"elt", T_FUNC, W_SQLFN},
+    {"end", T_KEY, 0}, {"exec", T_STMT, W_EXEC},
+    {"execute", T_STMT, W_EXEC}, {"exists", T_FUNC, W_SQLFN},
+    {"exp", T_FUNC, W_SQLFN}, {"extractvalue", T_FUNC, W_DANGER},
+    {"false", T_NUM, 0}, {"floor", T_FUNC, W_SQLFN},
+    {"from", T_KEY, W_FROM}, {"function", T_KEY, W_OBJECT},
+    {"glob", T_CMP, 0}, {"group", T_KEY, W_GROUP},
+    {"group_concat", T_FUNC, W_SQLFN}, {"having", T_KEY, W_HAVING},
+    {"hex", T_FUNC, W_SQLFN}, {"if", T_FUNC, 0},
+    {"ifnull", T_FUNC, W_SQLFN}, {"iif", T_FUNC, W_SQLFN},
     {"in", T_CMP, 0}, {"index", T_KEY, W_OBJECT},
-    {"information_schema", T_SYS, 1}, {"insert", T_STMT, W_INSERT},
+    {"infile", T_KEY, W_OUTFILE}, {"information_schema", T_SYS, 1},
+    {"insert", T_STMT, W_INSERT}, {"instr", T_FUNC, W_SQLFN},
     {"into", T_KEY, W_INTO}, {"is", T_CMP, 0},
-    {"isnull", T_FUNC, W_SQLFN}, {"like", T_CMP, 0},
-    {"limit", T_KEY, W_LIMIT}, {"load_file", T_FUNC, W_DANGER},
-    {"make_set", T_FUNC, W_SQLFN}, {"mid", T_FUNC, W_SQLFN},
+    {"isnull", T_FUNC, W_SQLFN}, {"json_extract", T_FUNC, W_SQLFN},
+    {"left", T_FUNC, W_SQLFN}, {"length", T_FUNC, W_SQLFN},
+    {"like", T_CMP, 0}, {"limit", T_KEY, W_LIMIT},
+    {"load", T_STMT, W_DDL}, {"load_file", T_FUNC, W_DANGER},
+    {"locate", T_FUNC, W_SQLFN}, {"lpad", T_FUNC, W_SQLFN},
+    {"ltrim", T_FUNC, W_SQLFN}, {"make_set", T_FUNC, W_SQLFN},
+    {"md5", T_FUNC, W_SQLFN}, {"mid", T_FUNC, W_SQLFN},
     {"mod", T_OP, 0}, {"msysobjects", T_SYS, 1},
     {"mysql.user", T_SYS, 1}, {"name_const", T_FUNC, W_DANGER},
     {"not", T_OP, 0}, {"null", T_NUM, 0},
@@ -68,22 +77,28 @@ static const kw_t kws[] = {
     {"ord", T_FUNC, W_SQLFN}, {"order", T_KEY, W_ORDER},
     {"outfile", T_KEY, W_OUTFILE}, {"pg_catalog", T_SYS, 1},
     {"pg_shadow", T_SYS, 1}, {"pg_sleep", T_FUNC, W_DANGER},
-    {"pg_user", T_SYS, 1}, {"procedure", T_KEY, W_OBJECT},
+    {"pg_user", T_SYS, 1}, {"pi", T_FUNC, W_SQLFN},
+    {"procedure", T_KEY, W_OBJECT}, {"rand", T_FUNC, W_SQLFN},
     {"randomblob", T_FUNC, W_DANGER}, {"regexp", T_CMP, 0},
-    {"rlike", T_CMP, 0}, {"schema", T_KEY, W_OBJECT},
+    {"reverse", T_FUNC, W_SQLFN}, {"right", T_FUNC, W_SQLFN},
+    {"rlike", T_CMP, 0}, {"rpad", T_FUNC, W_SQLFN},
+    {"rtrim", T_FUNC, W_SQLFN}, {"schema", T_KEY, W_OBJECT},
     {"select", T_STMT, W_SELECT}, {"session_user", T_KEY, W_SQLVAR},
-    {"set", T_KEY, W_SET}, {"shutdown", T_STMT, W_SHUTDOWN},
-    {"sleep", T_FUNC, W_DANGER}, {"sounds", T_CMP, 0},
-    {"sqlite_master", T_SYS, 1}, {"substr", T_FUNC, W_SQLFN},
+    {"set", T_KEY, W_SET}, {"sha1", T_FUNC, W_SQLFN},
+    {"shutdown", T_STMT, W_SHUTDOWN}, {"sin", T_FUNC, W_SQLFN},
+    {"sleep", T_FUNC, W_DANGER}, {"soundex", T_FUNC, W_SQLFN},
+    {"sounds", T_CMP, 0}, {"sqlite_master", T_SYS, 1},
+    {"strcmp", T_FUNC, W_SQLFN}, {"substr", T_FUNC, W_SQLFN},
     {"substring", T_FUNC, W_SQLFN}, {"syscolumns", T_SYS, 1},
-    {"sysdatabases", T_SYS, 1}, {"sysobjects", T_SYS, 1},
-    {"system_user", T_KEY, W_SQLVAR}, {"sysusers", T_SYS, 1},
-    {"table", T_KEY, W_OBJECT}, {"then", T_KEY, 0},
-    {"true", T_NUM, 0}, {"truncate", T_STMT, W_DDL},
-    {"unhex", T_FUNC, W_SQLFN}, {"union", T_UNION, 0},
-    {"update", T_STMT, W_UPDATE}, {"updatexml", T_FUNC, W_DANGER},
-    {"user", T_KEY, W_OBJECT}, {"utl_http.request", T_FUNC, W_DANGER},
-    {"utl_inaddr.get_host_address", T_FUNC, W_DANGER}, {"utl_inaddr.get_host_name", T_FUNC, W_DANGER},
+    {"sysdatabases", T_SYS, 1}, {"sysdate", T_FUNC, W_SQLFN},
+    {"sysobjects", T_SYS, 1}, {"system_user", T_KEY, W_SQLVAR},
+    {"sysusers", T_SYS, 1}, {"table", T_KEY, W_OBJECT},
+    {"then", T_KEY, 0}, {"true", T_NUM, 0},
+    {"truncate", T_STMT, W_DDL}, {"unhex", T_FUNC, W_SQLFN},
+    {"union", T_UNION, 0}, {"update", T_STMT, W_UPDATE},
+    {"updatexml", T_FUNC, W_DANGER}, {"user", T_KEY, W_OBJECT},
+    {"utl_http.request", T_FUNC, W_DANGER}, {"utl_inaddr.get_host_address", T_FUNC, W_DANGER},
+    {"utl_inaddr.get_host_name", T_FUNC, W_DANGER}, {"uuid", T_FUNC, W_SQLFN},
     {"values", T_KEY, W_VALUES}, {"version", T_FUNC, W_SQLFN},
     {"view", T_KEY, W_OBJECT}, {"waitfor", T_STMT, W_WAITFOR},
     {"when", T_KEY, 0}, {"where", T_KEY, W_WHERE},
@@ -208,8 +223,15 @@ static bool lex_next(lexer_t *lx, tok_t *t)
         return true;
     }
     if ((c == '-' && i + 1 < n && s[i + 1] == '-') || c == '#') {
+        size_t e = line_end(s, n, i);
+        if (e < n) {
+            /* A line comment with SQL after it is only whitespace: union#x\nselect */
+            *lx->flags |= MM_DETECT_DEC_SQLCOMMENT;
+            lx->i = e;
+            return lex_next(lx, t);
+        }
         t->type = T_COMMENT;
-        lx->i = line_end(s, n, i);
+        lx->i = e;
         return true;
     }
     if (c == '\'' || c == '"' || c == '`') {
@@ -479,6 +501,11 @@ static void analyse(sql_state_t *st)
     if (st->broken && i == st->bk + 3) {
         /* break & X Y */
         const tok_t *x = p, *y = c;
+        if ((p2->type == T_LOGIC || p2->type == T_CMP || p2->type == T_OP) && st->quoted &&
+            !st->prose_prefix && !st->unit_quote && x->type == T_STR && y->type == T_END &&
+            st->s[st->n - 1] != st->s[x->pos] && st->bk == 0 && st->s[x->pos] == st->s[st->w[0].pos] &&
+            st->n - x->pos <= 12)
+            hit(st, 55, "break-string-op", p2->pos);
         if (p2->type == T_LOGIC) {
             bool xop = is_operand(x);
             /* The operand must be used: compared, computed, commented out
@@ -549,6 +576,21 @@ static void analyse(sql_state_t *st)
         hit(st, 60, "system-variable", c->pos);
     if (c->type == T_SYS && c->sub == 1)
         hit(st, 55, "system-catalog", c->pos);
+
+    /* Nested SQL function calls: ascii(substring(version() ... */
+    if (p2->type == T_FUNC && p->type == T_LPAR && c->type == T_FUNC && c->sub != 0 &&
+        (p2->sub != 0 || W(st, 3)->type == T_LPAR || W(st, 3)->type == T_LOGIC))
+        hit(st, 60, "nested-functions", p2->pos);
+    /* UNION ending a value after an operand: -1 union */
+    if (c->type == T_END && p->type == T_UNION &&
+        (p2->type == T_NUM || p2->type == T_RPAR || (st->broken && st->quoted && st->bk + 1 == st->idx - 1)))
+        hit(st, 55, "union-tail", p->pos);
+    /* A break then FROM table WHERE: 1) FROM users WHERE name= */
+    if (st->broken && i == st->bk + 3 && p2->sub == W_FROM && p2->type == T_KEY &&
+        (p->type == T_WORD || p->type == T_SYS) &&
+        (c->sub == W_WHERE || c->type == T_END || c->type == T_COMMENT || c->type == T_SEMI) &&
+        W(st, 3)->type == T_RPAR)
+        hit(st, 65, "break-from", p2->pos);
 
     /* INTO OUTFILE / DUMPFILE */
     if (c->sub == W_OUTFILE && p->sub == W_INTO)
