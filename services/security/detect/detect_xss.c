@@ -121,6 +121,29 @@ static bool is_event_name(const uint8_t *a, size_t n)
     return true;
 }
 
+/* Outside a tag an "on..." word must be a real handler family to count
+ * ("online=yes" is not one). */
+static bool known_event(const uint8_t *a, size_t n)
+{
+    static const char *const fam[] = {
+        "onabort", "onafter", "onanimation", "onaux", "onbefore", "onbegin", "onblur", "oncanplay",
+        "onchange", "onclick", "onclose", "oncontext", "oncopy", "oncut", "ondbl", "ondrag", "ondrop",
+        "onend", "onerror", "onfocus", "onform", "onhash", "oninput", "oninvalid", "onkey", "onload",
+        "onmessage", "onmouse", "onpage", "onpaste", "onplay", "onpointer", "onpop", "onprogress",
+        "onrepeat", "onreset", "onresize", "onscroll", "onsearch", "onselect", "onshow", "onstart",
+        "onstorage", "onsubmit", "ontimeupdate", "ontoggle", "ontouch", "ontransition", "onunload",
+        "onvolume", "onwebkit", "onwheel",
+    };
+    if (!is_event_name(a, n))
+        return false;
+    for (size_t i = 0; i < sizeof fam / sizeof fam[0]; i++) {
+        size_t fl = strlen(fam[i]);
+        if (fl <= n && mm_detect_word_eq(a, fl, fam[i]))
+            return true;
+    }
+    return false;
+}
+
 /* Does a JavaScript call or sink appear in s[0..n) (bounded look-ahead)? */
 static bool js_call_near(const uint8_t *s, size_t n)
 {
@@ -317,7 +340,7 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
         if (e + 1 < n && s[e] == '\\' && s[e + 1] == '`' && js_sink(s + i, e - i, '`'))
             xhit(x, 60, "js-sink", i, NULL, 0, s + i, e - i);
         /* An event handler opening the value: " onload= ..." */
-        if (is_event_name(s + i, e - i)) {
+        if (known_event(s + i, e - i)) {
             size_t b = 0;
             while (b < i && (mm_detect_isspace(s[b]) || s[b] == '"' || s[b] == '\'' || s[b] == '/'))
                 b++;
@@ -387,7 +410,7 @@ int mm_detect_xss(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
                 size_t e = j;
                 while (e < stop && mm_detect_isspace(s[e]))
                     e++;
-                if (is_event_name(s + as, j - as) && e < stop && s[e] == '=')
+                if (known_event(s + as, j - as) && e < stop && s[e] == '=')
                     xhit(&x, 80, "attr-breakout", k, NULL, 0, s + as, j - as);
                 /* JavaScript string break-out: '; alert(1)// or "-prompt(1)-" */
                 e = k + 1;
