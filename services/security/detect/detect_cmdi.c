@@ -99,8 +99,6 @@ typedef struct {
     int if_words;
     bool var_cmd;         /* a $variable stood in command position */
     size_t var_pos;
-    char prev;
-    char hist[16];
 } cmd_t;
 
 static void chit(cmd_t *c, int score, const char *rule, size_t pos, const char *name)
@@ -131,7 +129,7 @@ static int cmd_kind(const char *w)
     const uint8_t *s = (const uint8_t *)w;
     if (n == 0)
         return K_NONE;
-    if (ps_cmdlet(w))
+    if (memchr(w, '-', n) && ps_cmdlet(w))
         return K_STRONG;
     if (mm_detect_in_set(s, n, strong_cmds, sizeof strong_cmds / sizeof strong_cmds[0]))
         return K_STRONG;
@@ -250,7 +248,6 @@ static void on_token(cmd_t *c, const ctok_t *t)
         if (arg_shape(t) && t->kind == C_WORD && t->raw_len >= 2 && t->raw[0] == '-')
             chit(c, 60, "variable-command", c->var_pos, "$var");
     }
-    mm_detect_tok_push(c->hist, sizeof c->hist, t->kind);
 
     if (t->kind == C_OPEN)
         c->in_subst = t->subst;
@@ -557,12 +554,17 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
         i++;
     while (i < n) {
         uint8_t ch = s[i];
-        memset(&t, 0, sizeof t);
-        t.pos = i;
         if (ch == ' ' || ch == '\t' || ch == '\v' || ch == '\f') {
             i++;
             continue;
         }
+        t.kind = 0;
+        t.raw = NULL;
+        t.raw_len = 0;
+        t.norm[0] = 0;
+        t.has_eq = false;
+        t.subst = false;
+        t.pos = i;
         if (ch == '\\' && i + 1 < n && (s[i + 1] == 'n' || s[i + 1] == 'r' || s[i + 1] == 't')) {
             /* A written-out \n (payload lists, JSON, echo -e) is a newline to
              * whatever decodes it next. */
@@ -726,13 +728,17 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
         t.kind = C_WORD;
         t.raw = s + st;
         t.raw_len = i - st;
-        normalise(&t, &f);
+        /* Only words that can name a command (or a subcommand) need the
+         * normal form; arguments are judged by their raw shape. */
+        if (c.at_cmd || c.pending_kind != K_NONE)
+            normalise(&t, &f);
         bool only_quotes = true;
         for (size_t q = 0; q < t.raw_len; q++)
             only_quotes = only_quotes && (t.raw[q] == '\'' || t.raw[q] == '"');
         if (only_quotes)
             continue; /* '' or "" */
-        windows_base(&t);
+        if (c.at_cmd)
+            windows_base(&t);
         on_token(&c, &t);
     }
     memset(&t, 0, sizeof t);

@@ -9,7 +9,7 @@
 
 /* Reads one normalised path character at s[*i], advancing *i. Backslashes
  * and spelled "0x2f"/"0x5c" are '/', "0x2e" is '.'. */
-static int path_char(const uint8_t *s, size_t n, size_t *i)
+static inline int path_char(const uint8_t *s, size_t n, size_t *i)
 {
     uint8_t c = s[*i];
     if (c == '0' && *i + 3 < n && (s[*i + 1] | 32) == 'x' && s[*i + 2] == '2') {
@@ -27,14 +27,14 @@ static int path_char(const uint8_t *s, size_t n, size_t *i)
     return c == '\\' ? '/' : c;
 }
 
-static bool seg_eq(const char *seg, size_t n, const char *w)
-{
-    return strlen(w) == n && memcmp(seg, w, n) == 0;
-}
+/* Compares a segment with a string literal, length first. */
+#define seg_eq(seg, n, lit) ((n) == sizeof(lit) - 1 && memcmp((seg), (lit), (n)) == 0)
 
 /* Is this segment (lowercased) a well-known sensitive file after prev? */
 static bool target(const char *prev, size_t pn, const char *seg, size_t sn)
 {
+    if (sn < 3)
+        return false;
     if (seg_eq(prev, pn, "etc"))
         return seg_eq(seg, sn, "passwd") || seg_eq(seg, sn, "shadow") || seg_eq(seg, sn, "hosts") ||
                seg_eq(seg, sn, "group") || seg_eq(seg, sn, "issue") || seg_eq(seg, sn, "motd") ||
@@ -98,35 +98,39 @@ static size_t dotdot_runs(const uint8_t *s, size_t n)
  * Returns the position after the match or 0. */
 static size_t loose_target(const uint8_t *s, size_t n)
 {
-    static const struct {
+    typedef struct {
         const char *first, *second;
-    } pairs[] = {
-        {"etc", "passwd"}, {"etc", "shadow"}, {"etc", "issue"}, {"etc", "hosts"}, {"etc", "group"},
-        {"windows", "system32"}, {"winnt", "system32"}, {"windows", "win.ini"}, {NULL, "boot.ini"},
-        {NULL, "win.ini"}, {NULL, "system.ini"},
+        uint8_t fl, sl;
+    } pair_t;
+    static const pair_t pairs[] = {
+        {"etc", "passwd", 3, 6}, {"etc", "shadow", 3, 6}, {"etc", "issue", 3, 5}, {"etc", "hosts", 3, 5},
+        {"etc", "group", 3, 5}, {"windows", "system32", 7, 8}, {"winnt", "system32", 5, 8},
+        {"windows", "win.ini", 7, 7}, {NULL, "boot.ini", 0, 8}, {NULL, "win.ini", 0, 7},
+        {NULL, "system.ini", 0, 10},
     };
-    for (size_t i = 0; i < n; i++) {
-        int c = mm_detect_lower(s[i]);
-        if (c != 'p' && c != 's' && c != 'i' && c != 'h' && c != 'g' && c != 'b' && c != 'w')
+    for (size_t i = 1; i < n; i++) {
+        int c = s[i] | 32;
+        /* Only a letter after a non-letter can start a second part. */
+        if (mm_detect_isalpha(s[i - 1]) || (c != 'p' && c != 's' && c != 'i' && c != 'h' && c != 'g' &&
+                                            c != 'b' && c != 'w'))
             continue;
         for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
-            const char *w = pairs[k].second;
-            size_t wl = strlen(w);
-            if (w[0] != c || i + wl > n || !mm_detect_word_eq(s + i, wl, w))
+            const pair_t *pr = &pairs[k];
+            size_t wl = pr->sl;
+            if (pr->second[0] != c || i + wl > n || !mm_detect_word_eq(s + i, wl, pr->second))
                 continue;
             if (i + wl < n && mm_detect_isalpha(s[i + wl]))
                 continue;
-            if (!pairs[k].first) {
-                if (i > 0 && !mm_detect_isalpha(s[i - 1]) && !mm_detect_isspace(s[i - 1]))
+            if (!pr->first) {
+                if (!mm_detect_isspace(s[i - 1]))
                     return i + wl;
                 continue;
             }
-            size_t fl = strlen(pairs[k].first);
-            for (size_t b = 1; b <= 10 && b <= i; b++) {
-                if (mm_detect_isspace(s[i - b]))
+            size_t fl = pr->fl;
+            for (size_t b = fl + 1; b <= 10 + fl && b <= i; b++) {
+                if (mm_detect_isspace(s[i - b + fl]))
                     break;
-                if (b >= fl && mm_detect_word_eq(s + i - b, fl, pairs[k].first) &&
-                    (i - b == 0 || !mm_detect_isalpha(s[i - b - 1])) && b > fl)
+                if (mm_detect_word_eq(s + i - b, fl, pr->first) && (i - b == 0 || !mm_detect_isalpha(s[i - b - 1])))
                     return i + wl;
             }
         }
@@ -144,6 +148,15 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
     size_t tgt_pos = 0;
     size_t seg_start = 0;
     memset(hit, 0, sizeof *hit);
+    /* Every shape below needs a dot, a slash, a backslash, a percent sign,
+     * a question mark or a non-ASCII byte; plain words cannot be a path. */
+    bool pathish = false;
+    for (size_t k = 0; k < n && !pathish; k++) {
+        uint8_t c = s[k];
+        pathish = c == '.' || c == '/' || c == '\\' || c == '%' || c == '?' || c >= 0x80;
+    }
+    if (!pathish)
+        return 0;
     size_t dd_runs = dotdot_runs(s, n);
 
     size_t i = 0;
@@ -162,8 +175,11 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
             i++;
         bool sep = c == '/';
         /* Characters that end a path inside a larger value start a new one. */
-        bool restart = c == '=' || c == '?' || c == '&' || c == '"' || c == '\'' || c == ' ' ||
-                       c == '(' || c == '|' || c == ';' || c == '<' || c == '>' || c == '`' || c == ',';
+        static const bool restart_tab[256] = {
+            ['='] = true, ['?'] = true, ['&'] = true, ['"'] = true, ['\''] = true, [' '] = true,
+            ['('] = true, ['|'] = true, [';'] = true, ['<'] = true, ['>'] = true, ['`'] = true, [','] = true,
+        };
+        bool restart = restart_tab[c & 0xFF];
         if (c == ';' && seg_dots && sl >= 2)
             continue; /* "..;/" is a Tomcat dot-dot */
         if (!sep && !restart) {
