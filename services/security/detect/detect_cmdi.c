@@ -552,7 +552,7 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
     /* Leading quotes and spaces belong to the context the value ends. */
     while (i < n && (s[i] == '\'' || s[i] == '"' || s[i] == ' ' || s[i] == '\t'))
         i++;
-    while (i < n) {
+    while (i < n && c.score < 80) {
         uint8_t ch = s[i];
         if (ch == ' ' || ch == '\t' || ch == '\v' || ch == '\f') {
             i++;
@@ -745,7 +745,8 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
     t.kind = C_END;
     t.pos = n;
     on_token(&c, &t);
-    code_shapes(s, n, &c);
+    if (c.score < 80)
+        code_shapes(s, n, &c);
 
     hit->score = c.score;
     hit->rule = c.rule;

@@ -142,6 +142,7 @@ typedef struct {
     const uint8_t *s;
     size_t n, i;
     bool in_versioned;   /* inside a MySQL executable comment */
+    size_t no_close_from; /* no comment closer exists after this index */
     unsigned *flags;
 } lexer_t;
 
@@ -332,11 +333,15 @@ static bool lex_next(lexer_t *lx, tok_t *t)
             j++;
         bool call = j < n && s[j] == '(';
         /* An inline comment between a name and its parenthesis still makes a call. */
-        if (!call && j + 1 < n && s[j] == '/' && s[j + 1] == '*') {
+        if (!call && j + 1 < n && s[j] == '/' && s[j + 1] == '*' && j >= lx->no_close_from) {
             lexer_t peek = *lx;
             peek.i = j;
             if (skip_space(&peek) && peek.i < n && s[peek.i] == '(')
                 call = true;
+            /* An unterminated comment stays unterminated for every later
+             * position: never search for its end again. */
+            if (peek.i < n && s[peek.i] == '/' && peek.i + 1 < n && s[peek.i + 1] == '*')
+                lx->no_close_from = j;
         }
         if (kw) {
             t->type = kw->type;
@@ -690,7 +695,7 @@ static void analyse(sql_state_t *st)
 static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
                         unsigned *flags, sql_state_t *st)
 {
-    lexer_t lx = {s, n, start, false, flags};
+    lexer_t lx = {s, n, start, false, SIZE_MAX, flags};
     memset(st, 0, sizeof *st);
     st->sel_at = SIZE_MAX;
     st->from_at = SIZE_MAX;
