@@ -46,7 +46,8 @@ static const kw_t kws[] = {
     {"create", T_STMT, W_DDL}, {"current_user", T_KEY, W_SQLVAR},
     {"database", T_KEY, W_OBJECT}, {"dbms_pipe.receive_message", T_FUNC, W_DANGER},
     {"declare", T_STMT, W_DECLARE}, {"delay", T_KEY, W_DELAY},
-    {"delete", T_STMT, W_DELETE}, {"distinct", T_KEY, W_ALL},
+    {"delete", T_STMT, W_DELETE}, {"desc", T_STMT, 0},
+    {"describe", T_STMT, 0}, {"distinct", T_KEY, W_ALL},
     {"div", T_OP, 0}, {"drop", T_STMT, W_DDL},
     {"dual", T_SYS, 0}, {"dumpfile", T_KEY, W_OUTFILE},
     {"else", T_KEY, 0}, {"elt", T_FUNC, W_SQLFN},
@@ -318,6 +319,7 @@ static bool lex_next(lexer_t *lx, tok_t *t)
                 size_t pl = (size_t)(dot - (s + i));
                 if ((q && q->type == T_SYS && q->sub == 1) || mm_detect_word_eq(s + i, pl, "sys") ||
                     mm_detect_word_eq(s + i, pl, "sysibm") || mm_detect_word_eq(s + i, pl, "sysmaster") ||
+                    mm_detect_word_eq(s + i, pl, "syscat") ||
                     mm_detect_word_eq(s + i, pl, "all_tables"))
                     kw = q && q->type == T_SYS ? q : &kws[0];
             }
@@ -597,6 +599,17 @@ static void analyse(sql_state_t *st)
         W(st, 3)->type == T_RPAR)
         hit(st, 65, "break-from", p2->pos);
 
+    /* break & n op n = : HOPE AND 1+2=3+4 */
+    if (st->broken && i == st->bk + 5 && W(st, 4)->type == T_LOGIC && p3->type == T_NUM &&
+        p2->type == T_OP && p->type == T_NUM && c->type == T_CMP)
+        hit(st, 65, "break-logic-arith", W(st, 4)->pos);
+    /* break ( SELECT: ' (select top 1 */
+    if (st->broken && st->quoted && i == st->bk + 2 && p->type == T_LPAR && c->type == T_STMT && c->sub == W_SELECT)
+        hit(st, 65, "break-subquery", p->pos);
+    /* operand op SQL-function call opening a value: 1 - ORD('A') */
+    if (i == 3 && p3->type == T_NUM && p2->type == T_OP && p->type == T_FUNC && p->sub != 0 && c->type == T_LPAR)
+        hit(st, 55, "arith-call", p3->pos);
+
     /* INTO OUTFILE / DUMPFILE */
     if (c->sub == W_OUTFILE && p->sub == W_INTO)
         hit(st, 85, "into-outfile", p->pos);
@@ -731,10 +744,10 @@ static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
             first = false;
             /* Unquoted context: a leading operand (or nothing, when the value
              * starts with the boolean) is the break prefix. */
-            if (t.type == T_OP && more) {
-                /* unary minus or similar: skip it */
-                bool m2 = lex_next(&lx, &t);
-                if (!m2)
+            /* Unary signs before the first operand: -1 or 1=1 */
+            for (int k = 0; k < 4 && more && t.type == T_OP; k++) {
+                more = lex_next(&lx, &t);
+                if (!more)
                     t = (tok_t){T_END, 0, n};
             }
             st->w[0] = t;
