@@ -92,6 +92,7 @@ typedef struct {
     int pending_kind;     /* a command waiting for its first argument */
     bool pending_sep;
     bool pending_subst;   /* the command opens a substitution: `ping ...` */
+    bool pending_second;  /* judging the second argument of a first command */
     bool in_subst;        /* the last opener was a substitution */
     size_t pending_pos;
     char pending_name[40];
@@ -213,8 +214,33 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
         }
         shape = shape || num;
     }
-    if (c->pending_subst && k == K_WEAK)
-        k = K_MID;
+    if (c->pending_subst && k != K_NONE) {
+        /* A command name opening a substitution: `cut x`, $(dig y) */
+        bool fin = t->kind == C_END || t->kind == C_SEP || t->kind == C_CLOSE || t->kind == C_OPEN;
+        chit(c, shape || fin || t->kind == C_WORD ? 70 : 45, "substitution-command", c->pending_pos, c->pending_name);
+        return;
+    }
+    /* A quoted argument that is itself a command line: trap 'rm -rf x' */
+    if (t->kind == C_WORD && t->raw_len > 3 && (t->raw[0] == '\'' || t->raw[0] == '"')) {
+        size_t e = 1;
+        while (e < t->raw_len && e < 32 && (mm_detect_isalnum(t->raw[e]) || t->raw[e] == '-'))
+            e++;
+        char w[40];
+        size_t wl = e - 1 < sizeof w - 1 ? e - 1 : sizeof w - 1;
+        for (size_t q = 0; q < wl; q++)
+            w[q] = (char)mm_detect_lower(t->raw[1 + q]);
+        w[wl] = 0;
+        if (cmd_kind(w) >= K_MID && e < t->raw_len && t->raw[e] == ' ')
+            shape = true;
+    }
+    /* First in the value, a plain first argument may be a subcommand: look
+     * at the next one too (ansible all -m ping). */
+    if (!c->pending_sep && !shape && !host_shape(t) && k >= K_MID && t->kind == C_WORD && !c->pending_second) {
+        c->pending_second = true;
+        c->pending_kind = k;
+        return;
+    }
+    c->pending_second = false;
     bool end = t->kind == C_END || t->kind == C_SEP || t->kind == C_CLOSE;
     if (c->pending_sep) {
         if (k == K_STRONG)
@@ -371,7 +397,11 @@ static void normalise(ctok_t *t, unsigned *flags)
     t->has_eq = false;
     for (size_t i = 0; i < n && k + 1 < sizeof buf; i++) {
         uint8_t c = r[i];
-        if (c == '\'' || c == '"' || c == '\\' || c == '[' || c == ']' || c == '^') {
+        if ((c == '$' || c == '<' || c == '>') && i + 2 < n && r[i + 1] == '(' && r[i + 2] == ')') {
+            i += 2; /* an empty substitution inside a name: pi$()ng */
+            continue;
+        }
+        if (c == '\'' || c == '"' || c == '\\' || c == '[' || c == ']' || c == '^' || c == '`') {
             if (c != '\\' || i + 1 == n || r[i + 1] != '\\')
                 *flags |= MM_DETECT_DEC_SHELLQUOTE;
             if (c == '\\' && k > 0 && buf[k - 1] == ':')
