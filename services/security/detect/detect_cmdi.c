@@ -480,6 +480,13 @@ static bool is_meta(uint8_t c)
            mm_detect_isspace(c);
 }
 
+/* Does the lowercase word w appear at s[i], within s[0..n)? */
+static bool at(const uint8_t *s, size_t n, size_t i, const char *w)
+{
+    size_t l = strlen(w);
+    return i <= n && l <= n - i && mm_detect_word_eq(s + i, l, w);
+}
+
 /* Scans for calls of code-execution functions and template/SSI forms. */
 static void code_shapes(const uint8_t *s, size_t n, cmd_t *c)
 {
@@ -559,8 +566,8 @@ static void code_shapes(const uint8_t *s, size_t n, cmd_t *c)
             if (closed && (dunder || call || stmt))
                 chit(c, 60, "template-injection", i, "{{");
         } else if (ch == '$' && i + 3 < n && s[i + 1] == '_' &&
-                   (mm_detect_word_eq(s + i + 2, 3, "get") || mm_detect_word_eq(s + i + 2, 4, "post") ||
-                    mm_detect_word_eq(s + i + 2, 7, "request") || mm_detect_word_eq(s + i + 2, 6, "server"))) {
+                   (at(s, n, i + 2, "get") || at(s, n, i + 2, "post") || at(s, n, i + 2, "request") ||
+                    at(s, n, i + 2, "server"))) {
             chit(c, 55, "php-superglobal", i, "$_GET");
         } else if (ch == '/' && i + 9 <= n && (mm_detect_word_eq(s + i, 9, "/dev/tcp/") || mm_detect_word_eq(s + i, 9, "/dev/udp/"))) {
             chit(c, 85, "dev-tcp", i, "/dev/tcp");

@@ -358,7 +358,7 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
             if (j + 10 <= n && mm_detect_word_eq(s + j, 10, "javascript"))
                 xhit(x, 70, "css-script-url", i, NULL, 0, s + i, e - i);
         }
-        if (e - i == 4 && mm_detect_word_eq(s + i, 4, "moz") && i > 0 && s[i - 1] == '-' &&
+        if (e - i == 3 && mm_detect_word_eq(s + i, 3, "moz") && i > 0 && s[i - 1] == '-' &&
             e + 8 <= n && mm_detect_word_eq(s + e, 8, "-binding"))
             xhit(x, 65, "css-binding", i, NULL, 0, s + i, e - i);
         if (e - i == 10 && mm_detect_word_eq(s + i, 10, "expression") && e < n && s[e] == '(' && i > 0 &&
