@@ -15,6 +15,14 @@ static const char *const exec_tags[] = {
     "meta", "object", "portal", "script", "set", "style", "svg", "vmlframe", "xml", "xss",
 };
 
+/* HTML elements: markup with attributes built from these is HTML injection. */
+static const char *const html_tags[] = {
+    "abbr", "area", "audio", "body", "button", "canvas", "details", "dialog", "div", "doc",
+    "form", "h1", "h2", "h3", "head", "html", "image", "img", "input", "keygen", "label", "li",
+    "marquee", "menu", "nav", "ol", "option", "p", "picture", "rect", "section", "select",
+    "source", "span", "table", "td", "template", "textarea", "title", "tr", "track", "ul", "video",
+};
+
 /* Attributes whose value is a URL the browser may navigate to or load. */
 static const char *const url_attrs[] = {
     "action", "background", "by", "code", "codebase", "data", "dynsrc", "formaction",
@@ -227,13 +235,15 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
         xhit(x, 20, "tag", lt, tag, tag_len, NULL, 0);
     }
     /* Attributes. */
-    size_t rescan = 0, nattr = 0;
+    size_t rescan = 0, nattr = 0, nvals = 0;
     while (k < n && rescan == 0) {
         uint8_t c = s[k];
-        if (c == '>')
-            return k + 1;
+        if (c == '>') {
+            k++;
+            break;
+        }
         if (c == '<')
-            return k; /* a broken tag: the next opener starts over */
+            break; /* a broken tag: the next opener starts over */
         if (mm_detect_isspace(c) || c == '/' || c == '"' || c == '\'' || c == '`' || c == ',' || c == ';') {
             k++;
             continue;
@@ -289,6 +299,7 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
             }
         }
         nattr++;
+        nvals += val != NULL;
         if (is_event_name(an, an_len))
             xhit(x, 85, "event-handler", lt, tag, tag_len, an, an_len);
         else if (exec && val && !svgmath)
@@ -303,7 +314,8 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
         else if (val && mm_detect_word_eq(an, an_len, "http-equiv") && mm_detect_word_eq(val, val_len < 7 ? val_len : 7, "refresh"))
             xhit(x, 70, "meta-refresh", lt, tag, tag_len, an, an_len);
     }
-    (void)nattr;
+    if (nattr > 0 && nvals > 0 && mm_detect_in_set(tag, tag_len, html_tags, sizeof html_tags / sizeof html_tags[0]))
+        xhit(x, 50, "html-injection", lt, tag, tag_len, NULL, 0);
     return rescan ? rescan : k;
 }
 
