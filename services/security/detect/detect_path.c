@@ -110,9 +110,9 @@ static size_t loose_target(const uint8_t *s, size_t n)
     };
     for (size_t i = 1; i < n; i++) {
         int c = s[i] | 32;
-        /* Only a letter after a non-letter can start a second part. */
-        if (mm_detect_isalpha(s[i - 1]) || (c != 'p' && c != 's' && c != 'i' && c != 'h' && c != 'g' &&
-                                            c != 'b' && c != 'w'))
+        /* Junk separators often end in letters (%qf, %pc): the second part
+         * may follow a letter. */
+        if (c != 'p' && c != 's' && c != 'i' && c != 'h' && c != 'g' && c != 'b' && c != 'w')
             continue;
         for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
             const pair_t *pr = &pairs[k];
@@ -122,7 +122,7 @@ static size_t loose_target(const uint8_t *s, size_t n)
             if (i + wl < n && mm_detect_isalpha(s[i + wl]))
                 continue;
             if (!pr->first) {
-                if (!mm_detect_isspace(s[i - 1]))
+                if (!mm_detect_isspace(s[i - 1]) && !mm_detect_isalnum(s[i - 1]))
                     return i + wl;
                 continue;
             }
@@ -130,7 +130,7 @@ static size_t loose_target(const uint8_t *s, size_t n)
             for (size_t b = fl + 1; b <= 10 + fl && b <= i; b++) {
                 if (mm_detect_isspace(s[i - b + fl]))
                     break;
-                if (mm_detect_word_eq(s + i - b, fl, pr->first) && (i - b == 0 || !mm_detect_isalpha(s[i - b - 1])))
+                if (mm_detect_word_eq(s + i - b, fl, pr->first))
                     return i + wl;
             }
         }
