@@ -788,6 +788,42 @@ static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
     }
 }
 
+/* Other query languages reached the same way: LDAP filters that open a new
+ * clause (*)(|(uid=*), (&(...)) and NoSQL operators in JSON or form keys
+ * ({"$ne": 1}, user[$gt]=, $where). */
+static int query_language(const uint8_t *s, size_t n, size_t *pos)
+{
+    static const char *const ops[] = {"$ne", "$gt", "$gte", "$lt", "$lte", "$nin", "$regex", "$where", "$exists", "$expr"};
+    for (size_t i = 0; i + 2 < n; i++) {
+        if (s[i] == '(' && (s[i + 1] == '|' || s[i + 1] == '&' || s[i + 1] == '!') && s[i + 2] == '(') {
+            const uint8_t *eq = memchr(s + i, '=', n - i < 64 ? n - i : 64);
+            if (eq) {
+                *pos = i;
+                return 60;
+            }
+        }
+        if (s[i] == '*' && s[i + 1] == ')' && s[i + 2] == '(') {
+            *pos = i;
+            return 60;
+        }
+        if (s[i] == '$' && (i == 0 || s[i - 1] == '"' || s[i - 1] == '[' || s[i - 1] == '\'' || s[i - 1] == '{' ||
+                            s[i - 1] == ' ')) {
+            size_t e = i + 1;
+            while (e < n && e - i < 8 && mm_detect_isalpha(s[e]))
+                e++;
+            bool known = false;
+            for (size_t k = 0; k < sizeof ops / sizeof ops[0] && !known; k++)
+                known = strlen(ops[k]) == e - i && mm_detect_word_eq(s + i, e - i, ops[k]);
+            /* The operator must be a key: "$ne": or [$ne] */
+            if (known && e < n && (s[e] == '"' || s[e] == ']' || s[e] == '\'')) {
+                *pos = i;
+                return 60;
+            }
+        }
+    }
+    return 0;
+}
+
 int mm_detect_sqli(const uint8_t *s, size_t n, mm_detect_hit_t *out, unsigned *flags)
 {
     sql_state_t st;
@@ -812,6 +848,16 @@ int mm_detect_sqli(const uint8_t *s, size_t n, mm_detect_hit_t *out, unsigned *f
         }
         if (out->score >= 90)
             break;
+    }
+    if (out->score < 60) {
+        size_t pos = 0;
+        int q = query_language(s, n, &pos);
+        if (q > out->score) {
+            out->score = q;
+            out->pos = pos;
+            out->rule = "query-operator";
+            snprintf(out->tokens, sizeof out->tokens, "ldap/nosql");
+        }
     }
     return out->score;
 }
