@@ -473,6 +473,21 @@ static void windows_base(ctok_t *t)
     t->norm[wl] = 0;
 }
 
+/* A word with one apostrophe followed by one or two final letters. */
+static bool contraction(const uint8_t *r, size_t n)
+{
+    const uint8_t *q = memchr(r, '\'', n);
+    if (!q || q == r || !mm_detect_isalpha(q[-1]))
+        return false;
+    size_t tail = (size_t)(r + n - q - 1);
+    if (tail == 0 || tail > 2 || memchr(q + 1, '\'', tail))
+        return false;
+    for (size_t i = 1; i <= tail; i++)
+        if (!mm_detect_isalpha(q[i]))
+            return false;
+    return true;
+}
+
 static bool is_meta(uint8_t c)
 {
     return c == ';' || c == '&' || c == '|' || c == '\n' || c == '\r' || c == '(' || c == ')' ||
@@ -769,6 +784,8 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
          * normal form; arguments are judged by their raw shape. */
         if (c.at_cmd || c.pending_kind != K_NONE)
             normalise(&t, &f);
+        if (contraction(t.raw, t.raw_len))
+            t.norm[0] = 0; /* I'd, don't: prose, not w'h'o'ami */
         bool only_quotes = true;
         for (size_t q = 0; q < t.raw_len; q++)
             only_quotes = only_quotes && (t.raw[q] == '\'' || t.raw[q] == '"');

@@ -138,6 +138,28 @@ static size_t loose_target(const uint8_t *s, size_t n)
     return 0;
 }
 
+/* Stream wrappers that read local files or run code when included:
+ * php://filter, phar://, expect://, zip://, file:// anywhere in the value. */
+static bool wrapper_at(const uint8_t *s, size_t n, size_t *pos)
+{
+    static const char *const w[] = {"php://", "phar://", "expect://", "zip://", "file://", "glob://"};
+    for (size_t i = 0; i + 6 <= n; i++) {
+        if (s[i] != ':' || i + 3 > n || s[i + 1] != '/' || s[i + 2] != '/')
+            continue;
+        for (size_t k = 0; k < sizeof w / sizeof w[0]; k++) {
+            size_t l = strlen(w[k]) - 3;
+            bool same = i >= l;
+            for (size_t j = 0; same && j < l; j++)
+                same = mm_detect_lower(s[i - l + j]) == w[k][j];
+            if (same && (i == l || !mm_detect_isalpha(s[i - l - 1]))) {
+                *pos = i - l;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
 {
     char seg[32], prev[32];
@@ -253,6 +275,9 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
     } else if (absolute && climbs >= 1) {
         score = 60;
         rule = "climb-above-root";
+    } else if (wrapper_at(s, n, &pos)) {
+        score = 65;
+        rule = "stream-wrapper";
     } else if (loose_target(s, n)) {
         score = 60;
         rule = "system-path-obfuscated";

@@ -422,6 +422,7 @@ typedef struct {
     bool sel_sql;         /* the SELECT list or its context is SQL, not prose */
     bool prose_prefix;    /* text before the breaking quote has words and spaces */
     bool lead_logic;      /* the value starts with AND/OR */
+    size_t ddl_at;        /* index of the name after DROP|CREATE|ALTER TABLE */
     bool unit_quote;      /* the breaking quote follows a digit: 4" is inches */
     bool prose;           /* two plain words in a row were seen */
     unsigned sqlish;      /* operators, parentheses, SQL functions seen */
@@ -651,8 +652,16 @@ static void analyse(sql_state_t *st)
         (p->type == T_WORD || p->type == T_SYS) &&
         (c->type == T_END || c->sub == W_WHERE || c->type == T_SEMI || c->type == T_COMMENT))
         hit(st, 70, "delete-from", p3->pos);
-    if (p->type == T_STMT && p->sub == W_DDL && c->type == T_KEY && c->sub == W_OBJECT)
-        hit(st, 70, "ddl", p->pos);
+    /* DROP TABLE users; but not "drop table tennis practice" */
+    if (p2->type == T_STMT && p2->sub == W_DDL && p->type == T_KEY && p->sub == W_OBJECT &&
+        (c->type == T_WORD || c->type == T_SYS || c->type == T_FUNC) &&
+        (st->quoted || st->idx <= 3 || W(st, 3)->type == T_SEMI)) {
+        st->ddl_at = i;
+    }
+    if (st->ddl_at && i == st->ddl_at + 1 &&
+        (c->type == T_END || c->type == T_SEMI || c->type == T_COMMENT || c->type == T_LPAR ||
+         c->type == T_KEY || c->type == T_COMMA))
+        hit(st, 70, "ddl", W(st, 3)->pos);
     if (p->type == T_STMT && p->sub == W_EXEC && (c->type == T_FUNC || c->type == T_VAR || c->type == T_SYS || c->type == T_LPAR))
         hit(st, 75, "exec", p->pos);
     if (p->type == T_STMT && p->sub == W_DECLARE && c->type == T_VAR)
