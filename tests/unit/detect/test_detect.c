@@ -379,6 +379,17 @@ static void test_request(void **state)
     assert_int_equal(f[0].verdict.cls, MM_DETECT_CMDI);
     assert_memory_equal(f[0].name, "cmd", 3);
 
+    /* JSON that stops being JSON: the rest is judged whole, nothing twice. */
+    const char *broken = "{\"a\":\"1' or '1'='1\", <script>alert(1)</script>";
+    mm_detect_request_t br = {.target = "/j", .target_len = 2, .body = broken, .body_len = strlen(broken),
+                              .content_type = "application/json"};
+    assert_int_equal(mm_detect_request(&cfg, &br, &sc, f, 8, &nf, &nv, NULL), 0);
+    assert_int_equal(nf, 2);
+    assert_int_equal(f[0].loc, MM_DETECT_LOC_JSON);
+    assert_int_equal(f[0].verdict.cls, MM_DETECT_SQLI);
+    assert_int_equal(f[1].loc, MM_DETECT_LOC_BODY);
+    assert_int_equal(f[1].verdict.cls, MM_DETECT_XSS);
+
     /* Findings beyond max are counted, not written. */
     assert_int_equal(mm_detect_request(&cfg, &rq, &sc, f, 1, &nf, &nv, NULL), 0);
     assert_int_equal(nf, 5);
