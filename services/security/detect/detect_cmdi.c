@@ -144,7 +144,7 @@ static int cmd_kind(const char *w)
 /* Does an argument look like part of a command line rather than prose? */
 static bool arg_shape(const ctok_t *t)
 {
-    if (t->kind == C_REDIR || t->kind == C_VAR || t->kind == C_OPEN)
+    if (t->kind == C_REDIR || t->kind == C_VAR || (t->kind == C_OPEN && t->subst))
         return true;
     if (t->kind != C_WORD || t->raw_len == 0)
         return false;
@@ -214,6 +214,10 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
         }
         shape = shape || num;
     }
+    /* An ordinary-word command before a substitution is prose more often
+     * than not ("type `show c' for details"). */
+    if (k == K_WEAK && t->kind == C_OPEN)
+        shape = false;
     if (c->pending_subst && k != K_NONE) {
         /* A command name opening a substitution: `cut x`, $(dig y) */
         bool fin = t->kind == C_END || t->kind == C_SEP || t->kind == C_CLOSE || t->kind == C_OPEN;
@@ -254,7 +258,7 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
     } else {
         if (k == K_STRONG && (shape || host_shape(t)))
             chit(c, 65, "command-line", c->pending_pos, c->pending_name);
-        else if (k == K_STRONG && (t->kind == C_SEP || t->kind == C_OPEN))
+        else if (k == K_STRONG && (t->kind == C_SEP || (t->kind == C_OPEN && t->subst)))
             chit(c, 60, "command-then-separator", c->pending_pos, c->pending_name);
         else if (k == K_STRONG)
             chit(c, 35, "command-word", c->pending_pos, c->pending_name);
