@@ -98,6 +98,7 @@ typedef struct {
     char pending_name[40];
     int batch;            /* 3 = FOR seen, 1 = FOR with a batch variable, 4 = IF seen */
     int if_words;
+    bool batch_quoted;    /* the value has '%' or '"': batch operands, not code */
     bool var_cmd;         /* a $variable stood in command position */
     size_t var_pos;
 } cmd_t;
@@ -350,7 +351,8 @@ static void on_token(cmd_t *c, const ctok_t *t)
             static const char *const conds[] = {"defined", "equ", "errorlevel", "exist", "geq", "gtr", "leq", "lss", "neq"};
             bool cond = mm_detect_in_set(t->raw, t->raw_len, conds, sizeof conds / sizeof conds[0]) ||
                         memchr(t->raw, '%', t->raw_len) != NULL ||
-                        (t->raw_len >= 2 && memmem(t->raw, t->raw_len, "==", 2) != NULL);
+                        (t->raw_len >= 2 && memmem(t->raw, t->raw_len, "==", 2) != NULL &&
+                         c->batch_quoted);
             if (cond)
                 chit(c, 60, "batch-if", t->pos, "if");
             if (cond || ++c->if_words > 3)
@@ -601,6 +603,7 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
     memset(hit, 0, sizeof *hit);
     c.at_cmd = true;
     c.first = true;
+    c.batch_quoted = memchr(s, '%', n) != NULL || memchr(s, '"', n) != NULL || !memchr(s, ':', n);
     ctok_t t;
     size_t i = 0;
     int brace = 0;

@@ -463,6 +463,19 @@ static bool is_operand(const tok_t *t)
            k == T_STMT || k == T_SYS || t->sub == W_SQLVAR;
 }
 
+/* A comment that only ends the value ("--", "-- -", "#", an open block) with at most
+ * three characters of text (code comments have words in them). */
+static bool short_comment(const uint8_t *s, size_t n, size_t pos)
+{
+    if (s[pos] == '#' && pos + 1 < n && !mm_detect_isspace(s[pos + 1]))
+        return false; /* #tag */
+    size_t i = pos + ((s[pos] == '#') ? 1 : 2), text = 0;
+    for (; i < n; i++)
+        if (!mm_detect_isspace(s[i]))
+            text++;
+    return text <= 3;
+}
+
 /* Called with each token (idx already advanced, token stored at w[idx]). */
 static void analyse(sql_state_t *st)
 {
@@ -478,8 +491,7 @@ static void analyse(sql_state_t *st)
     /* An expression of SQL tokens only, ended by a comment: ( BINARY ( 'b') ) -- */
     if (c->type == T_OTHER)
         st->prose = true; /* ':' '?' '\\' and friends: URLs and text, not SQL */
-    if (c->type == T_COMMENT && !st->prose && st->sqlish >= 2 && i >= 4 &&
-        !(st->s[c->pos] == '#' && c->pos + 1 < st->n && !mm_detect_isspace(st->s[c->pos + 1])))
+    if (c->type == T_COMMENT && !st->prose && st->sqlish >= 2 && i >= 4 && short_comment(st->s, st->n, c->pos))
         hit(st, 55, "expression-comment", c->pos);
 
     /* Break prefix: closing parentheses right after the break extend it. */

@@ -32,21 +32,43 @@ static const char *const url_attrs[] = {
 /* JavaScript functions that only script calls. */
 static const char *const js_calls[] = {
     "alert", "atob", "confirm", "eval", "fetch", "fromcharcode", "function", "import",
-    "open", "print", "prompt", "setinterval", "settimeout", "write", "writeln",
+    "prompt", "setinterval", "settimeout",
 };
 /* JavaScript objects reached by property or index. */
 static const char *const js_objects[] = {
     "constructor", "document", "location", "navigator", "self", "top", "window",
 };
 
-/* Is s[st..e) a JS sink, given the character after it? */
-static bool js_sink(const uint8_t *w, size_t n, uint8_t next)
+/* Members that make an object access a script sink: document.cookie. */
+static const char *const js_members[] = {
+    "alert", "body", "cookie", "createelement", "documentelement", "domain", "eval", "execcommand",
+    "fromcharcode", "hash", "href", "innerhtml", "location", "open", "write", "writeln",
+};
+
+/* Is w[0..n) a JS sink, given what follows it (rest, rn bytes, rest[0] is
+ * the character right after the name)? */
+static bool js_sink_at(const uint8_t *w, size_t n, const uint8_t *rest, size_t rn)
 {
+    if (rn == 0)
+        return false;
+    uint8_t next = rest[0];
     if (next == '(' || next == '`')
         return mm_detect_in_set(w, n, js_calls, sizeof js_calls / sizeof js_calls[0]);
-    if (next == '.' || next == '[')
+    if (next == '[')
         return mm_detect_in_set(w, n, js_objects, sizeof js_objects / sizeof js_objects[0]);
+    if (next == '.' && mm_detect_in_set(w, n, js_objects, sizeof js_objects / sizeof js_objects[0])) {
+        size_t e = 1;
+        while (e < rn && e < 24 && mm_detect_isalpha(rest[e]))
+            e++;
+        return mm_detect_in_set(rest + 1, e - 1, js_members, sizeof js_members / sizeof js_members[0]);
+    }
     return false;
+}
+
+/* The same for callers that only look at the next character: calls only. */
+static bool js_sink(const uint8_t *w, size_t n, uint8_t next)
+{
+    return (next == '(' || next == '`') && mm_detect_in_set(w, n, js_calls, sizeof js_calls / sizeof js_calls[0]);
 }
 
 typedef struct {
@@ -165,7 +187,7 @@ static bool js_call_near(const uint8_t *s, size_t n)
             size_t j = i;
             while (j < n && (s[j] == ' ' || s[j] == '\t'))
                 j++;
-            if (j < n && js_sink(s + st, i - st, s[j]) && (s[j] != '.' || (j + 1 < n && mm_detect_isalpha(s[j + 1]))))
+            if (j < n && js_sink_at(s + st, i - st, s + j, n - j))
                 return true;
             continue;
         }
@@ -183,7 +205,7 @@ static bool js_sink_in(const uint8_t *v, size_t n)
         size_t e = i;
         while (e < n && (mm_detect_isalnum(v[e]) || v[e] == '_') && e - i < 32)
             e++;
-        if (e < n && (v[e] == '(' || v[e] == '`') && js_sink(v + i, e - i, v[e]))
+        if (e < n && js_sink_at(v + i, e - i, v + e, n - e))
             return true;
         i = e > i ? e - 1 : i;
     }
@@ -380,7 +402,7 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
         if (e - i == 3 && mm_detect_word_eq(s + i, 3, "adw") && e < n && s[e] == '-' && i > 0 &&
             (s[i - 1] == '+' || s[i - 1] == ' ' || s[i - 1] == '&'))
             xhit(x, 60, "utf7-markup", i, NULL, 0, s + i, e - i);
-        if (e < n && js_sink(s + i, e - i, s[e]) && (s[e] != '.' || (e + 1 < n && mm_detect_isalpha(s[e + 1])))) {
+        if (e < n && js_sink_at(s + i, e - i, s + e, n - e)) {
             /* A call of a script-only sink: alert(1), top['al'+'ert'](1) */
             bool strong = s[e] == '(' || s[e] == '`';
             xhit(x, strong ? 60 : 55, "js-sink", i, NULL, 0, s + i, e - i);
