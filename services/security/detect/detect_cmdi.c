@@ -98,7 +98,7 @@ typedef struct {
     char pending_name[40];
     int batch;            /* 3 = FOR seen, 1 = FOR with a batch variable, 4 = IF seen */
     int if_words;
-    bool batch_quoted;    /* the value has '%' or '"': batch operands, not code */
+    bool batch_quoted;    /* '%', a double quote or no ':' (code blocks end in one): batch, not code */
     bool var_cmd;         /* a $variable stood in command position */
     size_t var_pos;
 } cmd_t;
