@@ -17,10 +17,11 @@ static const char *const exec_tags[] = {
 
 /* HTML elements: markup with attributes built from these is HTML injection. */
 static const char *const html_tags[] = {
-    "abbr", "area", "audio", "body", "button", "canvas", "details", "dialog", "div", "doc",
-    "form", "h1", "h2", "h3", "head", "html", "image", "img", "input", "keygen", "label", "li",
-    "marquee", "menu", "nav", "ol", "option", "p", "picture", "rect", "section", "select",
-    "source", "span", "table", "td", "template", "textarea", "title", "tr", "track", "ul", "video",
+    "abbr", "area", "audio", "body", "button", "canvas", "circle", "details", "dialog", "div",
+    "doc", "foreignobject", "form", "h1", "h2", "h3", "head", "html", "image", "img", "input",
+    "keygen", "label", "li", "marquee", "mask", "math", "menu", "mtext", "nav", "ol", "option",
+    "p", "path", "picture", "rect", "section", "select", "source", "span", "svg", "table", "td",
+    "template", "textarea", "title", "tr", "track", "ul", "use", "video",
 };
 
 /* Attributes whose value is a URL the browser may navigate to or load. */
@@ -78,6 +79,7 @@ typedef struct {
     char tag[16];
     char attr[16];
     bool noclose[3];      /* no closing " ' ` after noclose_at */
+    unsigned closers;     /* closing tags of structural elements seen */
     size_t noclose_at[3];
 } xss_t;
 
@@ -241,6 +243,11 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
     if (closing) {
         if (exec && mm_detect_word_eq(tag, tag_len, "script"))
             xhit(x, 55, "script-close", lt, tag, tag_len, NULL, 0);
+        /* Closing structural elements twice: a value that ends the page's
+         * markup (</body></html>, </svg>...</div>) is markup injection. */
+        if ((exec || mm_detect_in_set(tag, tag_len, html_tags, sizeof html_tags / sizeof html_tags[0])) &&
+            ++x->closers >= 2)
+            xhit(x, 50, "markup-closers", lt, tag, tag_len, NULL, 0);
         return k;
     }
     if (exec) {
@@ -356,7 +363,7 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
         if (!mm_detect_isalpha(c) || (i > 0 && (mm_detect_isalnum(s[i - 1]) || s[i - 1] == '_' || s[i - 1] == '.')))
             continue;
         size_t e = i;
-        while (e < n && (mm_detect_isalnum(s[e]) || s[e] == '_') && e - i < 32)
+        while (e < n && (mm_detect_isalnum(s[e]) || s[e] == '_') && e - i < 64)
             e++;
         if (opener && i > 0 && (mm_detect_isspace(s[i - 1]) || s[i - 1] == '"' || s[i - 1] == '\'' ||
                                 s[i - 1] == '/' || s[i - 1] == '`') && is_event_name(s + i, e - i)) {
@@ -431,14 +438,20 @@ int mm_detect_xss(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
                 size_t as = j;
                 while (j < stop && mm_detect_isalpha(s[j]) && j - as < 40)
                     j++;
-                /* allow other attributes before the handler */
+                /* allow other attributes (bare or name=value) before the handler */
                 size_t guard = 0;
-                while (j < stop && guard++ < 4 && !is_event_name(s + as, j - as) &&
-                       (mm_detect_isspace(s[j]) || s[j] == '/')) {
+                while (j < stop && guard++ < 4 && !is_event_name(s + as, j - as)) {
+                    if (s[j] == '=' && j > as) {
+                        j++;
+                        while (j < stop && !mm_detect_isspace(s[j]) && s[j] != '"' && s[j] != '\'' && j - as < 80)
+                            j++;
+                    }
+                    if (j >= stop || !(mm_detect_isspace(s[j]) || s[j] == '/'))
+                        break;
                     while (j < stop && (mm_detect_isspace(s[j]) || s[j] == '/'))
                         j++;
                     as = j;
-                    while (j < stop && mm_detect_isalpha(s[j]) && j - as < 40)
+                    while (j < stop && mm_detect_isalpha(s[j]) && j - as < 64)
                         j++;
                 }
                 size_t e = j;
