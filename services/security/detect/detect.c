@@ -164,13 +164,16 @@ int mm_detect_value(const mm_detect_config_t *cfg, const void *data, size_t len,
     mm_detect_hit_t hits[MM_DETECT_NCLASS];
     memset(hits, 0, sizeof hits);
     unsigned cflags[MM_DETECT_NCLASS] = {0};
+    /* A decisive score (>= 90) ends the judgement: no other class can
+     * change a block into a pass, and dense attacks stay cheap. */
     if (cfg->enabled[MM_DETECT_SQLI])
         mm_detect_sqli(dec, dn, &hits[MM_DETECT_SQLI], &cflags[MM_DETECT_SQLI]);
-    if (cfg->enabled[MM_DETECT_XSS])
+    if (cfg->enabled[MM_DETECT_XSS] && hits[MM_DETECT_SQLI].score < 90)
         mm_detect_xss(dec, dn, &hits[MM_DETECT_XSS]);
-    if (cfg->enabled[MM_DETECT_CMDI])
+    if (cfg->enabled[MM_DETECT_CMDI] && hits[MM_DETECT_SQLI].score < 90 && hits[MM_DETECT_XSS].score < 90)
         mm_detect_cmdi(dec, dn, &hits[MM_DETECT_CMDI], &cflags[MM_DETECT_CMDI]);
-    if (cfg->enabled[MM_DETECT_TRAVERSAL])
+    if (cfg->enabled[MM_DETECT_TRAVERSAL] && hits[MM_DETECT_SQLI].score < 90 &&
+        hits[MM_DETECT_XSS].score < 90 && hits[MM_DETECT_CMDI].score < 90)
         mm_detect_traversal(dec, dn, &hits[MM_DETECT_TRAVERSAL]);
 
     int best = 0;

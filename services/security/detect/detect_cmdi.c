@@ -11,13 +11,13 @@
 
 /* Names that run something and are not ordinary words. */
 static const char *const strong_cmds[] = {
-    "apt-get", "aptitude", "awk", "base64", "bash", "bitsadmin", "busybox", "cacls",
-    "certutil", "chattr", "chgrp", "chmod", "chown", "cmd", "crontab", "cscli", "cscript",
+    "ansible", "ansible-config", "ansible-doc", "ansible-playbook", "ansible-vault", "apt-get", "aptitude", "awk", "base64", "bash", "bitsadmin", "busybox", "cacls",
+    "certutil", "chattr", "chef-client", "chgrp", "chmod", "chown", "cmd", "cpulimit", "crontab", "cscli", "cscript",
     "csh", "curl", "dash", "dmesg", "dpkg", "egrep", "fgrep", "gawk", "getent", "grep",
     "hostname", "htop", "icacls", "id", "iex", "ifconfig", "ipconfig", "irb", "iwr", "killall", "ksh",
     "ls", "lsb_release", "lsof", "lwp-download", "lwp-request", "mkfifo", "mknod", "mshta",
     "msiexec", "nc", "ncat", "net1", "netcat", "netsh", "netstat", "nmap", "nohup",
-    "nslookup", "passwd", "perl", "php", "pkill", "powershell", "printenv", "pwd", "pwsh",
+    "nslookup", "passwd", "perl", "php", "pip", "pip3", "pkill", "powershell", "printenv", "pwd", "pwsh",
     "python", "python2", "python3", "regedit", "regsvr32", "rm", "rmdir", "ruby",
     "rundll32", "schtasks", "sftp", "sh", "socat", "ssh", "ssh-copy-id", "sudo",
     "sysinfo", "systeminfo", "taskkill", "tasklist", "tcsh", "telnet", "tftp",
@@ -27,18 +27,18 @@ static const char *const strong_cmds[] = {
 
 /* Short command names that are rarely words of prose. */
 static const char *const mid_cmds[] = {
-    "bcdboot", "cd", "chdir", "cp", "dd", "del", "dir", "env", "erase", "gcc", "ln",
-    "mkdir", "mv", "nano", "od", "ps", "reg", "rmt-dump", "sed", "su", "systemctl", "tar",
+    "alias", "bcdboot", "c89", "c99", "cd", "chdir", "cp", "dd", "del", "dir", "env", "erase", "gcc", "gdb", "ln",
+    "mkdir", "mv", "nano", "od", "ps", "reg", "rmt", "rmt-dump", "rmt-tar", "sed", "su", "systemctl", "tar",
     "tr", "ver", "vi", "vim", "wc", "who", "xargs",
 };
 
 /* Commands that are also ordinary words; they need a command-line shape. */
 static const char *const weak_cmds[] = {
-    "at", "cat", "copy", "cut", "date", "diff", "dig", "echo", "eval", "exec", "exit",
+    "at", "cat", "column", "copy", "cut", "date", "diff", "dig", "echo", "eval", "exec", "exit",
     "expr", "file", "find", "finger", "free", "head", "history", "host", "kill", "last",
     "less", "locate", "mail", "make", "man", "more", "mount", "net", "nice", "ping",
     "print", "printf", "read", "rev", "service", "set", "sleep", "sort", "source",
-    "split", "start", "tail", "tee", "test", "time", "timeout", "top", "touch", "type",
+    "split", "start", "tail", "tee", "test", "time", "timeout", "top", "touch", "trap", "type",
     "uniq", "unzip", "wait", "watch", "which", "write", "zip",
 };
 
@@ -92,12 +92,15 @@ typedef struct {
     int pending_kind;     /* a command waiting for its first argument */
     bool pending_sep;
     bool pending_subst;   /* the command opens a substitution: `ping ...` */
+    bool pending_second;  /* judging the second argument of a first command */
     bool in_subst;        /* the last opener was a substitution */
     size_t pending_pos;
     char pending_name[40];
-    int batch;            /* 1 = saw FOR, 2 = saw IF at the start */
-    char prev;
-    char hist[16];
+    int batch;            /* 3 = FOR seen, 1 = FOR with a batch variable, 4 = IF seen */
+    int if_words;
+    bool batch_quoted;    /* '%', a double quote or no ':' (code blocks end in one): batch, not code */
+    bool var_cmd;         /* a $variable stood in command position */
+    size_t var_pos;
 } cmd_t;
 
 static void chit(cmd_t *c, int score, const char *rule, size_t pos, const char *name)
@@ -128,7 +131,7 @@ static int cmd_kind(const char *w)
     const uint8_t *s = (const uint8_t *)w;
     if (n == 0)
         return K_NONE;
-    if (ps_cmdlet(w))
+    if (memchr(w, '-', n) && ps_cmdlet(w))
         return K_STRONG;
     if (mm_detect_in_set(s, n, strong_cmds, sizeof strong_cmds / sizeof strong_cmds[0]))
         return K_STRONG;
@@ -142,7 +145,7 @@ static int cmd_kind(const char *w)
 /* Does an argument look like part of a command line rather than prose? */
 static bool arg_shape(const ctok_t *t)
 {
-    if (t->kind == C_REDIR || t->kind == C_VAR || t->kind == C_OPEN)
+    if (t->kind == C_REDIR || t->kind == C_VAR || (t->kind == C_OPEN && t->subst))
         return true;
     if (t->kind != C_WORD || t->raw_len == 0)
         return false;
@@ -199,7 +202,7 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
     int k = c->pending_kind;
     c->pending_kind = K_NONE;
     bool shape = arg_shape(t);
-    if (t->kind == C_WORD && t->raw_len > 0 && t->raw_len < 8) {
+    if (t->kind == C_WORD && t->raw_len > 0 && t->raw_len < 16) {
         /* A bare number (sleep 5, ping -n 3) or a known subcommand (net user). */
         bool num = true;
         for (size_t i = 0; i < t->raw_len; i++)
@@ -212,8 +215,37 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
         }
         shape = shape || num;
     }
-    if (c->pending_subst && k == K_WEAK)
-        k = K_MID;
+    /* An ordinary-word command before a substitution is prose more often
+     * than not ("type `show c' for details"). */
+    if (k == K_WEAK && t->kind == C_OPEN)
+        shape = false;
+    if (c->pending_subst && k != K_NONE) {
+        /* A command name opening a substitution: `cut x`, $(dig y) */
+        bool fin = t->kind == C_END || t->kind == C_SEP || t->kind == C_CLOSE || t->kind == C_OPEN;
+        chit(c, shape || fin || t->kind == C_WORD ? 70 : 45, "substitution-command", c->pending_pos, c->pending_name);
+        return;
+    }
+    /* A quoted argument that is itself a command line: trap 'rm -rf x' */
+    if (t->kind == C_WORD && t->raw_len > 3 && (t->raw[0] == '\'' || t->raw[0] == '"')) {
+        size_t e = 1;
+        while (e < t->raw_len && e < 32 && (mm_detect_isalnum(t->raw[e]) || t->raw[e] == '-'))
+            e++;
+        char w[40];
+        size_t wl = e - 1 < sizeof w - 1 ? e - 1 : sizeof w - 1;
+        for (size_t q = 0; q < wl; q++)
+            w[q] = (char)mm_detect_lower(t->raw[1 + q]);
+        w[wl] = 0;
+        if (cmd_kind(w) >= K_MID && e < t->raw_len && t->raw[e] == ' ')
+            shape = true;
+    }
+    /* First in the value, a plain first argument may be a subcommand: look
+     * at the next one too (ansible all -m ping). */
+    if (!c->pending_sep && !shape && !host_shape(t) && k >= K_MID && t->kind == C_WORD && !c->pending_second) {
+        c->pending_second = true;
+        c->pending_kind = k;
+        return;
+    }
+    c->pending_second = false;
     bool end = t->kind == C_END || t->kind == C_SEP || t->kind == C_CLOSE;
     if (c->pending_sep) {
         if (k == K_STRONG)
@@ -227,11 +259,13 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
     } else {
         if (k == K_STRONG && (shape || host_shape(t)))
             chit(c, 65, "command-line", c->pending_pos, c->pending_name);
+        else if (k == K_STRONG && (t->kind == C_SEP || (t->kind == C_OPEN && t->subst)))
+            chit(c, 60, "command-then-separator", c->pending_pos, c->pending_name);
         else if (k == K_STRONG)
             chit(c, 35, "command-word", c->pending_pos, c->pending_name);
         else if (k == K_MID && shape)
             chit(c, 60, "command-line", c->pending_pos, c->pending_name);
-        else if (k == K_WEAK && shape)
+        else if (k == K_WEAK && (shape || host_shape(t)))
             chit(c, 55, "command-line", c->pending_pos, c->pending_name);
     }
 }
@@ -240,7 +274,11 @@ static void on_token(cmd_t *c, const ctok_t *t)
 {
     if (c->pending_kind != K_NONE)
         judge_pending(c, t);
-    mm_detect_tok_push(c->hist, sizeof c->hist, t->kind);
+    if (c->var_cmd && t->kind != C_VAR) {
+        c->var_cmd = false;
+        if (arg_shape(t) && t->kind == C_WORD && t->raw_len >= 2 && t->raw[0] == '-')
+            chit(c, 60, "variable-command", c->var_pos, "$var");
+    }
 
     if (t->kind == C_OPEN)
         c->in_subst = t->subst;
@@ -270,11 +308,12 @@ static void on_token(cmd_t *c, const ctok_t *t)
             bool was_first = c->first;
             c->first = false;
             c->at_cmd = false;
-            if (was_first && !c->after_sep) {
-                if (strcmp(t->norm, "for") == 0)
-                    c->batch = 3;
-                else if (strcmp(t->norm, "if") == 0)
-                    c->batch = 4;
+            (void)was_first;
+            if (strcmp(t->norm, "for") == 0) {
+                c->batch = 3;
+            } else if (strcmp(t->norm, "if") == 0) {
+                c->batch = 4;
+                c->if_words = 0;
             }
             if (mm_detect_in_set((const uint8_t *)t->norm, strlen(t->norm), prefix_cmds,
                                  sizeof prefix_cmds / sizeof prefix_cmds[0])) {
@@ -292,10 +331,14 @@ static void on_token(cmd_t *c, const ctok_t *t)
             }
             /* Wildcards standing in for a command: /???/??t, /bin/c?t */
             if (t->raw_len >= 3 && (t->raw[0] == '/' || t->raw[0] == '\\')) {
-                size_t wild = 0;
-                for (size_t i = 0; i < t->raw_len; i++)
+                /* Short components only: /???/c?t, /bin/ca*, not /articles/ssh-????/ */
+                size_t wild = 0, comp = 0, longest = 0;
+                for (size_t i = 0; i < t->raw_len; i++) {
                     wild += t->raw[i] == '?' || t->raw[i] == '*';
-                if (wild >= 2 || (wild >= 1 && c->after_sep))
+                    comp = (t->raw[i] == '/' || t->raw[i] == '\\') ? 0 : comp + 1;
+                    longest = comp > longest ? comp : longest;
+                }
+                if (longest <= 6 && (wild >= 2 || (wild >= 1 && c->after_sep)))
                     chit(c, 70, "wildcard-command", t->pos, "glob");
             }
             break;
@@ -304,19 +347,27 @@ static void on_token(cmd_t *c, const ctok_t *t)
             /* FOR /F ... or FOR %%x ... */
             c->batch = (t->raw_len >= 2 && (t->raw[0] == '/' || t->raw[0] == '%')) ? 1 : 0;
         } else if (c->batch == 4) {
-            bool cond = mm_detect_word_eq(t->raw, t->raw_len, "exist") ||
-                        mm_detect_word_eq(t->raw, t->raw_len, "defined") ||
-                        mm_detect_word_eq(t->raw, t->raw_len, "errorlevel") ||
+            /* IF [NOT] EXIST|DEFINED|ERRORLEVEL ..., IF a == b, IF a GEQ b */
+            static const char *const conds[] = {"defined", "equ", "errorlevel", "exist", "geq", "gtr", "leq", "lss", "neq"};
+            bool cond = mm_detect_in_set(t->raw, t->raw_len, conds, sizeof conds / sizeof conds[0]) ||
                         memchr(t->raw, '%', t->raw_len) != NULL ||
-                        (t->raw_len >= 2 && memmem(t->raw, t->raw_len, "==", 2) != NULL);
+                        (t->raw_len >= 2 && memmem(t->raw, t->raw_len, "==", 2) != NULL &&
+                         c->batch_quoted);
             if (cond)
                 chit(c, 60, "batch-if", t->pos, "if");
-            if (!mm_detect_word_eq(t->raw, t->raw_len, "not") && !mm_detect_word_eq(t->raw, t->raw_len, "/i"))
+            if (cond || ++c->if_words > 3)
                 c->batch = 0;
         }
         break;
     }
     case C_VAR:
+        /* $c $a$b, $SHELL -c ...: a variable run as the command */
+        if (c->at_cmd && c->after_sep && t->raw_len > 1 && t->raw[0] == '$')
+            chit(c, 60, "variable-command", t->pos, "$var");
+        if (c->at_cmd && t->raw_len > 1 && t->raw[0] == '$') {
+            c->var_cmd = true;
+            c->var_pos = t->pos;
+        }
         if (c->batch == 3)
             c->batch = 1;
         if (c->batch == 4) {
@@ -334,6 +385,12 @@ static void on_token(cmd_t *c, const ctok_t *t)
         c->first = c->first && (t->kind == C_VAR);
 }
 
+/* After a spliced $X, does the word go on in lowercase (c$_at)? */
+static bool continues_lower(const uint8_t *r, size_t j)
+{
+    return r[j] >= 'a' && r[j] <= 'z' && r[j - 1] == '_';
+}
+
 /* Normalises a raw word into t->norm: lowercase, quotes, backslashes and
  * brackets removed, directory prefix and .exe suffix dropped. */
 static void normalise(ctok_t *t, unsigned *flags)
@@ -346,7 +403,11 @@ static void normalise(ctok_t *t, unsigned *flags)
     t->has_eq = false;
     for (size_t i = 0; i < n && k + 1 < sizeof buf; i++) {
         uint8_t c = r[i];
-        if (c == '\'' || c == '"' || c == '\\' || c == '[' || c == ']' || c == '^') {
+        if ((c == '$' || c == '<' || c == '>') && i + 2 < n && r[i + 1] == '(' && r[i + 2] == ')') {
+            i += 2; /* an empty substitution inside a name: pi$()ng */
+            continue;
+        }
+        if (c == '\'' || c == '"' || c == '\\' || c == '[' || c == ']' || c == '^' || c == '`') {
             if (c != '\\' || i + 1 == n || r[i + 1] != '\\')
                 *flags |= MM_DETECT_DEC_SHELLQUOTE;
             if (c == '\\' && k > 0 && buf[k - 1] == ':')
@@ -357,6 +418,17 @@ static void normalise(ctok_t *t, unsigned *flags)
             *flags |= MM_DETECT_DEC_SHELLQUOTE;
             i++;
             continue;
+        }
+        if (c == '$' && k > 0 && i + 1 < n && (mm_detect_isalpha(r[i + 1]) || r[i + 1] == '_')) {
+            /* c$_at, sh$XX, n$u: a short unset variable spliced into a name */
+            size_t j = i + 1;
+            while (j < n && j - i <= 3 && (mm_detect_isalnum(r[j]) || r[j] == '_'))
+                j++;
+            if (j - i <= 3 && (j == n || !mm_detect_isalnum(r[j]) || continues_lower(r, j))) {
+                *flags |= MM_DETECT_DEC_SHELLQUOTE;
+                i = j - 1;
+                continue;
+            }
         }
         if (c == '/')
             base = k + 1;
@@ -407,11 +479,33 @@ static void windows_base(ctok_t *t)
     t->norm[wl] = 0;
 }
 
+/* A word with one apostrophe followed by one or two final letters. */
+static bool contraction(const uint8_t *r, size_t n)
+{
+    const uint8_t *q = memchr(r, '\'', n);
+    if (!q || q == r || !mm_detect_isalpha(q[-1]))
+        return false;
+    size_t tail = (size_t)(r + n - q - 1);
+    if (tail == 0 || tail > 2 || memchr(q + 1, '\'', tail))
+        return false;
+    for (size_t i = 1; i <= tail; i++)
+        if (!mm_detect_isalpha(q[i]))
+            return false;
+    return true;
+}
+
 static bool is_meta(uint8_t c)
 {
     return c == ';' || c == '&' || c == '|' || c == '\n' || c == '\r' || c == '(' || c == ')' ||
            c == '<' || c == '>' || c == '`' || c == '{' || c == '}' || c == ',' ||
            mm_detect_isspace(c);
+}
+
+/* Does the lowercase word w appear at s[i], within s[0..n)? */
+static bool at(const uint8_t *s, size_t n, size_t i, const char *w)
+{
+    size_t l = strlen(w);
+    return i <= n && l <= n - i && mm_detect_word_eq(s + i, l, w);
 }
 
 /* Scans for calls of code-execution functions and template/SSI forms. */
@@ -493,8 +587,8 @@ static void code_shapes(const uint8_t *s, size_t n, cmd_t *c)
             if (closed && (dunder || call || stmt))
                 chit(c, 60, "template-injection", i, "{{");
         } else if (ch == '$' && i + 3 < n && s[i + 1] == '_' &&
-                   (mm_detect_word_eq(s + i + 2, 3, "get") || mm_detect_word_eq(s + i + 2, 4, "post") ||
-                    mm_detect_word_eq(s + i + 2, 7, "request") || mm_detect_word_eq(s + i + 2, 6, "server"))) {
+                   (at(s, n, i + 2, "get") || at(s, n, i + 2, "post") || at(s, n, i + 2, "request") ||
+                    at(s, n, i + 2, "server"))) {
             chit(c, 55, "php-superglobal", i, "$_GET");
         } else if (ch == '/' && i + 9 <= n && (mm_detect_word_eq(s + i, 9, "/dev/tcp/") || mm_detect_word_eq(s + i, 9, "/dev/udp/"))) {
             chit(c, 85, "dev-tcp", i, "/dev/tcp");
@@ -509,6 +603,7 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
     memset(hit, 0, sizeof *hit);
     c.at_cmd = true;
     c.first = true;
+    c.batch_quoted = memchr(s, '%', n) != NULL || memchr(s, '"', n) != NULL || !memchr(s, ':', n);
     ctok_t t;
     size_t i = 0;
     int brace = 0;
@@ -516,14 +611,19 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
     /* Leading quotes and spaces belong to the context the value ends. */
     while (i < n && (s[i] == '\'' || s[i] == '"' || s[i] == ' ' || s[i] == '\t'))
         i++;
-    while (i < n) {
+    while (i < n && c.score < 80) {
         uint8_t ch = s[i];
-        memset(&t, 0, sizeof t);
-        t.pos = i;
         if (ch == ' ' || ch == '\t' || ch == '\v' || ch == '\f') {
             i++;
             continue;
         }
+        t.kind = 0;
+        t.raw = NULL;
+        t.raw_len = 0;
+        t.norm[0] = 0;
+        t.has_eq = false;
+        t.subst = false;
+        t.pos = i;
         if (ch == '\\' && i + 1 < n && (s[i + 1] == 'n' || s[i + 1] == 'r' || s[i + 1] == 't')) {
             /* A written-out \n (payload lists, JSON, echo -e) is a newline to
              * whatever decodes it next. */
@@ -659,8 +759,17 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
         size_t st = i;
         while (i < n) {
             uint8_t w = s[i];
+            if (w == '\\' && i + 1 < n && (s[i + 1] == 'n' || s[i + 1] == 'r' || s[i + 1] == 't'))
+                break;
             if (w == '\\' && i + 1 < n && s[i + 1] != '\n') {
                 i += 2;
+                continue;
+            }
+            /* Empty substitutions split a word without ending it: pi``ng, pi$()ng */
+            if (i > st && ((w == '`' && i + 1 < n && s[i + 1] == '`') ||
+                           ((w == '$' || w == '<' || w == '>') && i + 2 < n && s[i + 1] == '(' && s[i + 2] == ')'))) {
+                f |= MM_DETECT_DEC_SHELLQUOTE;
+                i += w == '`' ? 2 : 3;
                 continue;
             }
             if (is_meta(w) && !(w == ',' && brace == 0))
@@ -678,17 +787,27 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
         t.kind = C_WORD;
         t.raw = s + st;
         t.raw_len = i - st;
-        normalise(&t, &f);
-        if (t.norm[0] == 0 && !t.has_eq)
-            continue; /* only quotes: '' or "" */
-        windows_base(&t);
+        /* Only words that can name a command (or a subcommand) need the
+         * normal form; arguments are judged by their raw shape. */
+        if (c.at_cmd || c.pending_kind != K_NONE)
+            normalise(&t, &f);
+        if (contraction(t.raw, t.raw_len))
+            t.norm[0] = 0; /* I'd, don't: prose, not w'h'o'ami */
+        bool only_quotes = true;
+        for (size_t q = 0; q < t.raw_len; q++)
+            only_quotes = only_quotes && (t.raw[q] == '\'' || t.raw[q] == '"');
+        if (only_quotes)
+            continue; /* '' or "" */
+        if (c.at_cmd)
+            windows_base(&t);
         on_token(&c, &t);
     }
     memset(&t, 0, sizeof t);
     t.kind = C_END;
     t.pos = n;
     on_token(&c, &t);
-    code_shapes(s, n, &c);
+    if (c.score < 80)
+        code_shapes(s, n, &c);
 
     hit->score = c.score;
     hit->rule = c.rule;

@@ -302,6 +302,13 @@ size_t mm_detect_decode_pass(const uint8_t *in, size_t n, uint8_t *out,
                 i++;
                 continue;
             }
+            if (c >= 0x80 && c < 0xC0) {
+                /* A stray continuation byte: kept, cheaply. */
+                f |= MM_DETECT_DEC_BADUTF8;
+                out[o++] = c;
+                i++;
+                continue;
+            }
             if (c >= 0x80) {
                 size_t len = utf8_len(c);
                 if (len == 2 && i + 1 < n && (c == 0xC0 || c == 0xC1)) {

@@ -9,7 +9,7 @@
 
 /* Reads one normalised path character at s[*i], advancing *i. Backslashes
  * and spelled "0x2f"/"0x5c" are '/', "0x2e" is '.'. */
-static int path_char(const uint8_t *s, size_t n, size_t *i)
+static inline int path_char(const uint8_t *s, size_t n, size_t *i)
 {
     uint8_t c = s[*i];
     if (c == '0' && *i + 3 < n && (s[*i + 1] | 32) == 'x' && s[*i + 2] == '2') {
@@ -27,14 +27,14 @@ static int path_char(const uint8_t *s, size_t n, size_t *i)
     return c == '\\' ? '/' : c;
 }
 
-static bool seg_eq(const char *seg, size_t n, const char *w)
-{
-    return strlen(w) == n && memcmp(seg, w, n) == 0;
-}
+/* Compares a segment with a string literal, length first. */
+#define seg_eq(seg, n, lit) ((n) == sizeof(lit) - 1 && memcmp((seg), (lit), (n)) == 0)
 
 /* Is this segment (lowercased) a well-known sensitive file after prev? */
 static bool target(const char *prev, size_t pn, const char *seg, size_t sn)
 {
+    if (sn < 3)
+        return false;
     if (seg_eq(prev, pn, "etc"))
         return seg_eq(seg, sn, "passwd") || seg_eq(seg, sn, "shadow") || seg_eq(seg, sn, "hosts") ||
                seg_eq(seg, sn, "group") || seg_eq(seg, sn, "issue") || seg_eq(seg, sn, "motd") ||
@@ -92,6 +92,74 @@ static size_t dotdot_runs(const uint8_t *s, size_t n)
     return best;
 }
 
+/* Finds a well-known target whose parts are joined by junk instead of a
+ * slash (etc%c1%pcpasswd, windows0x5csystem32, ?.%bg%qfboot.ini): the second
+ * part with its first part at most 10 bytes before it and no space between.
+ * Returns the position after the match or 0. */
+static size_t loose_target(const uint8_t *s, size_t n)
+{
+    typedef struct {
+        const char *first, *second;
+        uint8_t fl, sl;
+    } pair_t;
+    static const pair_t pairs[] = {
+        {"etc", "passwd", 3, 6}, {"etc", "shadow", 3, 6}, {"etc", "issue", 3, 5}, {"etc", "hosts", 3, 5},
+        {"etc", "group", 3, 5}, {"windows", "system32", 7, 8}, {"winnt", "system32", 5, 8},
+        {"windows", "win.ini", 7, 7}, {NULL, "boot.ini", 0, 8}, {NULL, "win.ini", 0, 7},
+        {NULL, "system.ini", 0, 10},
+    };
+    for (size_t i = 1; i < n; i++) {
+        int c = s[i] | 32;
+        /* Junk separators often end in letters (%qf, %pc): the second part
+         * may follow a letter. */
+        if (c != 'p' && c != 's' && c != 'i' && c != 'h' && c != 'g' && c != 'b' && c != 'w')
+            continue;
+        for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
+            const pair_t *pr = &pairs[k];
+            size_t wl = pr->sl;
+            if (pr->second[0] != c || i + wl > n || !mm_detect_word_eq(s + i, wl, pr->second))
+                continue;
+            if (i + wl < n && mm_detect_isalpha(s[i + wl]))
+                continue;
+            if (!pr->first) {
+                if (!mm_detect_isspace(s[i - 1]) && !mm_detect_isalnum(s[i - 1]))
+                    return i + wl;
+                continue;
+            }
+            size_t fl = pr->fl;
+            for (size_t b = fl + 1; b <= 10 + fl && b <= i; b++) {
+                if (mm_detect_isspace(s[i - b + fl]))
+                    break;
+                if (mm_detect_word_eq(s + i - b, fl, pr->first))
+                    return i + wl;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Stream wrappers that read local files or run code when included:
+ * php://filter, phar://, expect://, zip://, file:// anywhere in the value. */
+static bool wrapper_at(const uint8_t *s, size_t n, size_t *pos)
+{
+    static const char *const w[] = {"php://", "phar://", "expect://", "zip://", "file://", "glob://"};
+    for (size_t i = 0; i + 6 <= n; i++) {
+        if (s[i] != ':' || i + 3 > n || s[i + 1] != '/' || s[i + 2] != '/')
+            continue;
+        for (size_t k = 0; k < sizeof w / sizeof w[0]; k++) {
+            size_t l = strlen(w[k]) - 3;
+            bool same = i >= l;
+            for (size_t j = 0; same && j < l; j++)
+                same = mm_detect_lower(s[i - l + j]) == w[k][j];
+            if (same && (i == l || !mm_detect_isalpha(s[i - l - 1]))) {
+                *pos = i - l;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
 {
     char seg[32], prev[32];
@@ -102,6 +170,15 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
     size_t tgt_pos = 0;
     size_t seg_start = 0;
     memset(hit, 0, sizeof *hit);
+    /* Every shape below needs a dot, a slash, a backslash, a percent sign,
+     * a question mark or a non-ASCII byte; plain words cannot be a path. */
+    bool pathish = false;
+    for (size_t k = 0; k < n && !pathish; k++) {
+        uint8_t c = s[k];
+        pathish = c == '.' || c == '/' || c == '\\' || c == '%' || c == '?' || c >= 0x80;
+    }
+    if (!pathish)
+        return 0;
     size_t dd_runs = dotdot_runs(s, n);
 
     size_t i = 0;
@@ -120,8 +197,11 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
             i++;
         bool sep = c == '/';
         /* Characters that end a path inside a larger value start a new one. */
-        bool restart = c == '=' || c == '?' || c == '&' || c == '"' || c == '\'' || c == ' ' ||
-                       c == '(' || c == '|' || c == ';' || c == '<' || c == '>' || c == '`' || c == ',';
+        static const bool restart_tab[256] = {
+            ['='] = true, ['?'] = true, ['&'] = true, ['"'] = true, ['\''] = true, [' '] = true,
+            ['('] = true, ['|'] = true, [';'] = true, ['<'] = true, ['>'] = true, ['`'] = true, [','] = true,
+        };
+        bool restart = restart_tab[c & 0xFF];
         if (c == ';' && seg_dots && sl >= 2)
             continue; /* "..;/" is a Tomcat dot-dot */
         if (!sep && !restart) {
@@ -192,6 +272,15 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
     } else if (dd_runs >= 3) {
         score = 65;
         rule = "dot-dot-run";
+    } else if (absolute && climbs >= 1) {
+        score = 60;
+        rule = "climb-above-root";
+    } else if (wrapper_at(s, n, &pos)) {
+        score = 65;
+        rule = "stream-wrapper";
+    } else if (loose_target(s, n)) {
+        score = 60;
+        rule = "system-path-obfuscated";
     } else if (climbs == 1) {
         score = 35;
         rule = "dot-dot";

@@ -155,24 +155,26 @@ static size_t json_unescape(const uint8_t *s, size_t n, uint8_t *out)
 }
 
 /* Judges every string of a JSON text: keys that are not plain names, and all
- * string leaves. Returns false when the text is not JSON-shaped (the caller
- * then judges it whole). One pass, no recursion, no allocation. */
-static bool scan_json(req_t *r, const uint8_t *s, size_t n)
+ * string leaves. Returns how far the text was read as JSON: n when all of
+ * it, less when it stopped being JSON (the caller judges the rest whole),
+ * 0 when it never was. One pass, no recursion, no allocation. */
+static size_t scan_json(req_t *r, const uint8_t *s, size_t n)
 {
     size_t i = 0;
     while (i < n && mm_detect_isspace(s[i]))
         i++;
     if (i >= n || (s[i] != '{' && s[i] != '['))
-        return false;
+        return 0;
     while (i < n) {
         uint8_t c = s[i];
         if (c != '"') {
             if (!(mm_detect_isspace(c) || c == '{' || c == '}' || c == '[' || c == ']' || c == ',' ||
                   c == ':' || c == '-' || c == '+' || c == '.' || mm_detect_isalnum(c)))
-                return false;
+                return i;
             i++;
             continue;
         }
+        size_t open = i;
         size_t st = ++i;
         bool esc = false;
         while (i < n && s[i] != '"') {
@@ -183,7 +185,7 @@ static bool scan_json(req_t *r, const uint8_t *s, size_t n)
             i++;
         }
         if (i >= n)
-            return false;
+            return open; /* an unterminated string: judged with the rest */
         size_t len = i - st;
         i++;
         size_t j = i;
@@ -200,7 +202,7 @@ static bool scan_json(req_t *r, const uint8_t *s, size_t n)
         judge(r, MM_DETECT_LOC_JSON, key ? (const char *)s + st : NULL, key ? i - 1 - st : 0, v,
               len, esc ? MM_DETECT_DEC_JSON : 0);
     }
-    return true;
+    return n;
 }
 
 /* multipart/form-data: judges each part's content under its field name. */
@@ -323,7 +325,10 @@ int mm_detect_request(const mm_detect_config_t *cfg, const mm_detect_request_t *
             split_pairs(&r, req->body, req->body_len, '&', MM_DETECT_LOC_FORM);
             done = true;
         } else if (strstr(ctl, "json")) {
-            done = scan_json(&r, (const uint8_t *)req->body, req->body_len);
+            size_t used = scan_json(&r, (const uint8_t *)req->body, req->body_len);
+            if (used > 0 && used < req->body_len)
+                judge(&r, MM_DETECT_LOC_BODY, NULL, 0, req->body + used, req->body_len - used, 0);
+            done = used > 0;
         } else if (strstr(ctl, "multipart/form-data")) {
             /* boundary is case-sensitive: use the original text */
             char orig[128];

@@ -34,33 +34,43 @@ typedef struct {
  * where an unknown word followed by '(' would not. */
 static const kw_t kws[] = {
     {"all", T_KEY, W_ALL}, {"alter", T_STMT, W_DDL},
-    {"and", T_LOGIC, 0}, {"ascii", T_FUNC, W_SQLFN},
-    {"benchmark", T_FUNC, W_DANGER}, {"between", T_CMP, 0},
-    {"binary", T_OP, 0}, {"by", T_KEY, W_BY},
-    {"case", T_KEY, 0}, {"cast", T_FUNC, W_SQLFN},
-    {"char", T_FUNC, W_SQLFN}, {"chr", T_FUNC, W_SQLFN},
-    {"coalesce", T_FUNC, W_SQLFN}, {"concat", T_FUNC, W_SQLFN},
-    {"concat_ws", T_FUNC, W_SQLFN}, {"convert", T_FUNC, W_SQLFN},
+    {"and", T_LOGIC, 0}, {"as", T_KEY, 0},
+    {"ascii", T_FUNC, W_SQLFN}, {"benchmark", T_FUNC, W_DANGER},
+    {"between", T_CMP, 0}, {"binary", T_OP, 0},
+    {"by", T_KEY, W_BY}, {"case", T_KEY, 0},
+    {"cast", T_FUNC, W_SQLFN}, {"char", T_FUNC, W_SQLFN},
+    {"chr", T_FUNC, W_SQLFN}, {"coalesce", T_FUNC, W_SQLFN},
+    {"compress", T_FUNC, W_SQLFN}, {"concat", T_FUNC, W_SQLFN},
+    {"concat_ws", T_FUNC, W_SQLFN}, {"conv", T_FUNC, W_SQLFN},
+    {"convert", T_FUNC, W_SQLFN}, {"crc32", T_FUNC, W_SQLFN},
     {"create", T_STMT, W_DDL}, {"current_user", T_KEY, W_SQLVAR},
     {"database", T_KEY, W_OBJECT}, {"dbms_pipe.receive_message", T_FUNC, W_DANGER},
     {"declare", T_STMT, W_DECLARE}, {"delay", T_KEY, W_DELAY},
-    {"delete", T_STMT, W_DELETE}, {"distinct", T_KEY, W_ALL},
+    {"delete", T_STMT, W_DELETE}, {"desc", T_STMT, 0},
+    {"describe", T_STMT, 0}, {"distinct", T_KEY, W_ALL},
     {"div", T_OP, 0}, {"drop", T_STMT, W_DDL},
     {"dual", T_SYS, 0}, {"dumpfile", T_KEY, W_OUTFILE},
-    {"else", T_KEY, 0}, {"end", T_KEY, 0},
-    {"exec", T_STMT, W_EXEC}, {"execute", T_STMT, W_EXEC},
-    {"exists", T_FUNC, W_SQLFN}, {"extractvalue", T_FUNC, W_DANGER},
-    {"false", T_NUM, 0}, {"from", T_KEY, W_FROM},
-    {"function", T_KEY, W_OBJECT}, {"glob", T_CMP, 0},
-    {"group", T_KEY, W_GROUP}, {"group_concat", T_FUNC, W_SQLFN},
-    {"having", T_KEY, W_HAVING}, {"hex", T_FUNC, W_SQLFN},
-    {"if", T_FUNC, 0}, {"ifnull", T_FUNC, W_SQLFN},
+    {"else", T_KEY, 0}, {"elt", T_FUNC, W_SQLFN},
+    {"end", T_KEY, 0}, {"exec", T_STMT, W_EXEC},
+    {"execute", T_STMT, W_EXEC}, {"exists", T_FUNC, W_SQLFN},
+    {"exp", T_FUNC, W_SQLFN}, {"extractvalue", T_FUNC, W_DANGER},
+    {"false", T_NUM, 0}, {"floor", T_FUNC, W_SQLFN},
+    {"from", T_KEY, W_FROM}, {"function", T_KEY, W_OBJECT},
+    {"glob", T_CMP, 0}, {"group", T_KEY, W_GROUP},
+    {"group_concat", T_FUNC, W_SQLFN}, {"having", T_KEY, W_HAVING},
+    {"hex", T_FUNC, W_SQLFN}, {"if", T_FUNC, 0},
+    {"ifnull", T_FUNC, W_SQLFN}, {"iif", T_FUNC, W_SQLFN},
     {"in", T_CMP, 0}, {"index", T_KEY, W_OBJECT},
-    {"information_schema", T_SYS, 1}, {"insert", T_STMT, W_INSERT},
+    {"infile", T_KEY, W_OUTFILE}, {"information_schema", T_SYS, 1},
+    {"insert", T_STMT, W_INSERT}, {"instr", T_FUNC, W_SQLFN},
     {"into", T_KEY, W_INTO}, {"is", T_CMP, 0},
-    {"isnull", T_FUNC, W_SQLFN}, {"like", T_CMP, 0},
-    {"limit", T_KEY, W_LIMIT}, {"load_file", T_FUNC, W_DANGER},
-    {"make_set", T_FUNC, W_SQLFN}, {"mid", T_FUNC, W_SQLFN},
+    {"isnull", T_FUNC, W_SQLFN}, {"json_extract", T_FUNC, W_SQLFN},
+    {"left", T_FUNC, W_SQLFN}, {"length", T_FUNC, W_SQLFN},
+    {"like", T_CMP, 0}, {"limit", T_KEY, W_LIMIT},
+    {"load", T_STMT, W_DDL}, {"load_file", T_FUNC, W_DANGER},
+    {"locate", T_FUNC, W_SQLFN}, {"lpad", T_FUNC, W_SQLFN},
+    {"ltrim", T_FUNC, W_SQLFN}, {"make_set", T_FUNC, W_SQLFN},
+    {"md5", T_FUNC, W_SQLFN}, {"mid", T_FUNC, W_SQLFN},
     {"mod", T_OP, 0}, {"msysobjects", T_SYS, 1},
     {"mysql.user", T_SYS, 1}, {"name_const", T_FUNC, W_DANGER},
     {"not", T_OP, 0}, {"null", T_NUM, 0},
@@ -68,22 +78,28 @@ static const kw_t kws[] = {
     {"ord", T_FUNC, W_SQLFN}, {"order", T_KEY, W_ORDER},
     {"outfile", T_KEY, W_OUTFILE}, {"pg_catalog", T_SYS, 1},
     {"pg_shadow", T_SYS, 1}, {"pg_sleep", T_FUNC, W_DANGER},
-    {"pg_user", T_SYS, 1}, {"procedure", T_KEY, W_OBJECT},
+    {"pg_user", T_SYS, 1}, {"pi", T_FUNC, W_SQLFN},
+    {"procedure", T_KEY, W_OBJECT}, {"rand", T_FUNC, W_SQLFN},
     {"randomblob", T_FUNC, W_DANGER}, {"regexp", T_CMP, 0},
-    {"rlike", T_CMP, 0}, {"schema", T_KEY, W_OBJECT},
+    {"reverse", T_FUNC, W_SQLFN}, {"right", T_FUNC, W_SQLFN},
+    {"rlike", T_CMP, 0}, {"rpad", T_FUNC, W_SQLFN},
+    {"rtrim", T_FUNC, W_SQLFN}, {"schema", T_KEY, W_OBJECT},
     {"select", T_STMT, W_SELECT}, {"session_user", T_KEY, W_SQLVAR},
-    {"set", T_KEY, W_SET}, {"shutdown", T_STMT, W_SHUTDOWN},
-    {"sleep", T_FUNC, W_DANGER}, {"sounds", T_CMP, 0},
-    {"sqlite_master", T_SYS, 1}, {"substr", T_FUNC, W_SQLFN},
+    {"set", T_KEY, W_SET}, {"sha1", T_FUNC, W_SQLFN},
+    {"shutdown", T_STMT, W_SHUTDOWN}, {"sin", T_FUNC, W_SQLFN},
+    {"sleep", T_FUNC, W_DANGER}, {"soundex", T_FUNC, W_SQLFN},
+    {"sounds", T_CMP, 0}, {"sqlite_master", T_SYS, 1},
+    {"strcmp", T_FUNC, W_SQLFN}, {"substr", T_FUNC, W_SQLFN},
     {"substring", T_FUNC, W_SQLFN}, {"syscolumns", T_SYS, 1},
-    {"sysdatabases", T_SYS, 1}, {"sysobjects", T_SYS, 1},
-    {"system_user", T_KEY, W_SQLVAR}, {"sysusers", T_SYS, 1},
-    {"table", T_KEY, W_OBJECT}, {"then", T_KEY, 0},
-    {"true", T_NUM, 0}, {"truncate", T_STMT, W_DDL},
-    {"unhex", T_FUNC, W_SQLFN}, {"union", T_UNION, 0},
-    {"update", T_STMT, W_UPDATE}, {"updatexml", T_FUNC, W_DANGER},
-    {"user", T_KEY, W_OBJECT}, {"utl_http.request", T_FUNC, W_DANGER},
-    {"utl_inaddr.get_host_address", T_FUNC, W_DANGER}, {"utl_inaddr.get_host_name", T_FUNC, W_DANGER},
+    {"sysdatabases", T_SYS, 1}, {"sysdate", T_FUNC, W_SQLFN},
+    {"sysobjects", T_SYS, 1}, {"system_user", T_KEY, W_SQLVAR},
+    {"sysusers", T_SYS, 1}, {"table", T_KEY, W_OBJECT},
+    {"then", T_KEY, 0}, {"true", T_NUM, 0},
+    {"truncate", T_STMT, W_DDL}, {"unhex", T_FUNC, W_SQLFN},
+    {"union", T_UNION, 0}, {"update", T_STMT, W_UPDATE},
+    {"updatexml", T_FUNC, W_DANGER}, {"user", T_KEY, W_OBJECT},
+    {"utl_http.request", T_FUNC, W_DANGER}, {"utl_inaddr.get_host_address", T_FUNC, W_DANGER},
+    {"utl_inaddr.get_host_name", T_FUNC, W_DANGER}, {"uuid", T_FUNC, W_SQLFN},
     {"values", T_KEY, W_VALUES}, {"version", T_FUNC, W_SQLFN},
     {"view", T_KEY, W_OBJECT}, {"waitfor", T_STMT, W_WAITFOR},
     {"when", T_KEY, 0}, {"where", T_KEY, W_WHERE},
@@ -127,6 +143,7 @@ typedef struct {
     const uint8_t *s;
     size_t n, i;
     bool in_versioned;   /* inside a MySQL executable comment */
+    size_t no_close_from; /* no comment closer exists after this index */
     unsigned *flags;
 } lexer_t;
 
@@ -208,8 +225,15 @@ static bool lex_next(lexer_t *lx, tok_t *t)
         return true;
     }
     if ((c == '-' && i + 1 < n && s[i + 1] == '-') || c == '#') {
+        size_t e = line_end(s, n, i);
+        if (e < n) {
+            /* A line comment with SQL after it is only whitespace: union#x\nselect */
+            *lx->flags |= MM_DETECT_DEC_SQLCOMMENT;
+            lx->i = e;
+            return lex_next(lx, t);
+        }
         t->type = T_COMMENT;
-        lx->i = line_end(s, n, i);
+        lx->i = e;
         return true;
     }
     if (c == '\'' || c == '"' || c == '`') {
@@ -295,6 +319,7 @@ static bool lex_next(lexer_t *lx, tok_t *t)
                 size_t pl = (size_t)(dot - (s + i));
                 if ((q && q->type == T_SYS && q->sub == 1) || mm_detect_word_eq(s + i, pl, "sys") ||
                     mm_detect_word_eq(s + i, pl, "sysibm") || mm_detect_word_eq(s + i, pl, "sysmaster") ||
+                    mm_detect_word_eq(s + i, pl, "syscat") ||
                     mm_detect_word_eq(s + i, pl, "all_tables"))
                     kw = q && q->type == T_SYS ? q : &kws[0];
             }
@@ -310,11 +335,15 @@ static bool lex_next(lexer_t *lx, tok_t *t)
             j++;
         bool call = j < n && s[j] == '(';
         /* An inline comment between a name and its parenthesis still makes a call. */
-        if (!call && j + 1 < n && s[j] == '/' && s[j + 1] == '*') {
+        if (!call && j + 1 < n && s[j] == '/' && s[j + 1] == '*' && j >= lx->no_close_from) {
             lexer_t peek = *lx;
             peek.i = j;
             if (skip_space(&peek) && peek.i < n && s[peek.i] == '(')
                 call = true;
+            /* An unterminated comment stays unterminated for every later
+             * position: never search for its end again. */
+            if (peek.i < n && s[peek.i] == '/' && peek.i + 1 < n && s[peek.i + 1] == '*')
+                lx->no_close_from = j;
         }
         if (kw) {
             t->type = kw->type;
@@ -393,6 +422,7 @@ typedef struct {
     bool sel_sql;         /* the SELECT list or its context is SQL, not prose */
     bool prose_prefix;    /* text before the breaking quote has words and spaces */
     bool lead_logic;      /* the value starts with AND/OR */
+    size_t ddl_at;        /* index of the name after DROP|CREATE|ALTER TABLE */
     bool unit_quote;      /* the breaking quote follows a digit: 4" is inches */
     bool prose;           /* two plain words in a row were seen */
     unsigned sqlish;      /* operators, parentheses, SQL functions seen */
@@ -433,6 +463,19 @@ static bool is_operand(const tok_t *t)
            k == T_STMT || k == T_SYS || t->sub == W_SQLVAR;
 }
 
+/* A comment that only ends the value ("--", "-- -", "#", an open block) with at most
+ * three characters of text (code comments have words in them). */
+static bool short_comment(const uint8_t *s, size_t n, size_t pos)
+{
+    if (s[pos] == '#' && pos + 1 < n && !mm_detect_isspace(s[pos + 1]))
+        return false; /* #tag */
+    size_t i = pos + ((s[pos] == '#') ? 1 : 2), text = 0;
+    for (; i < n; i++)
+        if (!mm_detect_isspace(s[i]))
+            text++;
+    return text <= 3;
+}
+
 /* Called with each token (idx already advanced, token stored at w[idx]). */
 static void analyse(sql_state_t *st)
 {
@@ -442,14 +485,13 @@ static void analyse(sql_state_t *st)
     /* Prose has runs of plain words; SQL has operators, parentheses, literals. */
     if (c->type == T_WORD && p->type == T_WORD)
         st->prose = true;
-    if (c->type == T_OP || c->type == T_CMP || c->type == T_LPAR || c->type == T_RPAR ||
-        (c->type == T_FUNC && c->sub != 0) || c->type == T_LOGIC || c->type == T_VAR)
+    if (c->type == T_CMP || c->type == T_LPAR || (c->type == T_FUNC && c->sub != 0) ||
+        c->type == T_LOGIC || c->type == T_VAR || c->type == T_STMT)
         st->sqlish++;
     /* An expression of SQL tokens only, ended by a comment: ( BINARY ( 'b') ) -- */
     if (c->type == T_OTHER)
         st->prose = true; /* ':' '?' '\\' and friends: URLs and text, not SQL */
-    if (c->type == T_COMMENT && !st->prose && st->sqlish >= 3 && i >= 4 &&
-        !(st->s[c->pos] == '#' && c->pos + 1 < st->n && !mm_detect_isspace(st->s[c->pos + 1])))
+    if (c->type == T_COMMENT && !st->prose && st->sqlish >= 2 && i >= 4 && short_comment(st->s, st->n, c->pos))
         hit(st, 55, "expression-comment", c->pos);
 
     /* Break prefix: closing parentheses right after the break extend it. */
@@ -479,6 +521,11 @@ static void analyse(sql_state_t *st)
     if (st->broken && i == st->bk + 3) {
         /* break & X Y */
         const tok_t *x = p, *y = c;
+        if ((p2->type == T_LOGIC || p2->type == T_CMP || p2->type == T_OP) && st->quoted &&
+            !st->prose_prefix && !st->unit_quote && x->type == T_STR && y->type == T_END &&
+            st->s[st->n - 1] != st->s[x->pos] && st->bk == 0 && st->s[x->pos] == st->s[st->w[0].pos] &&
+            st->n - x->pos <= 12)
+            hit(st, 55, "break-string-op", p2->pos);
         if (p2->type == T_LOGIC) {
             bool xop = is_operand(x);
             /* The operand must be used: compared, computed, commented out
@@ -550,6 +597,32 @@ static void analyse(sql_state_t *st)
     if (c->type == T_SYS && c->sub == 1)
         hit(st, 55, "system-catalog", c->pos);
 
+    /* Nested SQL function calls: ascii(substring(version() ... */
+    if (p2->type == T_FUNC && p->type == T_LPAR && c->type == T_FUNC && c->sub != 0 &&
+        (p2->sub != 0 || W(st, 3)->type == T_LPAR || W(st, 3)->type == T_LOGIC))
+        hit(st, 60, "nested-functions", p2->pos);
+    /* UNION ending a value after an operand: -1 union */
+    if (c->type == T_END && p->type == T_UNION &&
+        (p2->type == T_NUM || p2->type == T_RPAR || (st->broken && st->quoted && st->bk + 1 == st->idx - 1)))
+        hit(st, 55, "union-tail", p->pos);
+    /* A break then FROM table WHERE: 1) FROM users WHERE name= */
+    if (st->broken && i == st->bk + 3 && p2->sub == W_FROM && p2->type == T_KEY &&
+        (p->type == T_WORD || p->type == T_SYS) &&
+        (c->sub == W_WHERE || c->type == T_END || c->type == T_COMMENT || c->type == T_SEMI) &&
+        W(st, 3)->type == T_RPAR)
+        hit(st, 65, "break-from", p2->pos);
+
+    /* break & n op n = : HOPE AND 1+2=3+4 */
+    if (st->broken && i == st->bk + 5 && W(st, 4)->type == T_LOGIC && p3->type == T_NUM &&
+        p2->type == T_OP && p->type == T_NUM && c->type == T_CMP)
+        hit(st, 65, "break-logic-arith", W(st, 4)->pos);
+    /* break ( SELECT: ' (select top 1 */
+    if (st->broken && st->quoted && i == st->bk + 2 && p->type == T_LPAR && c->type == T_STMT && c->sub == W_SELECT)
+        hit(st, 65, "break-subquery", p->pos);
+    /* operand op SQL-function call opening a value: 1 - ORD('A') */
+    if (i == 3 && p3->type == T_NUM && p2->type == T_OP && p->type == T_FUNC && p->sub != 0 && c->type == T_LPAR)
+        hit(st, 55, "arith-call", p3->pos);
+
     /* INTO OUTFILE / DUMPFILE */
     if (c->sub == W_OUTFILE && p->sub == W_INTO)
         hit(st, 85, "into-outfile", p->pos);
@@ -591,8 +664,16 @@ static void analyse(sql_state_t *st)
         (p->type == T_WORD || p->type == T_SYS) &&
         (c->type == T_END || c->sub == W_WHERE || c->type == T_SEMI || c->type == T_COMMENT))
         hit(st, 70, "delete-from", p3->pos);
-    if (p->type == T_STMT && p->sub == W_DDL && c->type == T_KEY && c->sub == W_OBJECT)
-        hit(st, 70, "ddl", p->pos);
+    /* DROP TABLE users; but not "drop table tennis practice" */
+    if (p2->type == T_STMT && p2->sub == W_DDL && p->type == T_KEY && p->sub == W_OBJECT &&
+        (c->type == T_WORD || c->type == T_SYS || c->type == T_FUNC) &&
+        (st->quoted || st->idx <= 3 || W(st, 3)->type == T_SEMI)) {
+        st->ddl_at = i;
+    }
+    if (st->ddl_at && i == st->ddl_at + 1 &&
+        (c->type == T_END || c->type == T_SEMI || c->type == T_COMMENT || c->type == T_LPAR ||
+         c->type == T_KEY || c->type == T_COMMA))
+        hit(st, 70, "ddl", W(st, 3)->pos);
     if (p->type == T_STMT && p->sub == W_EXEC && (c->type == T_FUNC || c->type == T_VAR || c->type == T_SYS || c->type == T_LPAR))
         hit(st, 75, "exec", p->pos);
     if (p->type == T_STMT && p->sub == W_DECLARE && c->type == T_VAR)
@@ -648,7 +729,7 @@ static void analyse(sql_state_t *st)
 static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
                         unsigned *flags, sql_state_t *st)
 {
-    lexer_t lx = {s, n, start, false, flags};
+    lexer_t lx = {s, n, start, false, SIZE_MAX, flags};
     memset(st, 0, sizeof *st);
     st->sel_at = SIZE_MAX;
     st->from_at = SIZE_MAX;
@@ -684,10 +765,10 @@ static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
             first = false;
             /* Unquoted context: a leading operand (or nothing, when the value
              * starts with the boolean) is the break prefix. */
-            if (t.type == T_OP && more) {
-                /* unary minus or similar: skip it */
-                bool m2 = lex_next(&lx, &t);
-                if (!m2)
+            /* Unary signs before the first operand: -1 or 1=1 */
+            for (int k = 0; k < 4 && more && t.type == T_OP; k++) {
+                more = lex_next(&lx, &t);
+                if (!more)
                     t = (tok_t){T_END, 0, n};
             }
             st->w[0] = t;
@@ -728,6 +809,42 @@ static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
     }
 }
 
+/* Other query languages reached the same way: LDAP filters that open a new
+ * clause (*)(|(uid=*), (&(...)) and NoSQL operators in JSON or form keys
+ * ({"$ne": 1}, user[$gt]=, $where). */
+static int query_language(const uint8_t *s, size_t n, size_t *pos)
+{
+    static const char *const ops[] = {"$ne", "$gt", "$gte", "$lt", "$lte", "$nin", "$regex", "$where", "$exists", "$expr"};
+    for (size_t i = 0; i + 2 < n; i++) {
+        if (s[i] == '(' && (s[i + 1] == '|' || s[i + 1] == '&' || s[i + 1] == '!') && s[i + 2] == '(') {
+            const uint8_t *eq = memchr(s + i, '=', n - i < 64 ? n - i : 64);
+            if (eq) {
+                *pos = i;
+                return 60;
+            }
+        }
+        if (s[i] == '*' && s[i + 1] == ')' && s[i + 2] == '(') {
+            *pos = i;
+            return 60;
+        }
+        if (s[i] == '$' && (i == 0 || s[i - 1] == '"' || s[i - 1] == '[' || s[i - 1] == '\'' || s[i - 1] == '{' ||
+                            s[i - 1] == ' ')) {
+            size_t e = i + 1;
+            while (e < n && e - i < 8 && mm_detect_isalpha(s[e]))
+                e++;
+            bool known = false;
+            for (size_t k = 0; k < sizeof ops / sizeof ops[0] && !known; k++)
+                known = strlen(ops[k]) == e - i && mm_detect_word_eq(s + i, e - i, ops[k]);
+            /* The operator must be a key: "$ne": or [$ne] */
+            if (known && e < n && (s[e] == '"' || s[e] == ']' || s[e] == '\'')) {
+                *pos = i;
+                return 60;
+            }
+        }
+    }
+    return 0;
+}
+
 int mm_detect_sqli(const uint8_t *s, size_t n, mm_detect_hit_t *out, unsigned *flags)
 {
     sql_state_t st;
@@ -752,6 +869,16 @@ int mm_detect_sqli(const uint8_t *s, size_t n, mm_detect_hit_t *out, unsigned *f
         }
         if (out->score >= 90)
             break;
+    }
+    if (out->score < 60) {
+        size_t pos = 0;
+        int q = query_language(s, n, &pos);
+        if (q > out->score) {
+            out->score = q;
+            out->pos = pos;
+            out->rule = "query-operator";
+            snprintf(out->tokens, sizeof out->tokens, "ldap/nosql");
+        }
     }
     return out->score;
 }

@@ -15,6 +15,15 @@ static const char *const exec_tags[] = {
     "meta", "object", "portal", "script", "set", "style", "svg", "vmlframe", "xml", "xss",
 };
 
+/* HTML elements: markup with attributes built from these is HTML injection. */
+static const char *const html_tags[] = {
+    "abbr", "area", "audio", "body", "button", "canvas", "circle", "details", "dialog", "div",
+    "doc", "foreignobject", "form", "h1", "h2", "h3", "head", "html", "image", "img", "input",
+    "keygen", "label", "li", "marquee", "mask", "math", "menu", "mtext", "nav", "ol", "option",
+    "p", "path", "picture", "rect", "section", "select", "source", "span", "svg", "table", "td",
+    "template", "textarea", "title", "tr", "track", "ul", "use", "video",
+};
+
 /* Attributes whose value is a URL the browser may navigate to or load. */
 static const char *const url_attrs[] = {
     "action", "background", "by", "code", "codebase", "data", "dynsrc", "formaction",
@@ -24,21 +33,43 @@ static const char *const url_attrs[] = {
 /* JavaScript functions that only script calls. */
 static const char *const js_calls[] = {
     "alert", "atob", "confirm", "eval", "fetch", "fromcharcode", "function", "import",
-    "open", "print", "prompt", "setinterval", "settimeout", "write", "writeln",
+    "prompt", "setinterval", "settimeout",
 };
 /* JavaScript objects reached by property or index. */
 static const char *const js_objects[] = {
     "constructor", "document", "location", "navigator", "self", "top", "window",
 };
 
-/* Is s[st..e) a JS sink, given the character after it? */
-static bool js_sink(const uint8_t *w, size_t n, uint8_t next)
+/* Members that make an object access a script sink: document.cookie. */
+static const char *const js_members[] = {
+    "alert", "body", "cookie", "createelement", "documentelement", "domain", "eval", "execcommand",
+    "fromcharcode", "hash", "href", "innerhtml", "location", "open", "write", "writeln",
+};
+
+/* Is w[0..n) a JS sink, given what follows it (rest, rn bytes, rest[0] is
+ * the character right after the name)? */
+static bool js_sink_at(const uint8_t *w, size_t n, const uint8_t *rest, size_t rn)
 {
+    if (rn == 0)
+        return false;
+    uint8_t next = rest[0];
     if (next == '(' || next == '`')
         return mm_detect_in_set(w, n, js_calls, sizeof js_calls / sizeof js_calls[0]);
-    if (next == '.' || next == '[')
+    if (next == '[')
         return mm_detect_in_set(w, n, js_objects, sizeof js_objects / sizeof js_objects[0]);
+    if (next == '.' && mm_detect_in_set(w, n, js_objects, sizeof js_objects / sizeof js_objects[0])) {
+        size_t e = 1;
+        while (e < rn && e < 24 && mm_detect_isalpha(rest[e]))
+            e++;
+        return mm_detect_in_set(rest + 1, e - 1, js_members, sizeof js_members / sizeof js_members[0]);
+    }
     return false;
+}
+
+/* The same for callers that only look at the next character: calls only. */
+static bool js_sink(const uint8_t *w, size_t n, uint8_t next)
+{
+    return (next == '(' || next == '`') && mm_detect_in_set(w, n, js_calls, sizeof js_calls / sizeof js_calls[0]);
 }
 
 typedef struct {
@@ -47,6 +78,9 @@ typedef struct {
     size_t pos;
     char tag[16];
     char attr[16];
+    bool noclose[3];      /* no closing " ' ` after noclose_at */
+    unsigned closers;     /* closing tags of structural elements seen */
+    size_t noclose_at[3];
 } xss_t;
 
 static void xhit(xss_t *x, int score, const char *rule, size_t pos,
@@ -105,7 +139,7 @@ static bool css_exec(const uint8_t *v, size_t n)
     if (n > 4096)
         n = 4096;
     return find_ci(v, n, "expression(") || find_ci(v, n, "javascript:") ||
-           find_ci(v, n, "behavior:") || find_ci(v, n, "-moz-binding") ||
+           find_ci(v, n, "behavior:") || find_ci(v, n, "behaviour:") || find_ci(v, n, "binding:") ||
            find_ci(v, n, "@import");
 }
 
@@ -117,6 +151,29 @@ static bool is_event_name(const uint8_t *a, size_t n)
         if (!mm_detect_isalpha(a[i]))
             return false;
     return true;
+}
+
+/* Outside a tag an "on..." word must be a real handler family to count
+ * ("online=yes" is not one). */
+static bool known_event(const uint8_t *a, size_t n)
+{
+    static const char *const fam[] = {
+        "onabort", "onafter", "onanimation", "onaux", "onbefore", "onbegin", "onblur", "oncanplay",
+        "onchange", "onclick", "onclose", "oncontext", "oncopy", "oncut", "ondbl", "ondrag", "ondrop",
+        "onend", "onerror", "onfocus", "onform", "onhash", "oninput", "oninvalid", "onkey", "onload",
+        "onmessage", "onmouse", "onpage", "onpaste", "onplay", "onpointer", "onpop", "onprogress",
+        "onrepeat", "onreset", "onresize", "onscroll", "onsearch", "onselect", "onshow", "onstart",
+        "onstorage", "onsubmit", "ontimeupdate", "ontoggle", "ontouch", "ontransition", "onunload",
+        "onvolume", "onwebkit", "onwheel",
+    };
+    if (!is_event_name(a, n))
+        return false;
+    for (size_t i = 0; i < sizeof fam / sizeof fam[0]; i++) {
+        size_t fl = strlen(fam[i]);
+        if (fl <= n && mm_detect_word_eq(a, fl, fam[i]))
+            return true;
+    }
+    return false;
 }
 
 /* Does a JavaScript call or sink appear in s[0..n) (bounded look-ahead)? */
@@ -132,11 +189,27 @@ static bool js_call_near(const uint8_t *s, size_t n)
             size_t j = i;
             while (j < n && (s[j] == ' ' || s[j] == '\t'))
                 j++;
-            if (j < n && js_sink(s + st, i - st, s[j]) && (s[j] != '.' || (j + 1 < n && mm_detect_isalpha(s[j + 1]))))
+            if (j < n && js_sink_at(s + st, i - st, s + j, n - j))
                 return true;
             continue;
         }
         i++;
+    }
+    return false;
+}
+
+/* Does a script sink get called anywhere in v[0..n)? */
+static bool js_sink_in(const uint8_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!mm_detect_isalpha(v[i]) || (i > 0 && (mm_detect_isalnum(v[i - 1]) || v[i - 1] == '_')))
+            continue;
+        size_t e = i;
+        while (e < n && (mm_detect_isalnum(v[e]) || v[e] == '_') && e - i < 32)
+            e++;
+        if (e < n && js_sink_at(v + i, e - i, v + e, n - e))
+            return true;
+        i = e > i ? e - 1 : i;
     }
     return false;
 }
@@ -166,9 +239,15 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
         tag = colon + 1;
     }
     bool exec = mm_detect_in_set(tag, tag_len, exec_tags, sizeof exec_tags / sizeof exec_tags[0]);
+    bool svgmath = mm_detect_word_eq(tag, tag_len, "svg") || mm_detect_word_eq(tag, tag_len, "math");
     if (closing) {
         if (exec && mm_detect_word_eq(tag, tag_len, "script"))
             xhit(x, 55, "script-close", lt, tag, tag_len, NULL, 0);
+        /* Closing structural elements twice: a value that ends the page's
+         * markup (</body></html>, </svg>...</div>) is markup injection. */
+        if ((exec || mm_detect_in_set(tag, tag_len, html_tags, sizeof html_tags / sizeof html_tags[0])) &&
+            ++x->closers >= 2)
+            xhit(x, 50, "markup-closers", lt, tag, tag_len, NULL, 0);
         return k;
     }
     if (exec) {
@@ -178,18 +257,22 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
                       mm_detect_word_eq(tag, tag_len, "frameset") || mm_detect_word_eq(tag, tag_len, "vmlframe") ||
                       mm_detect_word_eq(tag, tag_len, "import") || mm_detect_word_eq(tag, tag_len, "isindex");
         /* A tag name must end like one: "<script>" or "<script src", not "<scripts". */
-        bool svg = mm_detect_word_eq(tag, tag_len, "svg") || mm_detect_word_eq(tag, tag_len, "math");
-        xhit(x, svg ? 40 : strong ? 75 : 45, "exec-tag", lt, tag, tag_len, NULL, 0);
+        xhit(x, svgmath ? 40 : strong ? 75 : 45, "exec-tag", lt, tag, tag_len, NULL, 0);
+        if (mm_detect_word_eq(tag, tag_len, "style") && css_exec(s + k, n - k < 512 ? n - k : 512))
+            xhit(x, 70, "style-exec", lt, tag, tag_len, NULL, 0);
     } else {
         xhit(x, 20, "tag", lt, tag, tag_len, NULL, 0);
     }
     /* Attributes. */
-    while (k < n) {
+    size_t rescan = 0, nattr = 0, nvals = 0;
+    while (k < n && rescan == 0) {
         uint8_t c = s[k];
-        if (c == '>')
-            return k + 1;
+        if (c == '>') {
+            k++;
+            break;
+        }
         if (c == '<')
-            return k; /* a broken tag: the next opener starts over */
+            break; /* a broken tag: the next opener starts over */
         if (mm_detect_isspace(c) || c == '/' || c == '"' || c == '\'' || c == '`' || c == ',' || c == ';') {
             k++;
             continue;
@@ -215,10 +298,26 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
                 j++;
             if (j < n && (s[j] == '"' || s[j] == '\'' || s[j] == '`')) {
                 uint8_t q = s[j];
-                const uint8_t *e = memchr(s + j + 1, q, n - j - 1);
+                int qi = q == '"' ? 0 : q == '\'' ? 1 : 2;
+                /* Once a quote has no closer after some point it has none
+                 * after any later point: remembering that keeps this linear. */
+                const uint8_t *e = x->noclose[qi] && j + 1 >= x->noclose_at[qi] ? NULL
+                                                                             : memchr(s + j + 1, q, n - j - 1);
+                if (!e && !x->noclose[qi]) {
+                    x->noclose[qi] = true;
+                    x->noclose_at[qi] = j + 1;
+                }
                 val = s + j + 1;
                 val_len = e ? (size_t)(e - val) : n - j - 1;
                 k = e ? (size_t)(e - s) + 1 : n;
+                /* Markup inside a quoted value (<a title="<img onerror=..>">)
+                 * is read again as markup. */
+                for (size_t m = 0; m + 1 < val_len && m < 4096; m++)
+                    if (val[m] == '<' && (mm_detect_isalpha(val[m + 1]) || val[m + 1] == '/' || val[m + 1] == '!'))
+                    {
+                        rescan = (size_t)(val - s) + m;
+                        break;
+                    }
             } else {
                 size_t vs = j;
                 while (j < n && !mm_detect_isspace(s[j]) && s[j] != '>')
@@ -228,8 +327,14 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
                 k = j;
             }
         }
+        nattr++;
+        nvals += val != NULL;
         if (is_event_name(an, an_len))
             xhit(x, 85, "event-handler", lt, tag, tag_len, an, an_len);
+        else if (exec && val && !svgmath)
+            xhit(x, 60, "exec-tag-attr", lt, tag, tag_len, an, an_len);
+        else if (val && val_len < 4096 && js_sink_in(val, val_len))
+            xhit(x, 60, "attr-script", lt, tag, tag_len, an, an_len);
         else if (val && mm_detect_in_set(an, an_len, url_attrs, sizeof url_attrs / sizeof url_attrs[0]) &&
                  script_url(val, val_len))
             xhit(x, 85, "script-url", lt, tag, tag_len, an, an_len);
@@ -238,7 +343,9 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
         else if (val && mm_detect_word_eq(an, an_len, "http-equiv") && mm_detect_word_eq(val, val_len < 7 ? val_len : 7, "refresh"))
             xhit(x, 70, "meta-refresh", lt, tag, tag_len, an, an_len);
     }
-    return k;
+    if (nattr > 0 && nvals > 0 && mm_detect_in_set(tag, tag_len, html_tags, sizeof html_tags / sizeof html_tags[0]))
+        xhit(x, 50, "html-injection", lt, tag, tag_len, NULL, 0);
+    return rescan ? rescan : k;
 }
 
 /* Shapes the tag parser can miss because they hide inside quoted values or
@@ -256,7 +363,7 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
         if (!mm_detect_isalpha(c) || (i > 0 && (mm_detect_isalnum(s[i - 1]) || s[i - 1] == '_' || s[i - 1] == '.')))
             continue;
         size_t e = i;
-        while (e < n && (mm_detect_isalnum(s[e]) || s[e] == '_') && e - i < 32)
+        while (e < n && (mm_detect_isalnum(s[e]) || s[e] == '_') && e - i < 64)
             e++;
         if (opener && i > 0 && (mm_detect_isspace(s[i - 1]) || s[i - 1] == '"' || s[i - 1] == '\'' ||
                                 s[i - 1] == '/' || s[i - 1] == '`') && is_event_name(s + i, e - i)) {
@@ -266,7 +373,43 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
             if (j < n && s[j] == '=')
                 xhit(x, 75, "event-handler", i, NULL, 0, s + i, e - i);
         }
-        if (e < n && js_sink(s + i, e - i, s[e]) && (s[e] != '.' || (e + 1 < n && mm_detect_isalpha(s[e + 1])))) {
+        /* A sink passed as a callback: [1].find(alert), setTimeout(alert) */
+        if (i > 0 && (s[i - 1] == '(' || s[i - 1] == ',') && e < n && (s[e] == ')' || s[e] == ',') &&
+            js_sink(s + i, e - i, '('))
+            xhit(x, 55, "js-sink-ref", i, NULL, 0, s + i, e - i);
+        /* A tagged template behind a backslash: alert\`1\` */
+        if (e + 1 < n && s[e] == '\\' && s[e + 1] == '`' && js_sink(s + i, e - i, '`'))
+            xhit(x, 60, "js-sink", i, NULL, 0, s + i, e - i);
+        /* An event handler opening the value: " onload= ..." */
+        if (known_event(s + i, e - i)) {
+            size_t b = 0;
+            while (b < i && (mm_detect_isspace(s[b]) || s[b] == '"' || s[b] == '\'' || s[b] == '/'))
+                b++;
+            size_t j = e;
+            while (j < n && mm_detect_isspace(s[j]))
+                j++;
+            if (b == i && j < n && s[j] == '=')
+                xhit(x, 65, "event-handler", i, NULL, 0, s + i, e - i);
+        }
+        /* CSS that runs script: url(javascript:...), -moz-binding, expression( */
+        if (e - i == 3 && mm_detect_word_eq(s + i, 3, "url") && e < n && s[e] == '(') {
+            size_t j = e + 1;
+            while (j < n && (mm_detect_isspace(s[j]) || s[j] == '"' || s[j] == '\''))
+                j++;
+            if (j + 10 <= n && mm_detect_word_eq(s + j, 10, "javascript"))
+                xhit(x, 70, "css-script-url", i, NULL, 0, s + i, e - i);
+        }
+        if (e - i == 3 && mm_detect_word_eq(s + i, 3, "moz") && i > 0 && s[i - 1] == '-' &&
+            e + 8 <= n && mm_detect_word_eq(s + e, 8, "-binding"))
+            xhit(x, 65, "css-binding", i, NULL, 0, s + i, e - i);
+        if (e - i == 10 && mm_detect_word_eq(s + i, 10, "expression") && e < n && s[e] == '(' && i > 0 &&
+            (s[i - 1] == ':' || s[i - 1] == ' ' || s[i - 1] == '='))
+            xhit(x, 60, "css-expression", i, NULL, 0, s + i, e - i);
+        /* UTF-7 markup: +ADw-script+AD4- */
+        if (e - i == 3 && mm_detect_word_eq(s + i, 3, "adw") && e < n && s[e] == '-' && i > 0 &&
+            (s[i - 1] == '+' || s[i - 1] == ' ' || s[i - 1] == '&'))
+            xhit(x, 60, "utf7-markup", i, NULL, 0, s + i, e - i);
+        if (e < n && js_sink_at(s + i, e - i, s + e, n - e)) {
             /* A call of a script-only sink: alert(1), top['al'+'ert'](1) */
             bool strong = s[e] == '(' || s[e] == '`';
             xhit(x, strong ? 60 : 55, "js-sink", i, NULL, 0, s + i, e - i);
@@ -295,20 +438,26 @@ int mm_detect_xss(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
                 size_t as = j;
                 while (j < stop && mm_detect_isalpha(s[j]) && j - as < 40)
                     j++;
-                /* allow other attributes before the handler */
+                /* allow other attributes (bare or name=value) before the handler */
                 size_t guard = 0;
-                while (j < stop && guard++ < 4 && !is_event_name(s + as, j - as) &&
-                       (mm_detect_isspace(s[j]) || s[j] == '/')) {
+                while (j < stop && guard++ < 4 && !is_event_name(s + as, j - as)) {
+                    if (s[j] == '=' && j > as) {
+                        j++;
+                        while (j < stop && !mm_detect_isspace(s[j]) && s[j] != '"' && s[j] != '\'' && j - as < 80)
+                            j++;
+                    }
+                    if (j >= stop || !(mm_detect_isspace(s[j]) || s[j] == '/'))
+                        break;
                     while (j < stop && (mm_detect_isspace(s[j]) || s[j] == '/'))
                         j++;
                     as = j;
-                    while (j < stop && mm_detect_isalpha(s[j]) && j - as < 40)
+                    while (j < stop && mm_detect_isalpha(s[j]) && j - as < 64)
                         j++;
                 }
                 size_t e = j;
                 while (e < stop && mm_detect_isspace(s[e]))
                     e++;
-                if (is_event_name(s + as, j - as) && e < stop && s[e] == '=')
+                if (known_event(s + as, j - as) && e < stop && s[e] == '=')
                     xhit(&x, 80, "attr-breakout", k, NULL, 0, s + as, j - as);
                 /* JavaScript string break-out: '; alert(1)// or "-prompt(1)-" */
                 e = k + 1;
@@ -322,7 +471,31 @@ int mm_detect_xss(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
                     if (js_call_near(s + f, stop - f))
                         xhit(&x, 70, "js-breakout", k, NULL, 0, NULL, 0);
                 }
-            } else if ((c | 32) == 'j' || (c | 32) == 'v') {
+            } else if ((c | 32) == 'j' && (k == 0 || !mm_detect_isalnum(s[k - 1]))) {
+                /* "java\nscript:" (whitespace inside the scheme) is an evasion by itself. */
+                char w[12];
+                size_t m = 0, j = k;
+                bool gap = false;
+                while (j < stop && m < 10 && j - k < 40) {
+                    if (s[j] == '\t' || s[j] == '\n' || s[j] == '\r') {
+                        gap = m > 0;
+                        j++;
+                        continue;
+                    }
+                    if (!mm_detect_isalpha(s[j]))
+                        break;
+                    w[m++] = (char)mm_detect_lower(s[j++]);
+                }
+                if (gap && m == 10 && memcmp(w, "javascript", 10) == 0 && j < stop && s[j] == ':')
+                    xhit(&x, 70, "script-url", k, NULL, 0, NULL, 0);
+                if (k + 10 < stop && mm_detect_word_eq(s + k, 10, "javascript")) {
+                    size_t jj = k + 10;
+                    while (jj < stop && mm_detect_isspace(s[jj]))
+                        jj++;
+                    if (jj < stop && s[jj] == ':' && js_call_near(s + jj + 1, stop - jj - 1))
+                        xhit(&x, 75, "script-url", k, NULL, 0, NULL, 0);
+                }
+            } else if ((c | 32) == 'v') {
                 /* javascript: / vbscript: followed by a call. */
                 size_t m = (c | 32) == 'j' ? 10 : 8;
                 if (k + m < stop && mm_detect_word_eq(s + k, m, (c | 32) == 'j' ? "javascript" : "vbscript")) {

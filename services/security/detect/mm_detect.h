@@ -134,8 +134,12 @@ typedef struct {
  * in its location. Writes up to max findings (flagged values, in request
  * order) and sets *n_found to the number of flagged values (which may exceed
  * max) and *n_values to the number judged. worst (may be NULL) gets the
- * highest-scoring verdict. Returns 0, -EINVAL on NULL arguments or -ENOBUFS
- * when scratch is too small to be useful. Linear in the request size. */
+ * highest-scoring verdict. A third of scratch unescapes JSON strings, the
+ * rest judges values: size it mm_detect_scratch_size(longest value) * 3 / 2
+ * to judge every value in full (longer ones are judged on their prefix and
+ * marked truncated). Never blocks, allocates or logs. Returns 0, -EINVAL on
+ * NULL arguments or -ENOBUFS when scratch is under 256 bytes. Linear in the
+ * request size. */
 int mm_detect_request(const mm_detect_config_t *cfg, const mm_detect_request_t *req,
                       mm_detect_scratch_t *scratch, mm_detect_finding_t *findings,
                       size_t max, size_t *n_found, size_t *n_values,

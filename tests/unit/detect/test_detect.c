@@ -127,6 +127,7 @@ static void test_sqli_shapes(void **state)
         "1 /*!50000union*/ /*!50000select*/ 1,2", "1)) or pg_sleep(5)--", "' || utl_inaddr.get_host_name((select user from dual)) || '",
         "(select 1 from information_schema.tables)", "HOPE AND -8=3", "select current_setting('hba_file')",
         "; insert into users (name) values ('x')", " ORDER BY 6--", "1' group by 1,2--",
+        "{\"user\": {\"$ne\": null}}", "*)(|(mail=*))", "drop table users",
     };
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (sqli(attacks[i]) < 50)
@@ -142,7 +143,8 @@ static void test_sqli_lookalikes(void **state)
         "\"foo\" AND \"bar\"", "select one from the menu", "Select your size", "I'd say 'order by' is fine",
         "1/4\"-1/2\" wide ribbon", "my--slugified-url", "#hashtag and more", "can't won't don't",
         "Bonnie and Clyde (1967)", "a < b and c > d", "https://example.com/guide#section=intro",
-        "Union Jack", "drop the table cloth", "12.5 x 12.5\"",
+        "Union Jack", "drop the table cloth", "12.5 x 12.5\"", "Drop table tennis practice at 5",
+        "SELECT your favourite: tea or coffee?", "x = y || z",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (sqli(benign[i]) >= 50)
@@ -221,7 +223,7 @@ static void test_cmdi_lookalikes(void **state)
         "I use curl daily", "Find the cat", "Python is great", "a=1&b=2&c=3", "foo|bar", ";environment",
         "Mozilla/5.0 (X11; Linux x86_64; rv:24.0) Gecko/20100101 Firefox/24.0", "Q&A", "black & white",
         "If not now, when?", "for the record; who knows", "sleep well & dream", "echo chamber",
-        "{\"a\":[{},{}]}", "Type the words", "Time - the movie",
+        "{\"a\":[{},{}]}", "Type the words", "Time - the movie", "I'd; later", "don't | won't",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (cmdi(benign[i]) >= 50)
@@ -242,6 +244,7 @@ static void test_traversal_shapes(void **state)
         "../../../etc/passwd", "..\\..\\..\\windows\\win.ini", "/../../etc/shadow", "....//....//etc/passwd",
         "..;/..;/WEB-INF/web.xml", "file:///etc/passwd", "/etc/passwd", "C:\\boot.ini", "../boot.ini",
         "page=../../../x", "0x2e0x2e/0x2e0x2e/etc", "..%9v..%9v..%9vboot.ini", "a/b/../../../c",
+        "php://filter/convert.base64-encode/resource=index", "x%qfetc%qfpasswd",
     };
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (trav(attacks[i]) < 50)
@@ -375,6 +378,17 @@ static void test_request(void **state)
     assert_int_equal(nf, 1);
     assert_int_equal(f[0].verdict.cls, MM_DETECT_CMDI);
     assert_memory_equal(f[0].name, "cmd", 3);
+
+    /* JSON that stops being JSON: the rest is judged whole, nothing twice. */
+    const char *broken = "{\"a\":\"1' or '1'='1\", <script>alert(1)</script>";
+    mm_detect_request_t br = {.target = "/j", .target_len = 2, .body = broken, .body_len = strlen(broken),
+                              .content_type = "application/json"};
+    assert_int_equal(mm_detect_request(&cfg, &br, &sc, f, 8, &nf, &nv, NULL), 0);
+    assert_int_equal(nf, 2);
+    assert_int_equal(f[0].loc, MM_DETECT_LOC_JSON);
+    assert_int_equal(f[0].verdict.cls, MM_DETECT_SQLI);
+    assert_int_equal(f[1].loc, MM_DETECT_LOC_BODY);
+    assert_int_equal(f[1].verdict.cls, MM_DETECT_XSS);
 
     /* Findings beyond max are counted, not written. */
     assert_int_equal(mm_detect_request(&cfg, &rq, &sc, f, 1, &nf, &nv, NULL), 0);
