@@ -14,6 +14,7 @@
 
 struct mm_regex {
     pcre2_code *code;
+    uint32_t groups;     /* capture groups + 1 (group 0) */
 };
 
 enum { MATCH_LIMIT = 1000000, DEPTH_LIMIT = 10000 };
@@ -95,6 +96,9 @@ mm_regex_t *mm_regex_new(const char *pattern, char *errbuf, size_t errcap)
         return NULL;
     }
     re->code = code;
+    uint32_t captures = 0;
+    pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &captures);
+    re->groups = captures + 1;
     return re;
 }
 
@@ -106,35 +110,42 @@ void mm_regex_free(mm_regex_t *re)
     free(re);
 }
 
+/* Match data and limits are per thread and reused: a selector over many
+ * series would otherwise allocate twice per series. */
+static _Thread_local pcre2_match_data *tls_md;
+static _Thread_local pcre2_match_context *tls_mc;
+
 int mm_regex_match(const mm_regex_t *re, const char *s, size_t len, long *ovec, size_t n)
 {
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re->code, NULL);
-    pcre2_match_context *mc = pcre2_match_context_create(NULL);
-    int ret = -ENOMEM;
-    if (!md || !mc)
-        goto out;
-    pcre2_set_match_limit(mc, MATCH_LIMIT);
-    pcre2_set_depth_limit(mc, DEPTH_LIMIT);
-    int rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, md, mc);
-    if (rc < 0) {
-        ret = 0;    /* no match, invalid UTF-8 or a limit: all count as no match */
-        goto out;
+    if (!tls_md) {
+        tls_md = pcre2_match_data_create(64, NULL);
+        tls_mc = pcre2_match_context_create(NULL);
+        if (!tls_md || !tls_mc) {
+            pcre2_match_data_free(tls_md);
+            pcre2_match_context_free(tls_mc);
+            tls_md = NULL;
+            tls_mc = NULL;
+            return -ENOMEM;
+        }
+        pcre2_set_match_limit(tls_mc, MATCH_LIMIT);
+        pcre2_set_depth_limit(tls_mc, DEPTH_LIMIT);
     }
-    uint32_t groups = pcre2_get_ovector_count(md);
-    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+    int rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, 0, 0, tls_md, tls_mc);
+    if (rc < 0)
+        return 0;   /* no match, invalid UTF-8 or a limit: all count as no match */
+    /* rc is one more than the highest group set (0: ovector too small). */
+    uint32_t set = rc == 0 ? pcre2_get_ovector_count(tls_md) : (uint32_t)rc;
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(tls_md);
     for (size_t i = 0; i < n; i++) {
-        if (i < groups && ov[2 * i] != PCRE2_UNSET) {
+        if (i < set && ov[2 * i] != PCRE2_UNSET) {
             ovec[2 * i] = (long)ov[2 * i];
             ovec[2 * i + 1] = (long)ov[2 * i + 1];
         } else {
             ovec[2 * i] = ovec[2 * i + 1] = -1;
         }
     }
-    ret = (int)groups;
-out:
-    pcre2_match_context_free(mc);
-    pcre2_match_data_free(md);
-    return ret;
+    uint32_t avail = pcre2_get_ovector_count(tls_md);
+    return (int)(re->groups < avail ? re->groups : avail);
 }
 
 int mm_regex_group_index(const mm_regex_t *re, const char *name)

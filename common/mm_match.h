@@ -41,9 +41,10 @@ mm_regex_t *mm_regex_new(const char *pattern, char *errbuf, size_t errcap);
 void mm_regex_free(mm_regex_t *re);
 
 /* Full (anchored) match of s[0..len). On a match fills ovec with up to n
- * (start,end) pairs, unset groups as (-1,-1), and returns the number of
- * groups incl. group 0; 0 when it does not match; negative errno on error
- * (match limit reached counts as no match). */
+ * (start,end) pairs, unset groups as (-1,-1), and returns the pattern's
+ * number of groups incl. group 0 (at most 64); 0 when it does not match
+ * (invalid UTF-8 or a match limit count as no match); -ENOMEM. Uses
+ * per-thread match data: safe from several threads, not re-entrant. */
 int mm_regex_match(const mm_regex_t *re, const char *s, size_t len, long *ovec, size_t n);
 
 /* Group number of a named group, or -1. */

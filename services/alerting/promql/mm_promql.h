@@ -65,6 +65,11 @@ typedef struct {
 /* Lists the selectors (in text order). *ret points into e. */
 size_t mm_promql_expr_selectors(const mm_promql_expr_t *e, const mm_promql_selector_t **ret);
 
+/* True when a series with these labels (any order, __name__ among them) is
+ * selected by one of e's selectors, i.e. when a new sample of it may change
+ * e's value: the rule layer re-evaluates a rule on such samples. */
+bool mm_promql_expr_reads(const mm_promql_expr_t *e, const mm_label_t *labels, size_t n);
+
 /* How far back from the evaluation time the expression reads, in ms: the
  * longest range (+ subquery ranges + positive offsets) plus lookback_ms.
  * Selectors with @ are counted from their offset only. */

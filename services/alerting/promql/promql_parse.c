@@ -1512,6 +1512,24 @@ size_t mm_promql_expr_selectors(const mm_promql_expr_t *e, const mm_promql_selec
     return e->n_sels;
 }
 
+bool mm_promql_expr_reads(const mm_promql_expr_t *e, const mm_label_t *labels, size_t n)
+{
+    for (size_t i = 0; i < e->n_sels; i++) {
+        const mm_promql_selector_t *s = &e->sels[i];
+        bool all = true;
+        for (size_t k = 0; k < s->n_matchers && all; k++) {
+            const char *v = NULL;
+            for (size_t j = 0; j < n; j++)
+                if (strcmp(labels[j].name, s->matchers[k].name) == 0)
+                    v = labels[j].value;
+            all = mm_match_value(&s->matchers[k], v);
+        }
+        if (all)
+            return true;
+    }
+    return false;
+}
+
 static int64_t lookback_of(const promql_node_t *n, int64_t lb)
 {
     if (!n)

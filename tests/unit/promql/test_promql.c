@@ -185,6 +185,13 @@ static void test_selectors_api(void **state)
     assert_string_equal(s[2].metric, "c");
     /* c: 2h offset + 10m subquery + 5m lookback */
     assert_int_equal(mm_promql_expr_lookback(e, 0), 2 * 3600000 + 600000 + 300000);
+    mm_label_t a_x[2] = {{"job", "x"}, {"__name__", "a"}};
+    mm_label_t a_y[2] = {{"__name__", "a"}, {"job", "y"}};
+    mm_label_t b_y[2] = {{"__name__", "b"}, {"job", "y"}};
+    assert_true(mm_promql_expr_reads(e, a_x, 2));
+    assert_false(mm_promql_expr_reads(e, a_y, 2));
+    assert_true(mm_promql_expr_reads(e, b_y, 2));
+    assert_false(mm_promql_expr_reads(e, b_y + 1, 1));
     mm_promql_expr_free(e);
 }
 
