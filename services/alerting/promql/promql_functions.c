@@ -569,7 +569,9 @@ int eval_call(ev_t *ev, const promql_node_t *n, int64_t t, val_t *out)
         const promql_node_t *a = unwrap(n->call.args[0]);
         val_t v;
         if (a->kind == N_SEL) {
-            if (eval_selector(ev, a, t, &v) < 0)
+            /* Prometheus 2.42 reads timestamp(x offset o @ t) at t: with @,
+             * the offset is dropped. Reproduced. */
+            if (eval_selector(ev, a, t, true, &v) < 0)
                 return -1;
             for (size_t i = 0; i < v.vec.n; i++)
                 if (vec_push(ev, o, lbls_drop_name(ev, v.vec.s[i].lb), (double)v.vec.s[i].t / 1000, t) < 0)
