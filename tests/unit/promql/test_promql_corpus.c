@@ -12,6 +12,7 @@
 
 #include "mm_promql.h"
 #include "mm_yaml.h"
+#include "promql_internal.h"
 
 static int n_exprs, n_failed, n_files;
 static bool dump;   /* --dump: print expressions and their selectors (corpus difftest) */
@@ -39,6 +40,26 @@ static void dump_expr(const mm_yaml_doc_t *doc, const mm_yaml_node_t *n, const m
     for (const char *c = n->str; *c; c++)
         putchar(*c == '\n' || *c == '\t' ? ' ' : *c);
     putchar('\n');
+    /* An alert's threshold usually leaves its result empty; its operands
+     * are worth comparing too: print the vector operands of a top-level
+     * comparison as expressions of their own. */
+    const promql_node_t *r = e->root;
+    while (r->kind == N_PAREN)
+        r = r->paren.e;
+    if (r->kind == N_BIN && promql_is_comparison(r->bin.op)) {
+        const promql_node_t *side[2] = {r->bin.l, r->bin.r};
+        for (int k = 0; k < 2; k++) {
+            if (side[k]->type != MM_PROMQL_VECTOR)
+                continue;
+            mm_promql_expr_t sub = *e;
+            sub.root = (promql_node_t *)side[k];
+            size_t len = mm_promql_expr_print(&sub, NULL, 0);
+            char *txt = malloc(len + 1);
+            mm_promql_expr_print(&sub, txt, len + 1);
+            printf("E\t%s:%u\t%s\n", doc->file, n->line, txt);
+            free(txt);
+        }
+    }
     const mm_promql_selector_t *s;
     size_t ns = mm_promql_expr_selectors(e, &s);
     for (size_t i = 0; i < ns; i++) {
