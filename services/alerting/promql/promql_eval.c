@@ -396,6 +396,20 @@ static int cmp_ser(const void *a, const void *b)
     return lbls_cmp(((const ser_t *)a)->lb, ((const ser_t *)b)->lb);
 }
 
+/* Prometheus fetches an @ selector's samples for [@ - offset - span,
+ * @ - offset] only (span: lookback or range); reads that the shifts above
+ * move elsewhere see just that part. No effect on any other read. */
+static void clip_to_fetched(const ev_t *ev, const promql_node_t *vs, int64_t span, selctx_t *c)
+{
+    if (vs->sel.at == AT_NONE)
+        return;
+    int64_t hi = at_time(ev, vs->sel.at, vs->sel.at_ms, 0) - vs->sel.offset;
+    if (c->ref > hi)
+        c->ref = hi;
+    if (c->mint < hi - span)
+        c->mint = hi - span;
+}
+
 int eval_selector(ev_t *ev, const promql_node_t *vs, int64_t t, bool at_only, val_t *out)
 {
     selctx_t c = {.ev = ev};
@@ -403,6 +417,7 @@ int eval_selector(ev_t *ev, const promql_node_t *vs, int64_t t, bool at_only, va
     if (vs->sel.at != AT_NONE)
         c.ref = at_only ? at_time(ev, vs->sel.at, vs->sel.at_ms, t) : c.ref + at_shift(ev);
     c.mint = c.ref - ev->lookback;
+    clip_to_fetched(ev, vs, ev->lookback, &c);
     c.vec = &out->vec;
     out->type = MM_PROMQL_VECTOR;
     memset(&out->vec, 0, sizeof out->vec);
@@ -420,7 +435,7 @@ static int eval_matrix_sel(ev_t *ev, const promql_node_t *n, int64_t t, val_t *o
     selctx_t c = {.ev = ev, .range = true};
     c.ref = at_time(ev, vs->sel.at, vs->sel.at_ms, t) - vs->sel.offset;
     if (vs->sel.at != AT_NONE)
-        c.ref += at_shift(ev);
+        c.ref += at_shift(ev) + ev->at_drift;
     c.mint = c.ref - n->matrix.range;
     c.mat = &out->mat;
     out->type = MM_PROMQL_MATRIX;
@@ -428,6 +443,7 @@ static int eval_matrix_sel(ev_t *ev, const promql_node_t *n, int64_t t, val_t *o
     out->mstart = c.mint;
     out->mend = c.ref;
     out->mrange = n->matrix.range;
+    clip_to_fetched(ev, vs, n->matrix.range, &c);
     int rc = mm_promql_store_select(ev->store, vs->sel.m, vs->sel.n, on_series, &c);
     if (rc || ev->failed)
         return -1;

@@ -54,6 +54,7 @@ typedef struct {
      * evaluator frame and the subqueries entered since offsets were last
      * recomputed. */
     int64_t frame_start;
+    int64_t at_drift;      /* see predict_linear in promql_functions.c */
     const promql_node_t *chain[64];
     int chain_n;
     bool failed;

@@ -588,9 +588,16 @@ int eval_call(ev_t *ev, const promql_node_t *n, int64_t t, val_t *out)
 
     val_t args[5];
     size_t na = n->call.n < 5 ? n->call.n : 5;
+    /* Prometheus 2.42 evaluates predict_linear's @-pinned range argument with
+     * a window that moves with the step inside a subquery (it is not
+     * step-invariant there); reproduced, together with clip_to_fetched(). */
+    int64_t saved_drift = ev->at_drift;
+    if (!strcmp(name, "predict_linear"))
+        ev->at_drift = t - ev->frame_start;
     for (size_t i = 0; i < na; i++)
         if (eval_node(ev, n->call.args[i], t, &args[i]) < 0)
             return -1;
+    ev->at_drift = saved_drift;
 
     if (!strcmp(name, "vector")) {
         return vec_push(ev, o, (lbls_t){NULL, 0}, args[0].f, t);
