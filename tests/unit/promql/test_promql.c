@@ -224,6 +224,47 @@ static void test_store(void **state)
     mm_promql_store_free(NULL);
 }
 
+static int count_cb(const mm_promql_series_view_t *v, void *arg)
+{
+    (void)v;
+    ++*(int *)arg;
+    return 0;
+}
+
+static void test_store_compaction(void **state)
+{
+    (void)state;
+    mm_promql_store_t *st = mm_promql_store_new();
+    char job[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(job, sizeof job, "j%d", i);
+        add(st, i % 2 ? "odd" : "even", job, 1000, i);
+        if (i % 3 == 0)
+            add(st, i % 2 ? "odd" : "even", job, 5000, i);
+    }
+    assert_int_equal(mm_promql_store_series_count(st), 3000);
+    /* Two thirds of the series end up empty: they are compacted away. */
+    mm_promql_store_trim(st, 2000);
+    assert_int_equal(mm_promql_store_series_count(st), 1000);
+    mm_match_t m;
+    assert_int_equal(mm_match_init(&m, MM_MATCH_EQ, "__name__", "even", NULL, 0), 0);
+    int n = 0;
+    assert_int_equal(mm_promql_store_select(st, &m, 1, count_cb, &n), 0);
+    assert_int_equal(n, 500);
+    mm_match_fini(&m);
+    assert_int_equal(mm_match_init(&m, MM_MATCH_RE, "job", "j(1|3)0+", NULL, 0), 0);
+    n = 0;
+    assert_int_equal(mm_promql_store_select(st, &m, 1, count_cb, &n), 0);
+    assert_int_equal(n, 2);   /* j30 and j300: j10, j100, j1000 were trimmed */
+    mm_match_fini(&m);
+    /* Series come back after a trim. */
+    add(st, "even", "j2", 6000, 1);
+    assert_int_equal(mm_promql_store_series_count(st), 1001);
+    mm_promql_store_clear(st);
+    assert_int_equal(mm_promql_store_series_count(st), 0);
+    mm_promql_store_free(st);
+}
+
 static mm_promql_result_t *eval(mm_promql_store_t *st, const char *q, int64_t t, int want_rc,
                                 mm_promql_error_t *err)
 {
@@ -319,6 +360,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_selectors_api),
         cmocka_unit_test(test_store),
+        cmocka_unit_test(test_store_compaction),
         cmocka_unit_test(test_eval),
         cmocka_unit_test(test_format_value),
     };
