@@ -687,7 +687,8 @@ static promql_node_t *parse_selector(parser_t *p, size_t pos, char *name)
         /* Label names inside braces are lexed as words, keywords included. */
         next(p);
         while (p->tok != T_RBRACE) {
-            if (!tok_is_word(p)) {
+            /* Inside braces "NaN" and "Inf" are label names, not numbers. */
+            if (!tok_is_word(p) && !(p->tok == T_NUMBER && is_alpha((unsigned char)p->src[p->ts]))) {
                 if (p->tok == T_EOF)
                     fail_at(p, p->ts, "unexpected end of input inside braces");
                 else
@@ -1170,6 +1171,10 @@ static promql_node_t *parse_primary(parser_t *p)
         if (!n)
             return NULL;
         n->num = parse_number_text(p->src + p->ts, p->te - p->ts);
+        if (isinf(n->num) && isdigit((unsigned char)p->src[p->ts])) {
+            fail_at(p, p->ts, "error parsing number: value out of range");
+            return NULL;
+        }
         n->type = MM_PROMQL_SCALAR;
         next(p);
         break;

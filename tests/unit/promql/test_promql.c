@@ -63,6 +63,7 @@ static void test_canonical(void **state)
         {"sum + count{a=\"b\"} + start + end + offset", "sum + count{a=\"b\"} + start + end + offset"},
         {"count by (a) (x) and count(x) by (b)", "count by (a) (x) and count by (b) (x)"},
         {"010 + 1", "8 + 1"},
+        {"foo{NaN='bc'}", "foo{NaN=\"bc\"}"},
         {"x - on() group_left 2 - y", "x - 2 - y"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -111,6 +112,7 @@ static void test_errors(void **state)
         {"f(x", 0, "unknown function"},
         {"rate(x[5m],)", 11, "trailing commas not allowed"},
         {"sum(x,)", 6, "trailing commas not allowed"},
+        {"1e999", 0, "value out of range"},
         {"1 + on(a) group_left 2", 0, "vector matching only allowed"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
