@@ -241,7 +241,11 @@ static long series_get(mm_promql_store_t *s, const mm_label_t *in, size_t n)
             h = (h + 1) & (s->fp_cap - 1);
         }
     }
-    /* A new series: its label names must be valid and distinct. */
+    /* A new series: it needs a label, and its names must be valid and distinct. */
+    if (n == 0) {
+        ret = -EINVAL;
+        goto out;
+    }
     for (size_t i = 0; i < n; i++) {
         if (!mm_label_name_valid(l[i].name, strlen(l[i].name)) || (i && !strcmp(l[i].name, l[i - 1].name))) {
             ret = -EINVAL;

@@ -216,6 +216,8 @@ static void test_store(void **state)
     assert_int_equal(mm_promql_store_append(st, l, 2, 2000, 1), 0);
     mm_label_t bad[2] = {{"__name__", "up"}, {"1x", "a"}};
     assert_int_equal(mm_promql_store_append(st, bad, 2, 1, 1), -EINVAL);
+    mm_label_t empty[1] = {{"__name__", ""}};
+    assert_int_equal(mm_promql_store_append(st, empty, 1, 1, 1), -EINVAL);
     assert_int_equal(mm_promql_store_series_count(st), 2);
     int64_t ts[3] = {1000, 3000, 4000};
     double vs[3] = {7, 8, 9};
