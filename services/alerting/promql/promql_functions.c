@@ -2,6 +2,7 @@
  * rate/increase/delta extrapolation, histogram_quantile, holt_winters,
  * predict_linear, label_replace/label_join, absent, sort, time and dates,
  * with Prometheus 2.42's label rules (most functions drop __name__). */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,9 +263,12 @@ static int histogram_quantile(ev_t *ev, double q, const vec_t *in, int64_t t, ve
         const char *le = lbls_get(in->s[i].lb, "le");
         if (!le || !le[0])
             continue;
+        /* Go's strconv.ParseFloat: no surrounding space, hex only with a
+         * binary exponent. */
         char *end;
         double upper = strtod(le, &end);
-        if (*end)
+        if (*end || isspace((unsigned char)le[0]) ||
+            ((strstr(le, "0x") || strstr(le, "0X")) && !strpbrk(le, "pP")))
             continue;
         uint64_t h = 1469598103934665603ULL;
         for (size_t j = 0; j < in->s[i].lb.n; j++) {
