@@ -239,7 +239,26 @@ class Gen:
                 if self.r.random() < 0.5:
                     m += " (inst)"
             return "(%s %s%s %s)" % (l, op, m, rr)
-        return "vector(%s)" % self.scalar(depth - 1)
+        x = self.r.random()
+        if x < 0.3:
+            return "vector(%s)" % self.scalar(depth - 1)
+        if x < 0.6:
+            f = self.pick(["days_in_month", "day_of_month", "day_of_week", "day_of_year", "hour",
+                           "minute", "month", "year"])
+            arg = self.pick(["", "vector(%d)" % self.r.randint(0, 4000000000),
+                             "timestamp(%s)" % self.selector(), self.selector()])
+            return "%s(%s)" % (f, arg)
+        if x < 0.8:
+            v = self.vector(depth - 1)
+            return self.pick(["scalar(%s) * %s" % (v, self.selector()),
+                              "%s > bool scalar(%s)" % (self.selector(), v),
+                              "round(%s, %s)" % (v, self.pick(["-1", "0.25", "10", "3"])),
+                              "clamp(%s, %s, %s)" % (v, self.pick(["NaN", "-Inf", "1"]), self.pick(["NaN", "Inf", "5"])),
+                              "sort_desc(%s) / 2" % v,
+                              "sgn(%s) * pi()" % v])
+        m = self.pick(['{job=~"(?i)API"}', '{job=~"^a.*$"}', '{inst=~"i\\\\d"}', '{job=~""}',
+                       '{job!~"db|web"}', '{job=~".*"}', '{inst!=""}'])
+        return self.pick(["a", "b", "c_total"]) + m
 
 
 def parse_promtool(out):
