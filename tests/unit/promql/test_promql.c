@@ -112,7 +112,10 @@ static void test_errors(void **state)
         {"f(x", 0, "unknown function"},
         {"rate(x[5m],)", 11, "trailing commas not allowed"},
         {"sum(x,)", 6, "trailing commas not allowed"},
-        {"1e999", 0, "value out of range"},
+        {"1e999", 0, "out of range or malformed"},
+        {"1e", 0, "out of range or malformed"},
+        {"0x", 0, "out of range or malformed"},
+        {"0x1.8", 0, "out of range or malformed"},
         {"1 + on(a) group_left 2", 0, "vector matching only allowed"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
