@@ -17,12 +17,20 @@
 
 typedef struct mm_bus mm_bus_t;
 
+/* TLS material for tls+tcp:// bus addresses (PEM files). */
+typedef struct {
+    const char *cert_file;
+    const char *key_file;
+    const char *ca_file;
+} mm_bus_tls_t;
+
 typedef struct {
     const char *pub_url;        /* the bus's input, e.g. ipc:///run/memmon/bus-in */
     const char *sub_url;        /* the bus's output; NULL for a publish-only client */
     const char *service;        /* sender name, e.g. "collector" */
     const char *instance;       /* stable instance name */
     size_t recv_max_bytes;      /* NNG_OPT_RECVMAXSZ; 0 = 4 MiB */
+    const mm_bus_tls_t *tls;    /* for tls+tcp:// addresses, else NULL */
 } mm_bus_opts_t;
 
 typedef struct {
@@ -66,8 +74,18 @@ void mm_bus_free(mm_bus_t *bus);
 
 /* ---- pieces shared with tests and the bus process ---- */
 
+/* Dials (listen = false) or listens on url for sock (an nng_socket passed
+ * by pointer to keep NNG out of this header), applying tls for tls+tcp://.
+ * Dialing never blocks and retries in the background. The address must pass
+ * mm_config_bus_url_check(). */
+int mm_bus_attach(void *nng_sock, const char *url, const mm_bus_tls_t *tls, bool listen);
+
 /* Packs topic + envelope into a new buffer (caller frees with free()). */
 int mm_bus_encode(const char *topic, const Mm__Envelope *env, uint8_t **ret_buf, size_t *ret_len);
+
+/* Length of the topic that starts buf, when it is valid and NUL-terminated
+ * within the first 65 bytes; -EBADMSG otherwise. */
+int mm_bus_frame_topic_len(const uint8_t *buf, size_t len);
 
 /* Splits a received message. On success *ret_env must be freed with
  * mm__envelope__free_unpacked(env, NULL); *ret_topic points into buf.

@@ -67,7 +67,7 @@ int mm_cfg_expect(const mm_yaml_doc_t *doc, const mm_yaml_node_t *n, int kind, c
 /* ---- memmon.yml ---- */
 
 typedef struct {
-    char *instance;             /* default: <hostname>-<service> */
+    char *instance;             /* after loading: <instance or hostname>-<service>[-<shard>] */
     char *data_dir;             /* default: /var/lib/memmon (the repo's run dir for tools/run) */
     char *log_level;            /* error, warning, notice, info, debug */
     bool log_json;
@@ -95,6 +95,11 @@ typedef struct {
  * applying environment overrides. Returns 0 or a negative code with d filled. */
 int mm_config_load(const char *dir, const char *service, mm_config_t *cfg, mm_diag_t *d);
 void mm_config_fini(mm_config_t *cfg);
+
+/* Checks a bus address: ipc://, inproc://, tcp:// on a loopback host, or
+ * tls+tcp:// anywhere. A plain tcp:// address that is not loopback is refused
+ * (-EPERM) because the bus carries commands; anything else is -EINVAL. */
+int mm_config_bus_url_check(const char *url);
 
 /* The table behind memmon.yml, for docs and memmonctl. */
 extern const mm_cfg_field_t mm_config_table[];
