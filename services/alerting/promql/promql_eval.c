@@ -586,11 +586,6 @@ static int eval_subquery(ev_t *ev, const promql_node_t *n, int64_t t, val_t *out
 
 /* ------------------------------------------------------------ binary ops */
 
-static double fmod_go(double a, double b)
-{
-    return fmod(a, b);
-}
-
 /* Applies op; for comparisons *keep tells whether the pair passes and the
  * value is the left operand. */
 static double binop(promql_tok_t op, double l, double r, bool *keep)
@@ -601,7 +596,7 @@ static double binop(promql_tok_t op, double l, double r, bool *keep)
     case T_SUB: return l - r;
     case T_MUL: return l * r;
     case T_DIV: return l / r;
-    case T_MOD: return fmod_go(l, r);
+    case T_MOD: return fmod(l, r);   /* Go's math.Mod has the same results */
     case T_POW: return pow(l, r);
     case T_ATAN2: return atan2(l, r);
     case T_EQLC: *keep = l == r; return l;

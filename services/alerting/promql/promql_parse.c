@@ -190,7 +190,6 @@ static int peekc(parser_t *p, size_t at)
 /* Scans a duration starting at i; returns its end or 0 when there is none. */
 static size_t scan_duration(parser_t *p, size_t i)
 {
-    size_t start = i;
     bool any = false;
     while (i < p->len && isdigit((unsigned char)p->src[i])) {
         while (i < p->len && isdigit((unsigned char)p->src[i]))
@@ -204,7 +203,6 @@ static size_t scan_duration(parser_t *p, size_t i)
     }
     if (!any || (i < p->len && is_alnum((unsigned char)p->src[i])))
         return 0;
-    (void)start;
     return i;
 }
 
@@ -1102,8 +1100,6 @@ static bool parse_offset(parser_t *p, promql_node_t *e)
     if (neg)
         d = -d;
     int64_t *slot;
-    bool *unused = NULL;
-    (void)unused;
     switch (e->kind) {
     case N_SEL: slot = &e->sel.offset; break;
     case N_MATRIX: slot = &e->matrix.vs->sel.offset; break;
