@@ -80,7 +80,10 @@ typedef struct {
     int64_t lookback_ms;           /* default 300000 (5 min) */
     int64_t subquery_step_ms;      /* step of `[r:]`; default 60000 (rules: the group interval) */
     size_t max_samples;            /* 0 = unlimited; samples loaded plus subquery
-                                      steps; beyond it evaluation fails */
+                                      steps; beyond it evaluation fails.
+                                      Prometheus defaults to 50,000,000 (its
+                                      count is a peak of samples in memory, not
+                                      this total; promtool's tests use 10,000) */
 } mm_promql_opts_t;
 
 typedef struct {

@@ -22,6 +22,9 @@ typedef struct {
     size_t n;
 } mm_promql_series_view_t;
 
+/* A store is used from one thread at a time (appends and evaluations
+ * alternate); nothing blocks. */
+
 /* Returns a new empty store, or NULL on allocation failure. */
 mm_promql_store_t *mm_promql_store_new(void);
 
@@ -32,10 +35,11 @@ void mm_promql_store_free(mm_promql_store_t *s);
 void mm_promql_store_clear(mm_promql_store_t *s);
 
 /* Appends one sample to the series named by labels (n labels, __name__ among
- * them or not; any order; copied). Errors: -EINVAL (invalid or duplicate
- * label names), -ERANGE (t older than the series' newest sample: out of
- * order), -EEXIST (same t, different value; same t and value is accepted
- * and ignored), -ENOMEM. Stale markers are appended like any value. */
+ * them or not; any order; copied; empty values mean "no such label").
+ * Errors: -EINVAL (no label, invalid or duplicate label names), -ERANGE
+ * (t older than the series' newest sample: out of order), -EEXIST (same t,
+ * different value; same t and value is accepted and ignored), -ENOMEM.
+ * Stale markers are appended like any value. */
 int mm_promql_store_append(mm_promql_store_t *s, const mm_label_t *labels, size_t n,
                            int64_t t, double v);
 

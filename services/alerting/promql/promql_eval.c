@@ -290,6 +290,25 @@ static int64_t at_time(const ev_t *ev, promql_at_t at, int64_t at_ms, int64_t t)
     }
 }
 
+/* Prometheus 2.42 rewrites the offsets of @-modified selectors and
+ * subqueries relative to an evaluator's start time, and recomputes them when
+ * a subquery's evaluator starts elsewhere. When a subquery's aligned start
+ * equals its parent's, it skips the recomputation and the offsets keep a
+ * compensation for the enclosing subqueries: an @ time inside then reads
+ * shifted by what this returns (0 in every other case). Reproduced so that
+ * results match Prometheus's exactly. */
+static int64_t at_shift(const ev_t *ev)
+{
+    int64_t off = 0;
+    for (int i = 0; i < ev->chain_n; i++) {
+        const promql_node_t *q = ev->chain[i];
+        off += q->subq.offset;
+        if (q->subq.at != AT_NONE)
+            off = q->subq.offset + (ev->frame_start - at_time(ev, q->subq.at, q->subq.at_ms, 0));
+    }
+    return off;
+}
+
 typedef struct {
     ev_t *ev;
     int64_t ref, mint;
@@ -377,11 +396,28 @@ static int cmp_ser(const void *a, const void *b)
     return lbls_cmp(((const ser_t *)a)->lb, ((const ser_t *)b)->lb);
 }
 
-int eval_selector(ev_t *ev, const promql_node_t *vs, int64_t t, val_t *out)
+/* Prometheus fetches an @ selector's samples for [@ - offset - span,
+ * @ - offset] only (span: lookback or range); reads that the shifts above
+ * move elsewhere see just that part. No effect on any other read. */
+static void clip_to_fetched(const ev_t *ev, const promql_node_t *vs, int64_t span, selctx_t *c)
+{
+    if (vs->sel.at == AT_NONE)
+        return;
+    int64_t hi = at_time(ev, vs->sel.at, vs->sel.at_ms, 0) - vs->sel.offset;
+    if (c->ref > hi)
+        c->ref = hi;
+    if (c->mint < hi - span)
+        c->mint = hi - span;
+}
+
+int eval_selector(ev_t *ev, const promql_node_t *vs, int64_t t, bool at_only, val_t *out)
 {
     selctx_t c = {.ev = ev};
     c.ref = at_time(ev, vs->sel.at, vs->sel.at_ms, t) - vs->sel.offset;
+    if (vs->sel.at != AT_NONE)
+        c.ref = at_only ? at_time(ev, vs->sel.at, vs->sel.at_ms, t) : c.ref + at_shift(ev);
     c.mint = c.ref - ev->lookback;
+    clip_to_fetched(ev, vs, ev->lookback, &c);
     c.vec = &out->vec;
     out->type = MM_PROMQL_VECTOR;
     memset(&out->vec, 0, sizeof out->vec);
@@ -398,6 +434,8 @@ static int eval_matrix_sel(ev_t *ev, const promql_node_t *n, int64_t t, val_t *o
     const promql_node_t *vs = n->matrix.vs;
     selctx_t c = {.ev = ev, .range = true};
     c.ref = at_time(ev, vs->sel.at, vs->sel.at_ms, t) - vs->sel.offset;
+    if (vs->sel.at != AT_NONE)
+        c.ref += at_shift(ev) + ev->at_drift;
     c.mint = c.ref - n->matrix.range;
     c.mat = &out->mat;
     out->type = MM_PROMQL_MATRIX;
@@ -405,6 +443,7 @@ static int eval_matrix_sel(ev_t *ev, const promql_node_t *n, int64_t t, val_t *o
     out->mstart = c.mint;
     out->mend = c.ref;
     out->mrange = n->matrix.range;
+    clip_to_fetched(ev, vs, n->matrix.range, &c);
     int rc = mm_promql_store_select(ev->store, vs->sel.m, vs->sel.n, on_series, &c);
     if (rc || ev->failed)
         return -1;
@@ -425,16 +464,28 @@ typedef struct {
 static int eval_subquery(ev_t *ev, const promql_node_t *n, int64_t t, val_t *out)
 {
     int64_t step = n->subq.step ? n->subq.step : ev->substep;
-    int64_t end = at_time(ev, n->subq.at, n->subq.at_ms, t) - n->subq.offset;
+    bool at = n->subq.at != AT_NONE;
+    int64_t shift = at ? at_shift(ev) : 0;
+    /* The window the result is read in, and the (possibly shifted, see
+     * at_shift) window the steps are evaluated in. */
+    int64_t wend = at_time(ev, n->subq.at, n->subq.at_ms, t) - n->subq.offset;
+    int64_t end = wend + shift;
     int64_t start = end - n->subq.range;
     /* Go's integer division truncates toward zero, as C's does. */
     int64_t first = step * (start / step);
     if (first < start)
         first += step;
+    /* Where Prometheus's evaluator for this subquery starts: computed from
+     * the parent frame's start, not from this step's time. */
+    int64_t fend = at ? end : ev->frame_start - n->subq.offset;
+    int64_t fstart = fend - n->subq.range;
+    int64_t ffirst = step * (fstart / step);
+    if (ffirst < fstart)
+        ffirst += step;
     out->type = MM_PROMQL_MATRIX;
     memset(&out->mat, 0, sizeof out->mat);
-    out->mstart = start;
-    out->mend = end;
+    out->mstart = wend - n->subq.range;
+    out->mend = wend;
     out->mrange = n->subq.range;
     hmap_t idx;
     if (hmap_init(ev, &idx, 16) < 0)
@@ -445,6 +496,15 @@ static int eval_subquery(ev_t *ev, const promql_node_t *n, int64_t t, val_t *out
         ev_fail(ev, "subqueries nested too deeply");
         return -1;
     }
+    int64_t saved_frame = ev->frame_start;
+    int saved_chain = ev->chain_n;
+    if (ffirst == ev->frame_start) {
+        if (ev->chain_n < 64)
+            ev->chain[ev->chain_n++] = n;   /* offsets not recomputed: keep the chain */
+    } else {
+        ev->chain_n = 0;                /* recomputed relative to the new start */
+    }
+    ev->frame_start = ffirst;
     for (int64_t ts = first; ts <= end; ts += step) {
         val_t in;
         if (eval_node(ev, n->subq.e, ts, &in) < 0)
@@ -500,8 +560,24 @@ static int eval_subquery(ev_t *ev, const promql_node_t *n, int64_t t, val_t *out
             break;
     }
     ev->depth--;
+    ev->frame_start = saved_frame;
+    ev->chain_n = saved_chain;
     for (size_t i = 0; i < nacc; i++) {
         ser_t s = {.lb = accs[i].lb, .t = accs[i].t, .v = accs[i].v, .n = accs[i].n};
+        if (shift) {
+            /* Prometheus reads the shifted points through the unshifted window. */
+            size_t a = 0;
+            while (a < s.n && s.t[a] < out->mstart)
+                a++;
+            size_t b = a;
+            while (b < s.n && s.t[b] <= out->mend)
+                b++;
+            s.t += a;
+            s.v += a;
+            s.n = b - a;
+            if (s.n == 0)
+                continue;
+        }
         if (mat_push(ev, &out->mat, &s) < 0)
             return -1;
     }
@@ -509,11 +585,6 @@ static int eval_subquery(ev_t *ev, const promql_node_t *n, int64_t t, val_t *out
 }
 
 /* ------------------------------------------------------------ binary ops */
-
-static double fmod_go(double a, double b)
-{
-    return fmod(a, b);
-}
 
 /* Applies op; for comparisons *keep tells whether the pair passes and the
  * value is the left operand. */
@@ -525,7 +596,7 @@ static double binop(promql_tok_t op, double l, double r, bool *keep)
     case T_SUB: return l - r;
     case T_MUL: return l * r;
     case T_DIV: return l / r;
-    case T_MOD: return fmod_go(l, r);
+    case T_MOD: return fmod(l, r);   /* Go's math.Mod has the same results */
     case T_POW: return pow(l, r);
     case T_ATAN2: return atan2(l, r);
     case T_EQLC: *keep = l == r; return l;
@@ -771,7 +842,7 @@ int eval_node(ev_t *ev, const promql_node_t *n, int64_t t, val_t *out)
     case N_PAREN:
         return eval_node(ev, n->paren.e, t, out);
     case N_SEL: {
-        if (eval_selector(ev, n, t, out) < 0)
+        if (eval_selector(ev, n, t, false, out) < 0)
             return -1;
         return 0;
     }
@@ -832,7 +903,7 @@ int mm_promql_eval(const mm_promql_expr_t *e, const mm_promql_store_t *store, in
         err = &dummy;
     memset(err, 0, sizeof *err);
     *ret_result = NULL;
-    ev_t ev = {.store = store, .start = t_ms, .end = t_ms};
+    ev_t ev = {.store = store, .start = t_ms, .end = t_ms, .frame_start = t_ms};
     ev.lookback = opts && opts->lookback_ms > 0 ? opts->lookback_ms : 300000;
     ev.substep = opts && opts->subquery_step_ms > 0 ? opts->subquery_step_ms : 60000;
     ev.max_samples = opts ? opts->max_samples : 0;

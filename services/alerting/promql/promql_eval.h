@@ -49,6 +49,14 @@ typedef struct {
     int64_t lookback, substep;
     size_t max_samples, samples;
     int depth;
+    /* Emulation of Prometheus 2.42's offset bookkeeping for @ inside
+     * subqueries (see at_shift() in promql_eval.c): the start of the current
+     * evaluator frame and the subqueries entered since offsets were last
+     * recomputed. */
+    int64_t frame_start;
+    int64_t at_drift;      /* see predict_linear in promql_functions.c */
+    const promql_node_t *chain[64];
+    int chain_n;
     bool failed;
     int code;
     char msg[256];
@@ -79,7 +87,9 @@ int hmap_put(ev_t *ev, hmap_t *m, uint64_t key, long val);
 int check_dups(ev_t *ev, const vec_t *v);
 
 int eval_node(ev_t *ev, const promql_node_t *n, int64_t t, val_t *out);
-int eval_selector(ev_t *ev, const promql_node_t *vs, int64_t t, val_t *out);
+/* at_only: read at the @ time itself, offset ignored (what 2.42 does for
+ * the argument of timestamp()). */
+int eval_selector(ev_t *ev, const promql_node_t *vs, int64_t t, bool at_only, val_t *out);
 int eval_call(ev_t *ev, const promql_node_t *n, int64_t t, val_t *out);
 int eval_aggregation(ev_t *ev, const promql_node_t *n, int64_t t, val_t *out);
 

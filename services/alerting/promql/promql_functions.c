@@ -2,6 +2,7 @@
  * rate/increase/delta extrapolation, histogram_quantile, holt_winters,
  * predict_linear, label_replace/label_join, absent, sort, time and dates,
  * with Prometheus 2.42's label rules (most functions drop __name__). */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,9 +263,12 @@ static int histogram_quantile(ev_t *ev, double q, const vec_t *in, int64_t t, ve
         const char *le = lbls_get(in->s[i].lb, "le");
         if (!le || !le[0])
             continue;
+        /* Go's strconv.ParseFloat: no surrounding space, hex only with a
+         * binary exponent. */
         char *end;
         double upper = strtod(le, &end);
-        if (*end)
+        if (*end || isspace((unsigned char)le[0]) ||
+            ((strstr(le, "0x") || strstr(le, "0X")) && !strpbrk(le, "pP")))
             continue;
         uint64_t h = 1469598103934665603ULL;
         for (size_t j = 0; j < in->s[i].lb.n; j++) {
@@ -569,7 +573,9 @@ int eval_call(ev_t *ev, const promql_node_t *n, int64_t t, val_t *out)
         const promql_node_t *a = unwrap(n->call.args[0]);
         val_t v;
         if (a->kind == N_SEL) {
-            if (eval_selector(ev, a, t, &v) < 0)
+            /* Prometheus 2.42 reads timestamp(x offset o @ t) at t: with @,
+             * the offset is dropped. Reproduced. */
+            if (eval_selector(ev, a, t, true, &v) < 0)
                 return -1;
             for (size_t i = 0; i < v.vec.n; i++)
                 if (vec_push(ev, o, lbls_drop_name(ev, v.vec.s[i].lb), (double)v.vec.s[i].t / 1000, t) < 0)
@@ -586,9 +592,16 @@ int eval_call(ev_t *ev, const promql_node_t *n, int64_t t, val_t *out)
 
     val_t args[5];
     size_t na = n->call.n < 5 ? n->call.n : 5;
+    /* Prometheus 2.42 evaluates predict_linear's @-pinned range argument with
+     * a window that moves with the step inside a subquery (it is not
+     * step-invariant there); reproduced, together with clip_to_fetched(). */
+    int64_t saved_drift = ev->at_drift;
+    if (!strcmp(name, "predict_linear"))
+        ev->at_drift = t - ev->frame_start;
     for (size_t i = 0; i < na; i++)
         if (eval_node(ev, n->call.args[i], t, &args[i]) < 0)
             return -1;
+    ev->at_drift = saved_drift;
 
     if (!strcmp(name, "vector")) {
         return vec_push(ev, o, (lbls_t){NULL, 0}, args[0].f, t);

@@ -190,7 +190,6 @@ static int peekc(parser_t *p, size_t at)
 /* Scans a duration starting at i; returns its end or 0 when there is none. */
 static size_t scan_duration(parser_t *p, size_t i)
 {
-    size_t start = i;
     bool any = false;
     while (i < p->len && isdigit((unsigned char)p->src[i])) {
         while (i < p->len && isdigit((unsigned char)p->src[i]))
@@ -204,7 +203,6 @@ static size_t scan_duration(parser_t *p, size_t i)
     }
     if (!any || (i < p->len && is_alnum((unsigned char)p->src[i])))
         return 0;
-    (void)start;
     return i;
 }
 
@@ -536,22 +534,42 @@ void promql_format_duration(int64_t ms, char *buf, size_t cap)
     }
 }
 
-static double parse_number_text(const char *s, size_t n)
+/* A number literal as Go's ParseInt(s, 0, 64), then ParseFloat, read it.
+ * Returns 0, or -1 when neither accepts it (bad syntax, out of range). */
+static int parse_number_text(const char *s, size_t n, double *ret)
 {
-    char buf[128];
-    if (n >= sizeof buf)
-        n = sizeof buf - 1;
+    char stackbuf[128];
+    char *buf = n < sizeof stackbuf ? stackbuf : malloc(n + 1);
+    int rc = 0;
+    if (!buf)
+        return -1;
     memcpy(buf, s, n);
     buf[n] = 0;
-    if (strcasecmp(buf, "inf") == 0)
-        return INFINITY;
-    if (strcasecmp(buf, "nan") == 0)
-        return NAN;
-    if (buf[0] == '0' && (buf[1] == 'x' || buf[1] == 'X'))
-        return (double)strtoull(buf, NULL, 16);
-    if (buf[0] == '0' && n > 1 && strspn(buf, "01234567") == n)
-        return (double)strtoull(buf, NULL, 8);
-    return strtod(buf, NULL);
+    char *end;
+    errno = 0;
+    if (strcasecmp(buf, "inf") == 0) {
+        *ret = INFINITY;
+    } else if (strcasecmp(buf, "nan") == 0) {
+        *ret = NAN;
+    } else if (buf[0] == '0' && (buf[1] == 'x' || buf[1] == 'X')) {
+        /* Hex integers only: a hex float needs a 'p' exponent, which the
+         * lexer never lets through. */
+        unsigned long long v = strtoull(buf + 2, &end, 16);
+        if (n == 2 || *end || errno == ERANGE || v > INT64_MAX)
+            rc = -1;
+        *ret = (double)v;
+    } else if (buf[0] == '0' && n > 1 && strspn(buf, "01234567") == n &&
+               (errno = 0, strtoull(buf, NULL, 8) <= INT64_MAX) && errno != ERANGE) {
+        *ret = (double)strtoull(buf, NULL, 8);
+    } else {
+        errno = 0;
+        *ret = strtod(buf, &end);
+        if (*end || (errno == ERANGE && isinf(*ret)))
+            rc = -1;
+    }
+    if (buf != stackbuf)
+        free(buf);
+    return rc;
 }
 
 /* --------------------------------------------------------------- AST */
@@ -687,7 +705,8 @@ static promql_node_t *parse_selector(parser_t *p, size_t pos, char *name)
         /* Label names inside braces are lexed as words, keywords included. */
         next(p);
         while (p->tok != T_RBRACE) {
-            if (!tok_is_word(p)) {
+            /* Inside braces "NaN" and "Inf" are label names, not numbers. */
+            if (!tok_is_word(p) && !(p->tok == T_NUMBER && is_alpha((unsigned char)p->src[p->ts]))) {
                 if (p->tok == T_EOF)
                     fail_at(p, p->ts, "unexpected end of input inside braces");
                 else
@@ -1081,8 +1100,6 @@ static bool parse_offset(parser_t *p, promql_node_t *e)
     if (neg)
         d = -d;
     int64_t *slot;
-    bool *unused = NULL;
-    (void)unused;
     switch (e->kind) {
     case N_SEL: slot = &e->sel.offset; break;
     case N_MATRIX: slot = &e->matrix.vs->sel.offset; break;
@@ -1127,7 +1144,12 @@ static bool parse_at(parser_t *p, promql_node_t *e)
             fail_at(p, p->ts, "unexpected %s in @, expected timestamp", promql_tok_name(p->tok));
             return false;
         }
-        double v = sign * parse_number_text(p->src + p->ts, p->te - p->ts);
+        double v;
+        if (parse_number_text(p->src + p->ts, p->te - p->ts, &v) < 0) {
+            fail_at(p, p->ts, "error parsing number in @");
+            return false;
+        }
+        v *= sign;
         if (!isfinite(v) || v >= 9.2e15 || v <= -9.2e15) {
             fail_at(p, p->ts, "timestamp out of bounds for @ modifier: %f", v);
             return false;
@@ -1169,7 +1191,11 @@ static promql_node_t *parse_primary(parser_t *p)
         n = new_node(p, N_NUM, pos);
         if (!n)
             return NULL;
-        n->num = parse_number_text(p->src + p->ts, p->te - p->ts);
+        if (parse_number_text(p->src + p->ts, p->te - p->ts, &n->num) < 0) {
+            fail_at(p, p->ts, "error parsing number: \"%.*s\" is out of range or malformed",
+                    (int)(p->te - p->ts > 40 ? 40 : p->te - p->ts), p->src + p->ts);
+            return NULL;
+        }
         n->type = MM_PROMQL_SCALAR;
         next(p);
         break;

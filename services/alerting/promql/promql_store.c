@@ -241,7 +241,11 @@ static long series_get(mm_promql_store_t *s, const mm_label_t *in, size_t n)
             h = (h + 1) & (s->fp_cap - 1);
         }
     }
-    /* A new series: its label names must be valid and distinct. */
+    /* A new series: it needs a label, and its names must be valid and distinct. */
+    if (n == 0) {
+        ret = -EINVAL;
+        goto out;
+    }
     for (size_t i = 0; i < n; i++) {
         if (!mm_label_name_valid(l[i].name, strlen(l[i].name)) || (i && !strcmp(l[i].name, l[i - 1].name))) {
             ret = -EINVAL;
@@ -492,6 +496,38 @@ int mm_promql_store_select(const mm_promql_store_t *s, const mm_match_t *m, size
             int rc = visit(s, best->ids[i], m, n, cb, arg);
             if (rc)
                 return rc;
+        }
+        return 0;
+    }
+    /* No usable `=`: a regex that rejects "" (every selected series has the
+     * label) is tried once per distinct value through the postings, not
+     * once per series. A series has one value per name, so the lists are
+     * disjoint and nothing is visited twice. */
+    for (size_t k = 0; k < n; k++) {
+        if (m[k].type != MM_MATCH_RE || mm_match_value(&m[k], ""))
+            continue;
+        size_t nl = strlen(m[k].name) + 1;
+        for (size_t i = 0; i < s->post_cap; i++) {
+            const posting_t *p = &s->post[i];
+            if (!p->key || p->klen < nl || memcmp(p->key, m[k].name, nl) != 0)
+                continue;
+            char stackval[256];
+            size_t vl = p->klen - nl;
+            char *val = vl < sizeof stackval ? stackval : malloc(vl + 1);
+            if (!val)
+                return -ENOMEM;
+            memcpy(val, p->key + nl, vl);
+            val[vl] = 0;
+            bool hit = mm_match_value(&m[k], val);
+            if (val != stackval)
+                free(val);
+            if (!hit)
+                continue;
+            for (size_t j = 0; j < p->n; j++) {
+                int rc = visit(s, p->ids[j], m, n, cb, arg);
+                if (rc)
+                    return rc;
+            }
         }
         return 0;
     }

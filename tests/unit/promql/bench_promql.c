@@ -50,6 +50,7 @@ int main(int argc, char **argv)
         "absent(m%ld{job=\"nope\"})",
         "histogram_quantile(0.9, sum by (le) (rate(m%ld[5m]))) > 1",
         "increase(m%ld{instance=~\"i[1-3]\"}[5m]) > 100",
+        "count by (job) ({__name__=~\"m%ld|m1\"}) > 1",
     };
     size_t n_shapes = sizeof shapes / sizeof shapes[0];
     mm_promql_expr_t **ex = calloc((size_t)n_rules, sizeof *ex);

@@ -63,6 +63,7 @@ static void test_canonical(void **state)
         {"sum + count{a=\"b\"} + start + end + offset", "sum + count{a=\"b\"} + start + end + offset"},
         {"count by (a) (x) and count(x) by (b)", "count by (a) (x) and count by (b) (x)"},
         {"010 + 1", "8 + 1"},
+        {"foo{NaN='bc'}", "foo{NaN=\"bc\"}"},
         {"x - on() group_left 2 - y", "x - 2 - y"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -111,6 +112,10 @@ static void test_errors(void **state)
         {"f(x", 0, "unknown function"},
         {"rate(x[5m],)", 11, "trailing commas not allowed"},
         {"sum(x,)", 6, "trailing commas not allowed"},
+        {"1e999", 0, "out of range or malformed"},
+        {"1e", 0, "out of range or malformed"},
+        {"0x", 0, "out of range or malformed"},
+        {"0x1.8", 0, "out of range or malformed"},
         {"1 + on(a) group_left 2", 0, "vector matching only allowed"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -214,6 +219,8 @@ static void test_store(void **state)
     assert_int_equal(mm_promql_store_append(st, l, 2, 2000, 1), 0);
     mm_label_t bad[2] = {{"__name__", "up"}, {"1x", "a"}};
     assert_int_equal(mm_promql_store_append(st, bad, 2, 1, 1), -EINVAL);
+    mm_label_t empty[1] = {{"__name__", ""}};
+    assert_int_equal(mm_promql_store_append(st, empty, 1, 1, 1), -EINVAL);
     assert_int_equal(mm_promql_store_series_count(st), 2);
     int64_t ts[3] = {1000, 3000, 4000};
     double vs[3] = {7, 8, 9};
@@ -222,6 +229,47 @@ static void test_store(void **state)
     assert_int_equal(mm_promql_store_series_count(st), 1);              /* b had only t=1000 */
     mm_promql_store_free(st);
     mm_promql_store_free(NULL);
+}
+
+static int count_cb(const mm_promql_series_view_t *v, void *arg)
+{
+    (void)v;
+    ++*(int *)arg;
+    return 0;
+}
+
+static void test_store_compaction(void **state)
+{
+    (void)state;
+    mm_promql_store_t *st = mm_promql_store_new();
+    char job[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(job, sizeof job, "j%d", i);
+        add(st, i % 2 ? "odd" : "even", job, 1000, i);
+        if (i % 3 == 0)
+            add(st, i % 2 ? "odd" : "even", job, 5000, i);
+    }
+    assert_int_equal(mm_promql_store_series_count(st), 3000);
+    /* Two thirds of the series end up empty: they are compacted away. */
+    mm_promql_store_trim(st, 2000);
+    assert_int_equal(mm_promql_store_series_count(st), 1000);
+    mm_match_t m;
+    assert_int_equal(mm_match_init(&m, MM_MATCH_EQ, "__name__", "even", NULL, 0), 0);
+    int n = 0;
+    assert_int_equal(mm_promql_store_select(st, &m, 1, count_cb, &n), 0);
+    assert_int_equal(n, 500);
+    mm_match_fini(&m);
+    assert_int_equal(mm_match_init(&m, MM_MATCH_RE, "job", "j(1|3)0+", NULL, 0), 0);
+    n = 0;
+    assert_int_equal(mm_promql_store_select(st, &m, 1, count_cb, &n), 0);
+    assert_int_equal(n, 2);   /* j30 and j300: j10, j100, j1000 were trimmed */
+    mm_match_fini(&m);
+    /* Series come back after a trim. */
+    add(st, "even", "j2", 6000, 1);
+    assert_int_equal(mm_promql_store_series_count(st), 1001);
+    mm_promql_store_clear(st);
+    assert_int_equal(mm_promql_store_series_count(st), 0);
+    mm_promql_store_free(st);
 }
 
 static mm_promql_result_t *eval(mm_promql_store_t *st, const char *q, int64_t t, int want_rc,
@@ -319,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_selectors_api),
         cmocka_unit_test(test_store),
+        cmocka_unit_test(test_store_compaction),
         cmocka_unit_test(test_eval),
         cmocka_unit_test(test_format_value),
     };
