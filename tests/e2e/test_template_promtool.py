@@ -204,6 +204,54 @@ def random_jobs(seed, count):
     return jobs
 
 
+ALPHABET = (list("abcXYZ019 _-.:/@%&<>='\"\\{}()[]|$^*+?") +
+            ["\t", "\n", "\x01", "\x7f", "é", "ß", "Ä", "ÿ", "ŀ", "İ", "ı", "ſ", "Σ", "ς", "ά", "ж", "Ё",
+             "ѣ", "ǅ", "ǆ", "µ", "ﬁ", "中", "文", "😀", "\u00a0", "\u00ad", "\u2028", "\u200b", "\ufeff",
+             "\u0301", "Ω", "ⅷ", "Ⓐ", "Ꭰ", "ꭰ", "Ա", "ա", "ɐ", "Ɐ", "ᾳ", "ǰ", "\U0001d400", "\ue000"])
+
+
+def go_literal(text):
+    out = []
+    for ch in text:
+        o = ord(ch)
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif 0x20 <= o < 0x7f:
+            out.append(ch)
+        elif o < 0x10000:
+            out.append("\\u%04x" % o)
+        else:
+            out.append("\\U%08x" % o)
+    return '"' + "".join(out) + '"'
+
+
+def random_string_jobs(seed, count):
+    """Random strings through the string functions: case mapping, escapers, quoting,
+    hosts and regexes, where Unicode tables and Go's escaping rules matter."""
+    import random
+    rnd = random.Random(seed)
+    jobs = []
+    for _ in range(count):
+        parts = []
+        for _ in range(8):
+            lit = go_literal("".join(rnd.choice(ALPHABET) for _ in range(rnd.randrange(0, 12))))
+            fn = rnd.choice(["toUpper", "toLower", "title", "js", "html", "urlquery", "len", "stripPort",
+                             "stripDomain", "printf \"%q\"", "printf \"%+q\"", "printf \"%x\"",
+                             "printf \"%-8.3s|\"", "printf \"%#q\"", "graphLink", "print", "humanize"])
+            parts.append("{{ %s %s }}" % (fn, lit))
+        host = rnd.choice(["h", "h.example.org", "10.1.2.3", "::1", "[::1]", "[fe80::1]", "a:b", ""])
+        port = rnd.choice(["", ":9100", ":", ":x"])
+        parts.append("{{ stripPort %s }}/{{ stripDomain %s }}" % (go_literal(host + port), go_literal(host + port)))
+        pat = rnd.choice(["a", "[a-c]+", "(?i)X", "^.", ".$", "\\d+", "(\\w)(\\w)?", "", "é|ß", "\\s", "[^a]",
+                          "(?:ab)*", "\\b", "x*", "\\pL+", "[[:alpha:]]+", "\\.", "a{2}", "(?s).+"])
+        subj = "".join(rnd.choice(ALPHABET) for _ in range(rnd.randrange(0, 10)))
+        repl = rnd.choice(["-", "$1", "${1}x", "$2$1", "[$0]", "$$", "$x", "${", ""])
+        parts.append("{{ match %s %s }}|{{ reReplaceAll %s %s %s }}" % (
+            go_literal(pat), go_literal(subj), go_literal(pat), go_literal(repl), go_literal(subj)))
+        jobs.append(({"job": "str"}, "1", {"s": "\u241e".join(parts)}))
+    return jobs
+
+
 def go_unquote(s, i):
     """Decodes a Go strconv.Quote'd string starting at s[i] == '"'; returns (bytes, next index)."""
     assert s[i] == '"', s[i:i + 20]
@@ -377,6 +425,8 @@ def main():
             jobs.append((labels, value, dict(LANG)))
         jobs += random_jobs(int(os.environ.get("MM_TMPL_SEED", "42")),
                             int(os.environ.get("MM_TMPL_RANDOM_JOBS", "150")))
+        jobs += random_string_jobs(int(os.environ.get("MM_TMPL_SEED", "42")),
+                                   int(os.environ.get("MM_TMPL_RANDOM_JOBS", "150")))
         if corpus:
             names = sorted(label_names(corpus))
             for v in ("97.53", "0.0421", "123456789"):

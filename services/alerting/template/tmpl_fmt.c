@@ -2,6 +2,7 @@
  * Sprintf with flags, width and precision, shortest float formatting, Quote,
  * time.Time.String(). Also the arena and the growing string the engine uses. */
 #include "tmpl_internal.h"
+#include "tmpl_unicode.h"
 
 #include <errno.h>
 #include <math.h>
@@ -209,21 +210,77 @@ uint32_t utf8_decode(const char *str, size_t n, size_t *w)
     return ((c & 0x07u) << 18) | ((s[1] & 0x3Fu) << 12) | ((s[2] & 0x3Fu) << 6) | (s[3] & 0x3Fu);
 }
 
-/* An approximation of unicode.IsPrint: controls, format characters, line and
- * paragraph separators, surrogates, private use and non-characters are not
- * printable; everything else is treated as assigned and printable. */
+static int uclass(uint32_t r)
+{
+    size_t lo = 0, hi = tmpl_nuclass;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (r < tmpl_uclass[mid].lo)
+            hi = mid;
+        else if (r > tmpl_uclass[mid].hi)
+            lo = mid + 1;
+        else
+            return tmpl_uclass[mid].bits;
+    }
+    return 0;
+}
+
+static uint32_t umap(const tmpl_umap_t *m, size_t n, uint32_t r)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (r < m[mid].from)
+            hi = mid;
+        else if (r > m[mid].from)
+            lo = mid + 1;
+        else
+            return m[mid].to;
+    }
+    return r;
+}
+
+/* unicode.IsPrint: letters, marks, numbers, punctuation, symbols and ASCII space. */
 bool go_is_print(uint32_t r)
 {
-    if (r < 0x20 || (r >= 0x7F && r <= 0x9F) || r == 0xAD)
-        return false;
-    if ((r >= 0x200B && r <= 0x200F) || (r >= 0x2028 && r <= 0x202E) ||
-        (r >= 0x2060 && r <= 0x206F) || r == 0xFEFF || (r >= 0xFFF9 && r <= 0xFFFB))
-        return false;
-    if ((r >= 0xD800 && r <= 0xF8FF) || r > 0x10FFFF || (r & 0xFFFE) == 0xFFFE)
-        return false;
-    if (r >= 0xF0000)
-        return false;
-    return true;
+    if (r < 0x80)
+        return r >= 0x20 && r < 0x7F;
+    return (uclass(r) & U_PRINT) != 0;
+}
+
+bool go_is_letter(uint32_t r)
+{
+    if (r < 0x80)
+        return (r | 32) >= 'a' && (r | 32) <= 'z';
+    return (uclass(r) & U_LETTER) != 0;
+}
+
+bool go_is_digit(uint32_t r)
+{
+    if (r < 0x80)
+        return r >= '0' && r <= '9';
+    return (uclass(r) & U_DIGIT) != 0;
+}
+
+uint32_t go_to_upper(uint32_t r)
+{
+    if (r < 0x80)
+        return (r >= 'a' && r <= 'z') ? r - 32 : r;
+    return umap(tmpl_uupper, tmpl_nuupper, r);
+}
+
+uint32_t go_to_lower(uint32_t r)
+{
+    if (r < 0x80)
+        return (r >= 'A' && r <= 'Z') ? r + 32 : r;
+    return umap(tmpl_ulower, tmpl_nulower, r);
+}
+
+uint32_t go_to_title(uint32_t r)
+{
+    if (r < 0x80)
+        return (r >= 'a' && r <= 'z') ? r - 32 : r;
+    return umap(tmpl_utitle, tmpl_nutitle, r);
 }
 
 static size_t rune_count(const char *s, size_t n)
@@ -245,7 +302,7 @@ static void quote_impl(sbuf_t *b, const char *s, size_t n, char q, bool ascii)
     size_t w;
     for (size_t i = 0; i < n; i += w) {
         uint32_t r = utf8_decode(s + i, n - i, &w);
-        if (r == 0xFFFD && w == 1 && !((unsigned char)s[i] == 0xEF)) {
+        if (r == 0xFFFD && w == 1) {
             char e[4] = {'\\', 'x', hx[((unsigned char)s[i]) >> 4], hx[s[i] & 15]};
             sb_put(b, e, 4);
             continue;

@@ -155,6 +155,12 @@ void go_time_string(sbuf_t *b, int64_t ms);
 /* Decodes one UTF-8 rune like Go (invalid byte -> U+FFFD, width 1). */
 uint32_t utf8_decode(const char *s, size_t n, size_t *w);
 bool go_is_print(uint32_t r);
+/* unicode.IsLetter, unicode.IsDigit, and the simple case mappings. */
+bool go_is_letter(uint32_t r);
+bool go_is_digit(uint32_t r);
+uint32_t go_to_upper(uint32_t r);
+uint32_t go_to_lower(uint32_t r);
+uint32_t go_to_title(uint32_t r);
 
 /* ---- Prometheus / builtin string helpers (tmpl_funcs.c) ---- */
 typedef struct exec exec_t;

@@ -69,11 +69,7 @@ static bool is_space(int r)
 
 static bool is_alnum_r(uint32_t r)
 {
-    if (r == '_' || (r >= '0' && r <= '9') || ((r | 32) >= 'a' && (r | 32) <= 'z'))
-        return true;
-    /* Non-ASCII letters and digits: treat every printable non-ASCII rune as one. */
-    return r >= 0x80 && r != 0xFFFD && go_is_print(r) && r != 0xA0 && !(r >= 0x2000 && r <= 0x206F) &&
-           r != 0x3000;
+    return r == '_' || go_is_letter(r) || go_is_digit(r);
 }
 
 static void emit_item(lexer_t *l, itype_t t, const char *val, size_t len, int pos, int line)
