@@ -129,6 +129,9 @@ LANG = {
     "def1": '{{ define "x" }}X{{ . }}{{ end }}{{ template "x" }}|{{ template "x" 5 }}|{{ block "b" $value }}<{{ . }}>{{ end }}',
     "def2": '{{ define "y" }}{{ .job }}{{ end }}{{ template "y" $labels }}',
     "slice": '{{ slice "abcdef" 1 3 }}|{{ slice (query "tmpl_q") 0 1 | len }}|{{ slice "abc" 1 }}',
+    "time3": '{{ (toTime 1679000000.123).Format "2006-01-02T15:04:05.000Z07:00 Mon Jan _2 3:4:5 PM 06 002 .999 -0700 MST January Monday" }}'
+             '|{{ (toTime 1e9).Year }} {{ (toTime 1e9).YearDay }} {{ (toTime 1e9).Nanosecond }}|{{ "2006" | (toTime 1e9).Format }}'
+             '|{{ ($value | toTime).Format "Jan 2, 2006 at 3:04pm (MST) .000000 ,999" }}',
     "time2": '{{ (toTime 1e9).Unix }}|{{ (toTime 1e9).UnixMilli }}|{{ printf "%v|%s" (toTime 1e9) (toTime 1e9) }}',
 }
 

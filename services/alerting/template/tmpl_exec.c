@@ -455,23 +455,31 @@ static const char *node_str(exec_t *ex, const node_t *n)
     return v.u.s.s;
 }
 
-static val_t time_method(exec_t *ex, val_t recv, const char *name, const node_t *node,
-                         size_t nargs, const final_t *fin, bool *found)
+static val_t eval_arg(exec_t *ex, val_t dot, ptype_t typ, const node_t *n);
+static val_t validate_type(exec_t *ex, val_t v, ptype_t typ);
+
+/* The methods of *time.Time that make sense in an annotation. */
+static val_t time_method(exec_t *ex, val_t dot, val_t recv, const char *name, const node_t *node,
+                         const node_t *const *args, size_t nargs, const final_t *fin,
+                         bool *found)
 {
     *found = true;
-    static const char *names[] = {"Unix", "UnixMilli", "UnixNano", "String", "UTC", "Local"};
+    static const char *names[] = {"Unix", "UnixMilli", "UnixNano", "String", "UTC", "Local",
+                                  "Format", "Year", "Day", "Hour", "Minute", "Second",
+                                  "YearDay", "Nanosecond"};
     int which = -1;
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
         if (strcmp(names[i], name) == 0)
             which = i;
     if (which < 0) {
         *found = false;
         return v_invalid();
     }
+    int want = which == 6 ? 1 : 0;
     size_t got = (nargs > 0 ? nargs - 1 : 0) + (fin->present ? 1 : 0);
-    if (got != 0) {
+    if (got != (size_t)want) {
         at(ex, node);
-        xerr(ex, "wrong number of args for %s: want 0 got %zu", name, got);
+        xerr(ex, "wrong number of args for %s: want %d got %zu", name, want, got);
     }
     int64_t ms = recv.u.ms;
     switch (which) {
@@ -489,17 +497,27 @@ static val_t time_method(exec_t *ex, val_t recv, const char *name, const node_t 
         go_time_string(&b, ms);
         return v_sb(ex, &b);
     }
-    default: {
+    case 6: {
+        val_t layout = nargs > 1 ? eval_arg(ex, dot, T_STR, args[1])
+                                 : validate_type(ex, fin->v, T_STR);
+        sbuf_t b;
+        sb_init(&b);
+        go_time_format(&b, ms, layout.u.s.s, layout.u.s.n);
+        return v_sb(ex, &b);
+    }
+    case 7: case 8: case 9: case 10: case 11: case 12: case 13: {
+        static const int field[] = {0, 2, 3, 4, 5, 6, 7};
+        return v_int(go_time_field(ms, field[which - 7]), SUB_NONE);
+    }
+    default:
         /* UTC and Local return a time.Time (not a pointer): print the same way. */
         return recv;
-    }
     }
 }
 
 static val_t eval_field(exec_t *ex, val_t dot, const char *name, const node_t *node,
-                        size_t nargs, const final_t *fin, val_t recv)
+                        const node_t *const *args, size_t nargs, const final_t *fin, val_t recv)
 {
-    (void)dot;
     if (recv.k == V_INVALID)
         return v_invalid();
     bool has_args = nargs > 1 || fin->present;
@@ -509,7 +527,7 @@ static val_t eval_field(exec_t *ex, val_t dot, const char *name, const node_t *n
     switch (recv.k) {
     case V_TIME: {
         bool found;
-        val_t r = time_method(ex, recv, name, node, nargs, fin, &found);
+        val_t r = time_method(ex, dot, recv, name, node, args, nargs, fin, &found);
         if (found)
             return r;
         break;
@@ -572,32 +590,33 @@ static val_t eval_field(exec_t *ex, val_t dot, const char *name, const node_t *n
 }
 
 static val_t eval_field_chain(exec_t *ex, val_t dot, val_t recv, const node_t *node,
-                              const char *const *ident, size_t n, size_t nargs,
-                              const final_t *fin)
+                              const char *const *ident, size_t n, const node_t *const *args,
+                              size_t nargs, const final_t *fin)
 {
     final_t none = {false, v_invalid()};
     for (size_t i = 0; i + 1 < n; i++)
-        recv = eval_field(ex, dot, ident[i], node, 0, &none, recv);
-    return eval_field(ex, dot, ident[n - 1], node, nargs, fin, recv);
+        recv = eval_field(ex, dot, ident[i], node, NULL, 0, &none, recv);
+    return eval_field(ex, dot, ident[n - 1], node, args, nargs, fin, recv);
 }
 
-static val_t eval_field_node(exec_t *ex, val_t dot, const node_t *f, size_t nargs,
+static val_t eval_field_node(exec_t *ex, val_t dot, const node_t *f, const node_t *const *args,
+                             size_t nargs,
                              const final_t *fin)
 {
     at(ex, f);
-    return eval_field_chain(ex, dot, dot, f, f->u.field.ident, f->u.field.n, nargs, fin);
+    return eval_field_chain(ex, dot, dot, f, f->u.field.ident, f->u.field.n, args, nargs, fin);
 }
 
-static val_t eval_arg(exec_t *ex, val_t dot, ptype_t typ, const node_t *n);
-
-static val_t eval_chain_node(exec_t *ex, val_t dot, const node_t *ch, size_t nargs,
+static val_t eval_chain_node(exec_t *ex, val_t dot, const node_t *ch, const node_t *const *args,
+                             size_t nargs,
                              const final_t *fin)
 {
     at(ex, ch);
     if (ch->u.chain.node->t == N_NIL)
         xerr(ex, "indirection through explicit nil in %s", node_str(ex, ch));
     val_t pipe = eval_arg(ex, dot, T_IFACE, ch->u.chain.node);
-    return eval_field_chain(ex, dot, pipe, ch, ch->u.chain.field, ch->u.chain.n, nargs, fin);
+    return eval_field_chain(ex, dot, pipe, ch, ch->u.chain.field, ch->u.chain.n, args, nargs,
+                            fin);
 }
 
 static val_t eval_variable_node(exec_t *ex, val_t dot, const node_t *v, const node_t *const *args,
@@ -610,8 +629,8 @@ static val_t eval_variable_node(exec_t *ex, val_t dot, const node_t *v, const no
             not_a_function(ex, args, nargs, fin);
         return value;
     }
-    return eval_field_chain(ex, dot, value, v, v->u.field.ident + 1, v->u.field.n - 1, nargs,
-                            fin);
+    return eval_field_chain(ex, dot, value, v, v->u.field.ident + 1, v->u.field.n - 1, args,
+                            nargs, fin);
 }
 
 static val_t eval_empty_interface(exec_t *ex, val_t dot, const node_t *n)
@@ -621,7 +640,7 @@ static val_t eval_empty_interface(exec_t *ex, val_t dot, const node_t *n)
     switch (n->t) {
     case N_BOOL: return v_bool(n->u.b);
     case N_DOT: return dot;
-    case N_FIELD: return eval_field_node(ex, dot, n, 0, &none);
+    case N_FIELD: return eval_field_node(ex, dot, n, NULL, 0, &none);
     case N_IDENT: return eval_function(ex, dot, n, n, NULL, 0, &none);
     case N_NIL: xerr(ex, "evalEmptyInterface: nil (can't happen)");
     case N_NUMBER: return ideal_constant(ex, n);
@@ -668,11 +687,14 @@ static val_t eval_arg(exec_t *ex, val_t dot, ptype_t typ, const node_t *n)
         if (typ == T_IFACE || typ == T_RV || typ == T_SAMPLE || typ == T_VEC)
             return validate_type(ex, v_invalid(), typ);
         xerr(ex, "cannot assign nil to %s", ptype_name(typ));
-    case N_FIELD: return validate_type(ex, eval_field_node(ex, dot, n, 1, &none), typ);
+    case N_FIELD: {
+        const node_t *self[1] = {n};
+        return validate_type(ex, eval_field_node(ex, dot, n, self, 1, &none), typ);
+    }
     case N_VAR: return validate_type(ex, eval_variable_node(ex, dot, n, NULL, 0, &none), typ);
     case N_PIPE: return validate_type(ex, eval_pipeline(ex, dot, n), typ);
     case N_IDENT: return validate_type(ex, eval_function(ex, dot, n, n, NULL, 0, &none), typ);
-    case N_CHAIN: return validate_type(ex, eval_chain_node(ex, dot, n, 0, &none), typ);
+    case N_CHAIN: return validate_type(ex, eval_chain_node(ex, dot, n, NULL, 0, &none), typ);
     default: break;
     }
     switch (typ) {
@@ -1352,9 +1374,9 @@ static val_t eval_command(exec_t *ex, val_t dot, const node_t *cmd, const final_
         if (nargs > 1) {
             /* Fields of our types are never methods that take arguments. */
         }
-        return eval_field_node(ex, dot, first, nargs, fin);
+        return eval_field_node(ex, dot, first, args, nargs, fin);
     case N_CHAIN:
-        return eval_chain_node(ex, dot, first, nargs, fin);
+        return eval_chain_node(ex, dot, first, args, nargs, fin);
     case N_IDENT:
         return eval_function(ex, dot, first, cmd, args, nargs, fin);
     case N_PIPE:
@@ -1702,9 +1724,14 @@ int mm_tmpl_expand_alert(const char *alertname, const char *text, size_t len,
     out->len = start;
     if (out->data)
         out->data[start] = 0;
-    char name[600];
-    snprintf(name, sizeof name, "__alert_%s", alertname);
     mm_tmpl_free(t);
+    size_t an = strlen(alertname);
+    char *name = malloc(an + 9);
+    if (!name)
+        return -ENOMEM;
+    memcpy(name, "__alert_", 8);
+    memcpy(name + 8, alertname, an + 1);
     r = mm_tmpl_format_error(name, &err, out);
+    free(name);
     return r ? r : 1;
 }

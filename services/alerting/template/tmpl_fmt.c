@@ -519,8 +519,14 @@ static void format_hex_float(sbuf_t *b, double v, int prec, bool upper)
 
 /* ---------------------------------------------------------------- time */
 
-void go_time_string(sbuf_t *b, int64_t ms)
+typedef struct {
+    int64_t year;
+    int month, day, hour, min, sec, ms, yday, wday;
+} civil_t;
+
+static civil_t civil(int64_t ms)
 {
+    civil_t c;
     int64_t secs = ms / 1000, msr = ms % 1000;
     if (msr < 0) {
         msr += 1000;
@@ -539,19 +545,38 @@ void go_time_string(sbuf_t *b, int64_t ms)
     int64_t y = yoe + era * 400;
     int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    if (m <= 2)
+    c.day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    c.month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    if (c.month <= 2)
         y++;
+    c.year = y;
+    static const int cum[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    c.yday = cum[c.month - 1] + c.day + (leap && c.month > 2 ? 1 : 0);
+    c.wday = (int)(((days % 7) + 11) % 7); /* 1970-01-01 was a Thursday */
+    c.hour = (int)(sod / 3600);
+    c.min = (int)(sod / 60 % 60);
+    c.sec = (int)(sod % 60);
+    c.ms = (int)msr;
+    return c;
+}
+
+static void put_year(sbuf_t *b, int64_t y)
+{
     if (y < 0)
         sb_printf(b, "-%04lld", (long long)-y);
     else
         sb_printf(b, "%04lld", (long long)y);
-    sb_printf(b, "-%02d-%02d %02d:%02d:%02d", (int)m, (int)d, (int)(sod / 3600),
-              (int)(sod / 60 % 60), (int)(sod % 60));
-    if (msr) {
+}
+
+void go_time_string(sbuf_t *b, int64_t ms)
+{
+    civil_t c = civil(ms);
+    put_year(b, c.year);
+    sb_printf(b, "-%02d-%02d %02d:%02d:%02d", c.month, c.day, c.hour, c.min, c.sec);
+    if (c.ms) {
         char f[8];
-        snprintf(f, sizeof f, "%03d", (int)msr);
+        snprintf(f, sizeof f, "%03d", c.ms);
         int k = 3;
         while (k > 0 && f[k - 1] == '0')
             k--;
@@ -559,6 +584,111 @@ void go_time_string(sbuf_t *b, int64_t ms)
         sb_printf(b, ".%s", f);
     }
     sb_puts(b, " +0000 UTC");
+}
+
+static bool has(const char *s, size_t n, size_t i, const char *p)
+{
+    size_t k = strlen(p);
+    return n - i >= k && memcmp(s + i, p, k) == 0;
+}
+
+/* time.Time.Format for a UTC time with millisecond precision. */
+void go_time_format(sbuf_t *b, int64_t ms, const char *l, size_t n)
+{
+    static const char *months[] = {"January", "February", "March", "April", "May", "June",
+                                   "July", "August", "September", "October", "November",
+                                   "December"};
+    static const char *days[] = {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday",
+                                 "Friday", "Saturday"};
+    civil_t c = civil(ms);
+    int h12 = c.hour % 12 == 0 ? 12 : c.hour % 12;
+    for (size_t i = 0; i < n;) {
+        if (has(l, n, i, "January")) { sb_puts(b, months[c.month - 1]); i += 7; continue; }
+        if (has(l, n, i, "Jan")) { sb_put(b, months[c.month - 1], 3); i += 3; continue; }
+        if (has(l, n, i, "Monday")) { sb_puts(b, days[c.wday]); i += 6; continue; }
+        if (has(l, n, i, "Mon")) { sb_put(b, days[c.wday], 3); i += 3; continue; }
+        if (has(l, n, i, "MST")) { sb_puts(b, "UTC"); i += 3; continue; }
+        if (has(l, n, i, "01")) { sb_printf(b, "%02d", c.month); i += 2; continue; }
+        if (has(l, n, i, "02")) { sb_printf(b, "%02d", c.day); i += 2; continue; }
+        if (has(l, n, i, "03")) { sb_printf(b, "%02d", h12); i += 2; continue; }
+        if (has(l, n, i, "04")) { sb_printf(b, "%02d", c.min); i += 2; continue; }
+        if (has(l, n, i, "05")) { sb_printf(b, "%02d", c.sec); i += 2; continue; }
+        if (has(l, n, i, "06")) {
+            sb_printf(b, "%02d", (int)(((c.year % 100) + 100) % 100));
+            i += 2;
+            continue;
+        }
+        if (has(l, n, i, "002")) { sb_printf(b, "%03d", c.yday); i += 3; continue; }
+        if (has(l, n, i, "15")) { sb_printf(b, "%02d", c.hour); i += 2; continue; }
+        if (has(l, n, i, "2006")) { put_year(b, c.year); i += 4; continue; }
+        if (has(l, n, i, "__2")) { sb_printf(b, "%3d", c.yday); i += 3; continue; }
+        if (has(l, n, i, "_2") && !has(l, n, i, "_2006")) { sb_printf(b, "%2d", c.day); i += 2; continue; }
+        if (has(l, n, i, "1")) { sb_printf(b, "%d", c.month); i += 1; continue; }
+        if (has(l, n, i, "2")) { sb_printf(b, "%d", c.day); i += 1; continue; }
+        if (has(l, n, i, "3")) { sb_printf(b, "%d", h12); i += 1; continue; }
+        if (has(l, n, i, "4")) { sb_printf(b, "%d", c.min); i += 1; continue; }
+        if (has(l, n, i, "5")) { sb_printf(b, "%d", c.sec); i += 1; continue; }
+        if (has(l, n, i, "PM")) { sb_puts(b, c.hour >= 12 ? "PM" : "AM"); i += 2; continue; }
+        if (has(l, n, i, "pm")) { sb_puts(b, c.hour >= 12 ? "pm" : "am"); i += 2; continue; }
+        static const struct { const char *p, *utc; } zones[] = {
+            {"-07:00:00", "+00:00:00"}, {"-070000", "+000000"}, {"-07:00", "+00:00"},
+            {"-0700", "+0000"}, {"-07", "+00"}, {"Z07:00:00", "Z"}, {"Z070000", "Z"},
+            {"Z07:00", "Z"}, {"Z0700", "Z"}, {"Z07", "Z"},
+        };
+        bool zone = false;
+        for (size_t z = 0; z < sizeof zones / sizeof zones[0]; z++)
+            if (has(l, n, i, zones[z].p)) {
+                sb_puts(b, zones[z].utc);
+                i += strlen(zones[z].p);
+                zone = true;
+                break;
+            }
+        if (zone)
+            continue;
+        if ((l[i] == '.' || l[i] == ',') && i + 1 < n && (l[i + 1] == '0' || l[i + 1] == '9')) {
+            char ch = l[i + 1];
+            size_t j = i + 1;
+            while (j < n && l[j] == ch)
+                j++;
+            if (!(j < n && l[j] >= '0' && l[j] <= '9')) {
+                int digits = (int)(j - i - 1);
+                char frac[24];
+                long long ns = (long long)c.ms * 1000000;
+                snprintf(frac, sizeof frac, "%09lld", ns);
+                int k = digits > 9 ? 9 : digits;
+                if (ch == '9') {
+                    while (k > 0 && frac[k - 1] == '0')
+                        k--;
+                    if (k > 0) {
+                        sb_putc(b, l[i]);
+                        sb_put(b, frac, (size_t)k);
+                    }
+                } else {
+                    sb_putc(b, l[i]);
+                    sb_put(b, frac, (size_t)k);
+                }
+                i = j;
+                continue;
+            }
+        }
+        sb_putc(b, l[i]);
+        i++;
+    }
+}
+
+int64_t go_time_field(int64_t ms, int which)
+{
+    civil_t c = civil(ms);
+    switch (which) {
+    case 0: return c.year;
+    case 1: return c.month;
+    case 2: return c.day;
+    case 3: return c.hour;
+    case 4: return c.min;
+    case 5: return c.sec;
+    case 6: return c.yday;
+    default: return (int64_t)c.ms * 1000000;
+    }
 }
 
 /* ---------------------------------------------------------------- fmt */

@@ -597,7 +597,7 @@ void fn_path_prefix(sbuf_t *out, const char *url)
     size_t n = strcspn(p, "?#");
     /* Percent-decode as url.URL.Path holds the decoded path. */
     for (size_t i = 0; i < n; i++) {
-        if (p[i] == '%' && i + 2 < n + 1 && i + 2 <= n - 1 + 1) {
+        if (p[i] == '%' && i + 2 < n) {
             char h[3] = {p[i + 1], p[i + 2], 0};
             char *e;
             long v = strtol(h, &e, 16);

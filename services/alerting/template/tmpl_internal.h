@@ -152,6 +152,10 @@ void go_format_float(sbuf_t *b, double v, char fmt, int prec);
 void go_quote(sbuf_t *b, const char *s, size_t n);
 /* time.Time.String() of a UTC time given in milliseconds. */
 void go_time_string(sbuf_t *b, int64_t ms);
+/* time.Time.Format(layout) of that time; and Year, Month, Day, Hour, Minute,
+ * Second, YearDay, Nanosecond (which = 0..7). */
+void go_time_format(sbuf_t *b, int64_t ms, const char *layout, size_t n);
+int64_t go_time_field(int64_t ms, int which);
 /* Decodes one UTF-8 rune like Go (invalid byte -> U+FFFD, width 1). */
 uint32_t utf8_decode(const char *s, size_t n, size_t *w);
 bool go_is_print(uint32_t r);
