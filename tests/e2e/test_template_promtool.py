@@ -255,6 +255,94 @@ def random_string_jobs(seed, count):
     return jobs
 
 
+ARITY = {"and": 2, "or": 2, "not": 1, "len": 1, "index": 2, "slice": 2, "print": 2, "printf": 2, "println": 1,
+         "html": 1, "js": 1, "urlquery": 1, "eq": 2, "ne": 2, "lt": 2, "le": 2, "gt": 2, "ge": 2, "first": 1,
+         "label": 2, "value": 1, "strvalue": 1, "args": 2, "reReplaceAll": 3, "match": 2, "sortByLabel": 2}
+FUNCS = ["and", "or", "not", "len", "index", "slice", "print", "printf", "println", "html", "js",
+         "urlquery", "eq", "ne", "lt", "le", "gt", "ge", "first", "label", "value", "strvalue", "args",
+         "reReplaceAll", "safeHtml", "match", "title", "toUpper", "toLower", "graphLink", "tableLink",
+         "sortByLabel", "stripPort", "stripDomain", "humanize", "humanize1024", "humanizeDuration",
+         "humanizePercentage", "humanizeTimestamp", "toTime", "parseDuration"]
+
+
+def random_struct_jobs(seed, count):
+    """Random but well-formed templates: nested actions, pipelines, variables and
+    calls with random arguments, so argument checks, truth, comparisons, printing
+    and error texts with their positions are compared too."""
+    import random
+    rnd = random.Random(seed)
+
+    def literal():
+        return rnd.choice(['1', '0', '-3', '2.5', '1e3', '"job"', '"a b"', '""', '"12.5"', 'true', 'false',
+                           'nil', "'x'", '`raw`', '"%d-%s"', '"(a)"', '"1h"', '0x10'])
+
+    def operand(vars_, depth):
+        r = rnd.random()
+        if r < 0.25:
+            return literal()
+        if r < 0.45:
+            return rnd.choice(["$value", "$labels", "$labels.job", "$labels.instance", "$labels.nope",
+                               ".Labels.job", ".Value", "$externalLabels", "$externalURL", ".",
+                               "$externalLabels.cluster"] + vars_)
+        if depth > 2:
+            return literal()
+        return "(" + pipeline(vars_, depth + 1) + ")"
+
+    def nargs(fn, piped):
+        if rnd.random() < 0.15:
+            return rnd.choice([0, 1, 2, 3])
+        return max(ARITY.get(fn, 1) - (1 if piped else 0), 0)
+
+    def command(vars_, depth):
+        if rnd.random() < 0.3:
+            return operand(vars_, depth)
+        fn = rnd.choice(FUNCS)
+        args = [operand(vars_, depth) for _ in range(nargs(fn, False))]
+        return " ".join([fn] + args)
+
+    def pipeline(vars_, depth):
+        cmds = [command(vars_, depth)]
+        while rnd.random() < 0.3:
+            fn = rnd.choice(FUNCS)
+            args = [operand(vars_, depth) for _ in range(nargs(fn, True))]
+            cmds.append(" ".join([fn] + args))
+        return " | ".join(cmds)
+
+    def block(vars_, depth):
+        out = []
+        vars_ = list(vars_)
+        for _ in range(rnd.randrange(1, 4)):
+            r = rnd.random()
+            lt = "{{- " if rnd.random() < 0.2 else "{{ "
+            rt = " -}}" if rnd.random() < 0.2 else " }}"
+            if r < 0.25:
+                out.append(rnd.choice(["x", " ", "\n", "|", "  a  "]))
+            elif r < 0.55 or depth > 2:
+                out.append(lt + pipeline(vars_, depth) + rt)
+            elif r < 0.65:
+                name = "$v%d" % len(vars_)
+                out.append(lt + name + " := " + pipeline(vars_, depth) + rt)
+                vars_.append(name)
+            else:
+                kw = rnd.choice(["if", "with", "range"])
+                head = pipeline(vars_, depth)
+                inner_vars = vars_
+                if kw == "range" and rnd.random() < 0.5:
+                    head = "$k, $e := " + head
+                    inner_vars = vars_ + ["$k", "$e"]
+                body = block(inner_vars, depth + 1)
+                alt = ("{{ else }}" + block(vars_, depth + 1)) if rnd.random() < 0.4 else ""
+                out.append(lt + kw + " " + head + rt + body + alt + "{{ end }}")
+        return "".join(out)
+
+    jobs = []
+    for _ in range(count):
+        templates = {"t%d" % i: block([], 0) for i in range(10)}
+        jobs.append(({"job": "api", "instance": "h.example.com:9100"}, rnd.choice(["3.5", "0", "-1", "1e6"]),
+                     templates))
+    return jobs
+
+
 def go_unquote(s, i):
     """Decodes a Go strconv.Quote'd string starting at s[i] == '"'; returns (bytes, next index)."""
     assert s[i] == '"', s[i:i + 20]
@@ -428,6 +516,8 @@ def main():
             jobs.append((labels, value, dict(LANG)))
         jobs += random_jobs(int(os.environ.get("MM_TMPL_SEED", "42")),
                             int(os.environ.get("MM_TMPL_RANDOM_JOBS", "150")))
+        jobs += random_struct_jobs(int(os.environ.get("MM_TMPL_SEED", "42")),
+                                   int(os.environ.get("MM_TMPL_RANDOM_JOBS", "150")) // 5)
         jobs += random_string_jobs(int(os.environ.get("MM_TMPL_SEED", "42")),
                                    int(os.environ.get("MM_TMPL_RANDOM_JOBS", "150")))
         if corpus:
