@@ -473,9 +473,35 @@ def run_ours(tmp, idx, labels, value, templates):
     return {k: bytes.fromhex(v) for k, v in json.loads(p.stdout).items()}
 
 
+def random_token_soups(seed, count):
+    """Random token sequences: most fail to parse, and each failure's text must match."""
+    import random
+    rnd = random.Random(seed)
+    toks = ["{{", "}}", "{{- ", " -}}", " ", "\n", "$x", "$", ":=", "=", "|", "(", ")", '"a"', "`b`", "'c'",
+            "if", "else", "end", "range", "with", "break", "continue", "define", "template", "block",
+            "$labels", ".", ".Labels", ".job", "printf", "1", "1.5", "-", "/*", "*/", "nil", "true",
+            "humanize", "index", "$value", ",", "@", "x", "0x", "1e", '"\\q"', "{{/*", "*/}}", "$x :=",
+            "nope", "\"", "'", "`"]
+    inner = [t for t in toks if "{{" not in t and "}}" not in t]
+    out = []
+    for _ in range(count):
+        text = ""
+        for _ in range(rnd.randrange(1, 4)):
+            r = rnd.random()
+            if r < 0.2:
+                text += "".join(rnd.choice(toks) for _ in range(rnd.randrange(1, 6)))
+            else:
+                body = " ".join(rnd.choice(inner) for _ in range(rnd.randrange(0, 6)))
+                text += rnd.choice(["{{", "{{ ", "{{- "]) + body + ("" if r > 0.95 else rnd.choice(["}}", " }}", " -}}"]))
+        out.append(text)
+    return out
+
+
 def check_parse_errors(tmp):
+    cases = PARSE_ERRORS + random_token_soups(int(os.environ.get("MM_TMPL_SEED", "42")),
+                                              int(os.environ.get("MM_TMPL_RANDOM_JOBS", "150")) * 2)
     files = []
-    for i, text in enumerate(PARSE_ERRORS):
+    for i, text in enumerate(cases):
         path = os.path.join(tmp, "p%d.yml" % i)
         with open(path, "w", encoding="utf-8") as f:
             json.dump({"groups": [{"name": "g", "rules": [{"alert": "P", "expr": "m",
@@ -486,10 +512,10 @@ def check_parse_errors(tmp):
     for m in re.finditer(r'^p(\d+)\.yml: group "g", rule 1, "P": annotation "a": (.*)$',
                          p.stdout + p.stderr, re.M):
         theirs[int(m.group(1))] = m.group(2)
-    ours = run_ours(tmp, 0, {}, "1", {"p%d" % i: t for i, t in enumerate(PARSE_ERRORS)})
+    ours = run_ours(tmp, 0, {}, "1", {"p%d" % i: t for i, t in enumerate(cases)})
     bad = 0
     prefix = b"<error expanding template: error parsing template __alert_J0: "
-    for i, text in enumerate(PARSE_ERRORS):
+    for i, text in enumerate(cases):
         o = ours["p%d" % i]
         o = o[len(prefix):-1].decode() if o.startswith(prefix) else "(parsed: %r)" % o
         t = theirs.get(i, "(accepted)").replace("__alert_P", "__alert_J0")
@@ -498,7 +524,7 @@ def check_parse_errors(tmp):
         if o != t:
             bad += 1
             print("PARSE MISMATCH %r\n  promtool: %s\n  ours:     %s" % (text, t, o))
-    return len(PARSE_ERRORS), bad
+    return len(cases), bad
 
 
 def main():

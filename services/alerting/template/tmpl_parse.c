@@ -49,7 +49,8 @@ typedef struct {
     mm_tmpl_t *t;
     lexer_t lx;
     size_t ti;             /* next item */
-    item_t last;           /* the most recently read item (Go's token[0]) */
+    item_t last;           /* the furthest item read (Go's token[0]) */
+    size_t far;
     const char **vars;
     size_t nvars, capvars;
     int range_depth;
@@ -593,8 +594,12 @@ static item_t item_at(parser_t *p, size_t i)
 static item_t next(parser_t *p)
 {
     item_t it = item_at(p, p->ti);
+    /* Go's errors name the line of the furthest item read, look-ahead included. */
+    if (p->ti >= p->far) {
+        p->last = it;
+        p->far = p->ti + 1;
+    }
     p->ti++;
-    p->last = it;
     return it;
 }
 
