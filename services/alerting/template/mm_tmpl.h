@@ -74,6 +74,7 @@ typedef struct {
     void *query_user;
     size_t max_output;              /* bytes; 0 = 1 MiB */
     uint64_t max_steps;             /* nodes and iterations; 0 = 1,000,000 */
+    size_t max_memory;              /* scratch bytes one execution may hold; 0 = 64 MiB */
 } mm_tmpl_data_t;
 
 /* Parses text (len bytes, need not be NUL-terminated) as template `name`.

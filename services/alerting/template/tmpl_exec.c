@@ -149,6 +149,7 @@ struct exec {
     int code;
     const char *cur_name;   /* the template executing now ({{define}}d ones too) */
     int tdepth;
+    int depth;
 };
 
 typedef enum { W_NORMAL, W_BREAK, W_CONTINUE } wres_t;
@@ -213,6 +214,18 @@ static void step(exec_t *ex)
     if (++ex->steps > ex->max_steps) {
         ex->code = -MM_ELIMIT;
         xerr(ex, "template execution exceeded %llu steps", (unsigned long long)ex->max_steps);
+    }
+}
+
+/* Bounds the C stack: nested actions, parenthesised pipelines and template
+ * calls together. Go's own limit (100000 template calls) needs a larger stack. */
+#define MAX_EXEC_DEPTH 300
+
+static void enter(exec_t *ex)
+{
+    if (++ex->depth > MAX_EXEC_DEPTH) {
+        ex->code = -MM_ELIMIT;
+        xerr(ex, "exceeded maximum template depth (%d)", MAX_EXEC_DEPTH);
     }
 }
 
@@ -1404,6 +1417,7 @@ static val_t eval_pipeline(exec_t *ex, val_t dot, const node_t *pipe)
 {
     if (!pipe)
         return v_invalid();
+    enter(ex);
     at(ex, pipe);
     final_t fin = {false, v_invalid()};
     for (size_t i = 0; i < pipe->u.pipe.ncmds; i++) {
@@ -1418,6 +1432,7 @@ static val_t eval_pipeline(exec_t *ex, val_t dot, const node_t *pipe)
         else
             push_var(ex, name, fin.v);
     }
+    ex->depth--;
     return fin.v;
 }
 
@@ -1564,7 +1579,17 @@ static void walk_template(exec_t *ex, val_t dot, const node_t *n)
     ex->capvars = capvars;
 }
 
+static wres_t walk_inner(exec_t *ex, val_t dot, const node_t *n);
+
 static wres_t walk(exec_t *ex, val_t dot, const node_t *n)
+{
+    enter(ex);
+    wres_t r = walk_inner(ex, dot, n);
+    ex->depth--;
+    return r;
+}
+
+static wres_t walk_inner(exec_t *ex, val_t dot, const node_t *n)
 {
     step(ex);
     at(ex, n);
@@ -1656,7 +1681,18 @@ int mm_tmpl_exec(const mm_tmpl_t *t, const mm_tmpl_data_t *d, mm_tmpl_buf_t *out
     ex->max_steps = d->max_steps ? d->max_steps : 1000000;
     int rc;
     ex->arena.oom = &ex->jb;
+    ex->arena.limit = d->max_memory ? d->max_memory : (size_t)64 << 20;
     if (setjmp(ex->jb)) {
+        if (!ex->code && ex->arena.over_limit) {
+            ex->code = -MM_ELIMIT;
+            if (err) {
+                memset(err, 0, sizeof *err);
+                err->phase = MM_TMPL_ERR_EXEC;
+                snprintf(err->msg, sizeof err->msg,
+                         "template: %s: execution exceeded its memory limit of %zu bytes", t->name,
+                         ex->arena.limit);
+            }
+        }
         rc = ex->code ? ex->code : -ENOMEM;
         if (rc == -ENOMEM && err && err->phase == MM_TMPL_ERR_NONE) {
             err->phase = MM_TMPL_ERR_EXEC;

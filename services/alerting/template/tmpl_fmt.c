@@ -21,8 +21,7 @@ struct arena_block {
 
 void arena_init(arena_t *a)
 {
-    a->head = NULL;
-    a->oom = NULL;
+    memset(a, 0, sizeof *a);
 }
 
 void arena_fini(arena_t *a)
@@ -44,6 +43,12 @@ void *arena_alloc(arena_t *a, size_t n)
     arena_block_t *b = a->head;
     if (!b || b->cap - b->used < n) {
         size_t cap = n > 8192 ? n : 8192;
+        if (a->limit && a->total + cap > a->limit) {
+            a->over_limit = true;
+            if (a->oom)
+                longjmp(*a->oom, 1);
+            return NULL;
+        }
         b = malloc(sizeof *b + cap);
         if (!b) {
             if (a->oom)
@@ -52,6 +57,7 @@ void *arena_alloc(arena_t *a, size_t n)
         }
         b->cap = cap;
         b->used = 0;
+        a->total += cap;
         b->next = a->head;
         a->head = b;
     }

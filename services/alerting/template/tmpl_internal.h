@@ -16,6 +16,8 @@ typedef struct arena_block arena_block_t;
 typedef struct {
     arena_block_t *head;
     jmp_buf *oom;           /* longjmp target on allocation failure, or NULL */
+    size_t total, limit;    /* bytes held; limit 0 = none */
+    bool over_limit;        /* the last failure was the limit, not malloc */
 } arena_t;
 
 void arena_init(arena_t *a);
