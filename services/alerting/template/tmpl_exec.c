@@ -150,6 +150,7 @@ struct exec {
     const char *cur_name;   /* the template executing now ({{define}}d ones too) */
     int tdepth;
     int depth;
+    char *pending;          /* a heap string being copied into the arena */
 };
 
 typedef enum { W_NORMAL, W_BREAK, W_CONTINUE } wres_t;
@@ -297,7 +298,10 @@ static val_t v_sb(exec_t *ex, sbuf_t *b)
     }
     /* Charge big strings to the step budget so work stays bounded. */
     ex->steps += b->n / 64;
+    /* The copy may hit the memory limit and jump out: free b there too. */
+    ex->pending = b->p;
     val_t v = v_str(ex, b->p ? b->p : "", b->n, true);
+    ex->pending = NULL;
     sb_fini(b);
     step(ex);
     return v;
@@ -1693,6 +1697,7 @@ int mm_tmpl_exec(const mm_tmpl_t *t, const mm_tmpl_data_t *d, mm_tmpl_buf_t *out
                          ex->arena.limit);
             }
         }
+        free(ex->pending);
         rc = ex->code ? ex->code : -ENOMEM;
         if (rc == -ENOMEM && err && err->phase == MM_TMPL_ERR_NONE) {
             err->phase = MM_TMPL_ERR_EXEC;
