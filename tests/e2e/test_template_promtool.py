@@ -63,6 +63,9 @@ LANG = {
     "num2": '{{ $value }} {{ 1234567.0 }} {{ 0.00001 }} {{ 100000.0 }} {{ 1e21 }} {{ 123456789012.0 }}',
     "esc": '{{ js "<a href=\\"x\\">&\'=é\\u2028" }}|{{ html "<a href=\\"x\\">&\'" }}|{{ urlquery "a b&c/é" }}',
     "esc2": '{{ html 1 2 }}|{{ js "a" 1 }}|{{ urlquery "x" "y" }}|{{ html (safeHtml "<b>") }}',
+    "esc3": '{{ js nil }}|{{ html nil 1 }}|{{ urlquery (query "tmpl_q" | sortByLabel "k" | first) }}'
+            '|{{ html (query "tmpl_q" | sortByLabel "k" | first) }}|{{ query "tmpl_q" | sortByLabel "k" | first }}'
+            '|{{ print (query "tmpl_q" | sortByLabel "k" | first) }}|{{ printf "%v" (args nil) }}',
     "str": '{{ title "hello wORLD foo-bar_baz" }}|{{ toUpper "héllo ß" }}|{{ toLower "ÀÉÎ Straße" }}',
     "hum": '{{ humanize 0.000012345 }}|{{ humanize1024 1048576 }}|{{ humanizeDuration 90061.5 }}'
            '|{{ humanizeDuration 0.0005 }}|{{ humanizePercentage 0.12345 }}|{{ humanize -1234 }}',

@@ -1006,11 +1006,23 @@ static int fn_slice(exec_t *ex, val_t item, const val_t *idx, size_t n, val_t *r
 }
 
 /* html, js and urlquery format their arguments like this first. */
-static void eval_args_string(const val_t *args, size_t n, sbuf_t *b)
+static void eval_args_string(val_t *args, size_t n, sbuf_t *b)
 {
     if (n == 1 && args[0].k == V_STRING && args[0].sub != SUB_HTML) {
         sb_put(b, args[0].u.s.s, args[0].u.s.n);
         return;
+    }
+    /* Go passes each argument through printableValue first: no value becomes
+     * "<no value>" and a pointer the value it points to. */
+    for (size_t i = 0; i < n; i++) {
+        if (args[i].k == V_INVALID) {
+            args[i].k = V_STRING;
+            args[i].sub = SUB_NONE;
+            args[i].u.s.s = "<no value>";
+            args[i].u.s.n = 10;
+        } else if (args[i].k == V_SAMPLE && args[i].u.smp) {
+            args[i].sub = SUB_DEREF;
+        }
     }
     go_sprint(b, args, n, false);
 }
@@ -1448,15 +1460,8 @@ static void print_value(exec_t *ex, const node_t *n, val_t v)
         sb_puts(&ex->out, "<no value>");
     } else if (v.k == V_SAMPLE && v.u.smp) {
         /* Templates print the struct a pointer refers to, not "&{...}". */
-        sb_putc(&ex->out, '{');
-        val_t m = v_invalid();
-        m.k = V_LABELS;
-        m.u.m = &v.u.smp->labels;
-        go_sprint(&ex->out, &m, 1, false);
-        sb_putc(&ex->out, ' ');
-        val_t f = v_float(v.u.smp->value);
-        go_sprint(&ex->out, &f, 1, false);
-        sb_putc(&ex->out, '}');
+        v.sub = SUB_DEREF;
+        go_sprint(&ex->out, &v, 1, false);
     } else {
         go_sprint(&ex->out, &v, 1, false);
     }

@@ -1085,7 +1085,7 @@ static void print_value(sbuf_t *b, fflags_t *f, const val_t *v, int verb, int de
         return;
     case V_SAMPLE:
         if (depth == 0 && v->u.smp) {
-            sb_puts(b, "&{");
+            sb_puts(b, v->sub == SUB_DEREF ? "{" : "&{");
             if (f->plus_v)
                 sb_puts(b, "Labels:");
             fmt_labels(b, f, &v->u.smp->labels, verb, depth + 1);

@@ -110,7 +110,7 @@ typedef enum {
     V_DATA,         /* the alert data struct */
 } vkind_t;
 
-enum { SUB_NONE = 0, SUB_INT64, SUB_UINT8, SUB_HTML };
+enum { SUB_NONE = 0, SUB_INT64, SUB_UINT8, SUB_HTML, SUB_DEREF /* a *sample printed as its struct */ };
 
 typedef struct lmap lmap_t;
 typedef struct amap amap_t;
