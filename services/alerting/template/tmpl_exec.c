@@ -750,6 +750,31 @@ static int str_cmp(const val_t *a, const val_t *b)
     return a->u.s.n < b->u.s.n ? -1 : a->u.s.n > b->u.s.n ? 1 : 0;
 }
 
+/* Go's reflect.Kind of the non-basic types, as eq compares kinds first. */
+static int go_kind(int k)
+{
+    switch (k) {
+    case V_LABELS:
+    case V_ARGS: return 1;      /* map */
+    case V_VECTOR: return 2;    /* slice */
+    case V_SAMPLE:
+    case V_TIME: return 3;      /* pointer */
+    case V_DATA: return 4;      /* struct */
+    default: return 0;
+    }
+}
+
+static bool is_nil(const val_t *v)
+{
+    switch (v->k) {
+    case V_LABELS: return v->u.m == NULL;
+    case V_ARGS: return v->u.a == NULL;
+    case V_VECTOR: return v->u.vec == NULL;
+    case V_SAMPLE: return v->u.smp == NULL;
+    default: return false;
+    }
+}
+
 static bool comparable_type(const val_t *v)
 {
     return !(v->k == V_LABELS || v->k == V_ARGS || v->k == V_VECTOR || v->k == V_DATA);
@@ -759,7 +784,7 @@ static void uncomparable(exec_t *ex, const val_t *v, char *err, size_t ecap)
 {
     sbuf_t b;
     sb_init(&b);
-    go_sprint(&b, v, 1, false);
+    go_sprintf(&b, "%s", 2, v, 1);
     snprintf(err, ecap, "non-comparable type %s: %s", b.p ? b.p : "", val_type_name(v));
     sb_fini(&b);
     (void)ex;
@@ -797,24 +822,26 @@ static int fn_eq(exec_t *ex, const val_t *a1, const val_t *args, size_t n, bool 
             default:
                 if (a->k == V_INVALID || a1->k == V_INVALID) {
                     truth = a->k == a1->k;
-                } else if (a->k != a1->k) {
+                } else if (go_kind(a->k) != go_kind(a1->k)) {
                     sbuf_t x, y;
                     sb_init(&x);
                     sb_init(&y);
-                    go_sprint(&x, a1, 1, false);
+                    go_sprintf(&x, "%s", 2, a1, 1);
                     go_sprint(&y, a, 1, false);
                     snprintf(err, ecap, "non-comparable types %s: %s, %s: %s", x.p ? x.p : "",
                              val_type_name(a1), val_type_name(a), y.p ? y.p : "");
                     sb_fini(&x);
                     sb_fini(&y);
                     return -1;
+                } else if (is_nil(a) || is_nil(a1)) {
+                    truth = is_nil(a) == is_nil(a1);
                 } else if (!comparable_type(a)) {
                     uncomparable(ex, a, err, ecap);
                     return -1;
-                } else if (a->k == V_SAMPLE) {
+                } else if (a->k == V_SAMPLE && a1->k == V_SAMPLE) {
                     truth = a->u.smp == a1->u.smp;
                 } else {
-                    truth = a->k == V_TIME && a->u.ms == a1->u.ms;
+                    truth = a->k == V_TIME && a1->k == V_TIME && a->u.ms == a1->u.ms;
                 }
             }
         }
