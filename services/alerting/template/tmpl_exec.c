@@ -410,6 +410,7 @@ static bool amap_get(const amap_t *m, const char *key, size_t klen, val_t *out)
     for (size_t i = 0; m && i < m->n; i++)
         if (strlen(m->keys[i]) == klen && memcmp(m->keys[i], key, klen) == 0) {
             *out = m->vals[i];
+            out->iface = 1;
             return true;
         }
     return false;
@@ -535,10 +536,14 @@ static val_t time_method(exec_t *ex, val_t dot, val_t recv, const char *name, co
 static val_t eval_field(exec_t *ex, val_t dot, const char *name, const node_t *node,
                         const node_t *const *args, size_t nargs, const final_t *fin, val_t recv)
 {
-    if (recv.k == V_INVALID)
-        return v_invalid();
     bool has_args = nargs > 1 || fin->present;
-    const char *typ = val_type_name(&recv);
+    /* Elements of an args map have the static type interface {}. */
+    const char *typ = recv.iface ? "interface {}" : val_type_name(&recv);
+    if (recv.k == V_INVALID) {
+        if (recv.iface)
+            xerr(ex, "nil pointer evaluating interface {}.%s", name);
+        return v_invalid();
+    }
     size_t nl = strlen(name);
     val_t out = v_invalid();
     switch (recv.k) {
@@ -597,8 +602,10 @@ static val_t eval_field(exec_t *ex, val_t dot, const char *name, const node_t *n
     case V_ARGS:
         if (has_args)
             xerr(ex, "%s is not a method but has arguments", name);
-        if (!amap_get(recv.u.a, name, nl, &out))
+        if (!amap_get(recv.u.a, name, nl, &out)) {
             out = v_invalid();
+            out.iface = 1;
+        }
         return out;
     default:
         break;
@@ -671,6 +678,8 @@ static val_t eval_empty_interface(exec_t *ex, val_t dot, const node_t *n)
 
 static val_t validate_type(exec_t *ex, val_t v, ptype_t typ)
 {
+    if (v.k == V_INVALID && v.iface && typ != T_IFACE && typ != T_RV)
+        xerr(ex, "wrong type for value; expected %s; got interface {}", ptype_name(typ));
     if (v.k == V_INVALID) {
         switch (typ) {
         case T_IFACE:
@@ -965,7 +974,7 @@ static int fn_index(exec_t *ex, val_t item, const val_t *idx, size_t n, val_t *r
             }
             item = out;
             if (item.k == V_INVALID && i + 1 < n) {
-                snprintf(err, ecap, "index of untyped nil");
+                snprintf(err, ecap, "index of nil pointer");
                 return -1;
             }
             break;
@@ -1133,7 +1142,8 @@ static val_t call_builtin(exec_t *ex, int fn, val_t *a, size_t n, char *err, siz
         case V_ARGS: return v_int(a[0].u.a ? (int64_t)a[0].u.a->n : 0, SUB_NONE);
         case V_VECTOR: return v_int(a[0].u.vec ? (int64_t)a[0].u.vec->n : 0, SUB_NONE);
         case V_INVALID:
-            snprintf(err, ecap, "reflect: call of reflect.Value.Type on zero Value");
+            snprintf(err, ecap, a[0].iface ? "len of nil pointer"
+                                           : "reflect: call of reflect.Value.Type on zero Value");
             break;
         case V_SAMPLE:
             snprintf(err, ecap, a[0].u.smp ? "len of type template.sample" : "len of nil pointer");
@@ -1465,6 +1475,8 @@ static val_t eval_pipeline(exec_t *ex, val_t dot, const node_t *pipe)
     final_t fin = {false, v_invalid()};
     for (size_t i = 0; i < pipe->u.pipe.ncmds; i++) {
         val_t v = eval_command(ex, dot, pipe->u.pipe.cmds[i], &fin);
+        /* Go digs a value of type interface {} down to what it holds. */
+        v.iface = 0;
         fin.present = true;
         fin.v = v;
     }
@@ -1483,7 +1495,9 @@ static val_t eval_pipeline(exec_t *ex, val_t dot, const node_t *pipe)
 static void print_value(exec_t *ex, const node_t *n, val_t v)
 {
     at(ex, n);
-    if (v.k == V_INVALID) {
+    if (v.k == V_INVALID && v.iface) {
+        sb_puts(&ex->out, "<nil>");
+    } else if (v.k == V_INVALID) {
         sb_puts(&ex->out, "<no value>");
     } else if (v.k == V_SAMPLE && v.u.smp) {
         /* Templates print the struct a pointer refers to, not "&{...}". */
@@ -1560,6 +1574,7 @@ static wres_t walk_range(exec_t *ex, val_t dot, const node_t *r)
         } else {
             idx = v_str(ex, v.u.a->keys[i], strlen(v.u.a->keys[i]), false);
             elem = v.u.a->vals[i];
+            elem.iface = 1;
         }
         if (ndecl > 0)
             ex->vars[ex->nvars - 1].v = elem;

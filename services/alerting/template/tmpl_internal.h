@@ -121,6 +121,7 @@ typedef struct tdata tdata_t;
 typedef struct {
     uint8_t k;
     uint8_t sub;
+    uint8_t iface;      /* static type interface {} (an element of an args map) */
     union {
         bool b;
         int64_t i;

@@ -406,7 +406,8 @@ static void lex_all(lexer_t *l)
         }
         case '$':
         case '.': {
-            if (r == '.' && l->pos < l->n && l->in[l->pos] >= '0' && l->in[l->pos] <= '9') {
+            /* A '.' before a digit or at the very end starts a number, as in Go. */
+            if (r == '.' && (l->pos >= l->n || (l->in[l->pos] >= '0' && l->in[l->pos] <= '9'))) {
                 l->pos--;
                 goto number;
             }
