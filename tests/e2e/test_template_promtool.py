@@ -550,6 +550,8 @@ def main():
         print("SKIP: %s not built" % RENDER)
         return 77
     corpus = corpus_templates()
+    if not corpus:
+        print("SKIPPED part: rules-corpus templates (%s/rules-corpus or python3-yaml missing)" % SHARED)
     tmp = tempfile.mkdtemp(prefix="mm-tmpl-")
     try:
         jobs = []
