@@ -1,0 +1,61 @@
+/* In-memory series store for the rule engine: series by fingerprint, samples
+ * appended in time order, Prometheus stale markers, a retention trim, and
+ * postings (metric name and label=value) for fast selection by matchers. */
+#ifndef MM_PROMQL_STORE_H
+#define MM_PROMQL_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mm_labels.h"
+#include "mm_match.h"
+
+typedef struct mm_promql_store mm_promql_store_t;
+
+/* A series as the evaluator sees it. labels are sorted, __name__ included. */
+typedef struct {
+    uint64_t fp;
+    mm_label_t *labels;
+    size_t n_labels;
+    const int64_t *t;      /* n samples, ascending */
+    const double *v;
+    size_t n;
+} mm_promql_series_view_t;
+
+/* Returns a new empty store, or NULL on allocation failure. */
+mm_promql_store_t *mm_promql_store_new(void);
+
+/* Frees the store and every series; NULL is a no-op. */
+void mm_promql_store_free(mm_promql_store_t *s);
+
+/* Removes every series. */
+void mm_promql_store_clear(mm_promql_store_t *s);
+
+/* Appends one sample to the series named by labels (n labels, __name__ among
+ * them or not; any order; copied). Errors: -EINVAL (invalid or duplicate
+ * label names), -ERANGE (t older than the series' newest sample: out of
+ * order), -EEXIST (same t, different value; same t and value is accepted
+ * and ignored), -ENOMEM. Stale markers are appended like any value. */
+int mm_promql_store_append(mm_promql_store_t *s, const mm_label_t *labels, size_t n,
+                           int64_t t, double v);
+
+/* Bulk load: appends count samples (t ascending) to one series. Samples not
+ * newer than the series' newest are skipped (backfill after a restart may
+ * overlap). Returns the number appended or a negative errno as above. */
+long mm_promql_store_load(mm_promql_store_t *s, const mm_label_t *labels, size_t n,
+                          const int64_t *t, const double *v, size_t count);
+
+/* Drops samples older than min_t, and series left without samples. */
+void mm_promql_store_trim(mm_promql_store_t *s, int64_t min_t);
+
+/* Number of live series. */
+size_t mm_promql_store_series_count(const mm_promql_store_t *s);
+
+/* Calls cb for each series matching all matchers (a series lacking a label
+ * has it as ""), in no particular order. Stops early when cb returns
+ * non-zero and returns that value; else 0. Views are valid until the store
+ * is next modified. */
+int mm_promql_store_select(const mm_promql_store_t *s, const mm_match_t *matchers, size_t n,
+                           int (*cb)(const mm_promql_series_view_t *view, void *arg), void *arg);
+
+#endif

@@ -1,0 +1,504 @@
+/* In-memory series store: series found by fingerprint through an open
+ * addressing table, samples in per-series arrays (times and values apart, so
+ * a range is two contiguous slices), and postings lists per label=value for
+ * selection. Series left empty by a trim are compacted away in bulk. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mm_promql_store.h"
+
+typedef struct {
+    uint64_t fp;
+    mm_label_t *labels;      /* one block: array followed by the strings */
+    size_t n_labels;
+    int64_t *t;
+    double *v;
+    size_t off, n, cap;
+} series_t;
+
+typedef struct {
+    char *key;               /* "name\0value" */
+    size_t klen;
+    uint64_t hash;
+    uint32_t *ids;
+    size_t n, cap;
+} posting_t;
+
+struct mm_promql_store {
+    series_t *series;
+    size_t n_series, cap_series;
+    size_t n_empty;
+    uint32_t *fp_tab;        /* series index + 1; 0 = free */
+    size_t fp_cap;           /* power of two */
+    posting_t *post;
+    size_t post_n, post_cap; /* power of two */
+};
+
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 1099511628211ULL;
+    }
+    return h ^ (h >> 29);
+}
+
+mm_promql_store_t *mm_promql_store_new(void)
+{
+    return calloc(1, sizeof(mm_promql_store_t));
+}
+
+static void free_all(mm_promql_store_t *s)
+{
+    for (size_t i = 0; i < s->n_series; i++) {
+        free(s->series[i].labels);
+        free(s->series[i].t);
+        free(s->series[i].v);
+    }
+    free(s->series);
+    free(s->fp_tab);
+    for (size_t i = 0; i < s->post_cap; i++) {
+        free(s->post[i].key);
+        free(s->post[i].ids);
+    }
+    free(s->post);
+}
+
+void mm_promql_store_free(mm_promql_store_t *s)
+{
+    if (!s)
+        return;
+    free_all(s);
+    free(s);
+}
+
+void mm_promql_store_clear(mm_promql_store_t *s)
+{
+    free_all(s);
+    memset(s, 0, sizeof *s);
+}
+
+size_t mm_promql_store_series_count(const mm_promql_store_t *s)
+{
+    return s->n_series - s->n_empty;
+}
+
+static bool labels_equal(const series_t *se, const mm_label_t *l, size_t n)
+{
+    if (se->n_labels != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(se->labels[i].name, l[i].name) || strcmp(se->labels[i].value, l[i].value))
+            return false;
+    return true;
+}
+
+static int fp_grow(mm_promql_store_t *s)
+{
+    size_t nc = s->fp_cap ? s->fp_cap * 2 : 1024;
+    uint32_t *nt = calloc(nc, sizeof *nt);
+    if (!nt)
+        return -ENOMEM;
+    for (size_t i = 0; i < s->n_series; i++) {
+        size_t h = (size_t)s->series[i].fp & (nc - 1);
+        while (nt[h])
+            h = (h + 1) & (nc - 1);
+        nt[h] = (uint32_t)(i + 1);
+    }
+    free(s->fp_tab);
+    s->fp_tab = nt;
+    s->fp_cap = nc;
+    return 0;
+}
+
+static posting_t *post_find(const mm_promql_store_t *s, const char *name, const char *value,
+                            bool *ret_found, char *key, size_t klen)
+{
+    size_t nl = strlen(name);
+    memcpy(key, name, nl + 1);
+    memcpy(key + nl + 1, value, klen - nl - 1);
+    uint64_t h = hash_bytes(key, klen);
+    if (!s->post_cap) {
+        *ret_found = false;
+        return NULL;
+    }
+    size_t i = (size_t)h & (s->post_cap - 1);
+    for (;;) {
+        posting_t *p = &s->post[i];
+        if (!p->key) {
+            *ret_found = false;
+            return p;
+        }
+        if (p->hash == h && p->klen == klen && memcmp(p->key, key, klen) == 0) {
+            *ret_found = true;
+            return p;
+        }
+        i = (i + 1) & (s->post_cap - 1);
+    }
+}
+
+static int post_grow(mm_promql_store_t *s)
+{
+    size_t nc = s->post_cap ? s->post_cap * 2 : 1024;
+    posting_t *np = calloc(nc, sizeof *np);
+    if (!np)
+        return -ENOMEM;
+    for (size_t i = 0; i < s->post_cap; i++) {
+        if (!s->post[i].key)
+            continue;
+        size_t h = (size_t)s->post[i].hash & (nc - 1);
+        while (np[h].key)
+            h = (h + 1) & (nc - 1);
+        np[h] = s->post[i];
+    }
+    free(s->post);
+    s->post = np;
+    s->post_cap = nc;
+    return 0;
+}
+
+static int post_add(mm_promql_store_t *s, const char *name, const char *value, uint32_t id)
+{
+    if ((s->post_n + 1) * 2 > s->post_cap && post_grow(s) < 0)
+        return -ENOMEM;
+    size_t klen = strlen(name) + 1 + strlen(value);
+    char stackkey[256];
+    char *key = klen <= sizeof stackkey ? stackkey : malloc(klen);
+    if (!key)
+        return -ENOMEM;
+    bool found;
+    posting_t *p = post_find(s, name, value, &found, key, klen);
+    if (!found) {
+        p->key = malloc(klen);
+        if (!p->key) {
+            if (key != stackkey)
+                free(key);
+            return -ENOMEM;
+        }
+        memcpy(p->key, key, klen);
+        p->klen = klen;
+        p->hash = hash_bytes(key, klen);
+        s->post_n++;
+    }
+    if (key != stackkey)
+        free(key);
+    if (p->n == p->cap) {
+        size_t nc = p->cap ? p->cap * 2 : 4;
+        uint32_t *ni = realloc(p->ids, nc * sizeof *ni);
+        if (!ni)
+            return -ENOMEM;
+        p->ids = ni;
+        p->cap = nc;
+    }
+    p->ids[p->n++] = id;
+    return 0;
+}
+
+/* Finds or creates the series; returns its index or a negative errno. */
+static long series_get(mm_promql_store_t *s, const mm_label_t *in, size_t n)
+{
+    mm_label_t stackl[32];
+    mm_label_t *buf = NULL;
+    const mm_label_t *l = in;
+    long ret;
+    /* Empty label values mean "no label", as in Prometheus. Callers usually
+     * pass sorted sets without empties; only other sets are copied. */
+    bool must_copy = false;
+    for (size_t i = 0; i < n && !must_copy; i++)
+        must_copy = !in[i].value || !in[i].value[0] || (i && strcmp(in[i - 1].name, in[i].name) > 0);
+    if (must_copy) {
+        buf = n <= 32 ? stackl : malloc(n * sizeof *buf);
+        if (!buf)
+            return -ENOMEM;
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!in[i].value || !in[i].value[0])
+                continue;
+            /* Insertion sort: label sets are short. */
+            size_t j = m++;
+            while (j > 0 && strcmp(buf[j - 1].name, in[i].name) > 0) {
+                buf[j] = buf[j - 1];
+                j--;
+            }
+            buf[j] = in[i];
+        }
+        n = m;
+        l = buf;
+    }
+    uint64_t fp = mm_labels_fingerprint(NULL, l, n);
+    if (s->fp_cap) {
+        size_t h = (size_t)fp & (s->fp_cap - 1);
+        while (s->fp_tab[h]) {
+            series_t *se = &s->series[s->fp_tab[h] - 1];
+            if (se->fp == fp && labels_equal(se, l, n)) {
+                ret = (long)(s->fp_tab[h] - 1);
+                goto out;
+            }
+            h = (h + 1) & (s->fp_cap - 1);
+        }
+    }
+    /* A new series: its label names must be valid and distinct. */
+    for (size_t i = 0; i < n; i++) {
+        if (!mm_label_name_valid(l[i].name, strlen(l[i].name)) || (i && !strcmp(l[i].name, l[i - 1].name))) {
+            ret = -EINVAL;
+            goto out;
+        }
+    }
+    if ((s->n_series + 1) * 2 > s->fp_cap && fp_grow(s) < 0) {
+        ret = -ENOMEM;
+        goto out;
+    }
+    if (s->n_series == s->cap_series) {
+        size_t nc = s->cap_series ? s->cap_series * 2 : 256;
+        series_t *ns = realloc(s->series, nc * sizeof *ns);
+        if (!ns) {
+            ret = -ENOMEM;
+            goto out;
+        }
+        s->series = ns;
+        s->cap_series = nc;
+    }
+    size_t bytes = n * sizeof(mm_label_t);
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(l[i].name) + strlen(l[i].value) + 2;
+    mm_label_t *copy = malloc(bytes ? bytes : 1);
+    if (!copy) {
+        ret = -ENOMEM;
+        goto out;
+    }
+    char *str = (char *)(copy + n);
+    for (size_t i = 0; i < n; i++) {
+        size_t a = strlen(l[i].name) + 1, b = strlen(l[i].value) + 1;
+        memcpy(str, l[i].name, a);
+        copy[i].name = str;
+        str += a;
+        memcpy(str, l[i].value, b);
+        copy[i].value = str;
+        str += b;
+    }
+    size_t id = s->n_series;
+    series_t *se = &s->series[id];
+    memset(se, 0, sizeof *se);
+    se->fp = fp;
+    se->labels = copy;
+    se->n_labels = n;
+    s->n_series++;
+    s->n_empty++;
+    size_t h = (size_t)fp & (s->fp_cap - 1);
+    while (s->fp_tab[h])
+        h = (h + 1) & (s->fp_cap - 1);
+    s->fp_tab[h] = (uint32_t)(id + 1);
+    for (size_t i = 0; i < n; i++)
+        if (post_add(s, copy[i].name, copy[i].value, (uint32_t)id) < 0) {
+            ret = -ENOMEM;
+            goto out;
+        }
+    ret = (long)id;
+out:
+    if (buf != stackl)
+        free(buf);
+    return ret;
+}
+
+static int push(series_t *se, int64_t t, double v)
+{
+    if (se->off + se->n == se->cap) {
+        if (se->off > se->cap / 2) {
+            memmove(se->t, se->t + se->off, se->n * sizeof *se->t);
+            memmove(se->v, se->v + se->off, se->n * sizeof *se->v);
+            se->off = 0;
+        } else {
+            size_t nc = se->cap ? se->cap * 2 : 16;
+            int64_t *nt = realloc(se->t, nc * sizeof *nt);
+            if (!nt)
+                return -ENOMEM;
+            se->t = nt;
+            double *nv = realloc(se->v, nc * sizeof *nv);
+            if (!nv)
+                return -ENOMEM;
+            se->v = nv;
+            se->cap = nc;
+        }
+    }
+    se->t[se->off + se->n] = t;
+    se->v[se->off + se->n] = v;
+    se->n++;
+    return 0;
+}
+
+static bool same_value(double a, double b)
+{
+    uint64_t x, y;
+    memcpy(&x, &a, sizeof x);
+    memcpy(&y, &b, sizeof y);
+    return x == y || a == b;
+}
+
+int mm_promql_store_append(mm_promql_store_t *s, const mm_label_t *labels, size_t n,
+                           int64_t t, double v)
+{
+    long id = series_get(s, labels, n);
+    if (id < 0)
+        return (int)id;
+    series_t *se = &s->series[id];
+    if (se->n) {
+        int64_t last = se->t[se->off + se->n - 1];
+        if (t < last)
+            return -ERANGE;
+        if (t == last)
+            return same_value(se->v[se->off + se->n - 1], v) ? 0 : -EEXIST;
+    }
+    bool was_empty = se->n == 0;
+    int rc = push(se, t, v);
+    if (rc == 0 && was_empty)
+        s->n_empty--;
+    return rc;
+}
+
+long mm_promql_store_load(mm_promql_store_t *s, const mm_label_t *labels, size_t n,
+                          const int64_t *t, const double *v, size_t count)
+{
+    long id = series_get(s, labels, n);
+    if (id < 0)
+        return id;
+    series_t *se = &s->series[id];
+    long added = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (se->n && t[i] <= se->t[se->off + se->n - 1])
+            continue;
+        if (se->n == 0)
+            s->n_empty--;
+        if (push(se, t[i], v[i]) < 0)
+            return -ENOMEM;
+        added++;
+    }
+    return added;
+}
+
+/* Rebuilds the tables without the empty series. */
+static int compact(mm_promql_store_t *s)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < s->n_series; i++) {
+        series_t *se = &s->series[i];
+        if (se->n == 0) {
+            free(se->labels);
+            free(se->t);
+            free(se->v);
+            continue;
+        }
+        s->series[o++] = *se;
+    }
+    s->n_series = o;
+    s->n_empty = 0;
+    for (size_t i = 0; i < s->post_cap; i++) {
+        free(s->post[i].key);
+        free(s->post[i].ids);
+    }
+    free(s->post);
+    s->post = NULL;
+    s->post_cap = s->post_n = 0;
+    free(s->fp_tab);
+    s->fp_tab = NULL;
+    s->fp_cap = 0;
+    while (s->fp_cap < (s->n_series + 1) * 2)
+        if (fp_grow(s) < 0)
+            return -ENOMEM;
+    if (!s->fp_cap && fp_grow(s) < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < s->n_series; i++)
+        for (size_t k = 0; k < s->series[i].n_labels; k++)
+            if (post_add(s, s->series[i].labels[k].name, s->series[i].labels[k].value, (uint32_t)i) < 0)
+                return -ENOMEM;
+    return 0;
+}
+
+void mm_promql_store_trim(mm_promql_store_t *s, int64_t min_t)
+{
+    for (size_t i = 0; i < s->n_series; i++) {
+        series_t *se = &s->series[i];
+        if (se->n == 0 || se->t[se->off] >= min_t)
+            continue;
+        size_t lo = 0, hi = se->n;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (se->t[se->off + mid] < min_t)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        se->off += lo;
+        se->n -= lo;
+        if (se->n == 0) {
+            se->off = 0;
+            s->n_empty++;
+        }
+    }
+    if (s->n_empty > 1024 && s->n_empty * 2 > s->n_series)
+        (void)compact(s);
+}
+
+static const char *label_get(const series_t *se, const char *name)
+{
+    for (size_t i = 0; i < se->n_labels; i++)
+        if (strcmp(se->labels[i].name, name) == 0)
+            return se->labels[i].value;
+    return NULL;
+}
+
+static int visit(const mm_promql_store_t *s, size_t id, const mm_match_t *m, size_t n,
+                 int (*cb)(const mm_promql_series_view_t *, void *), void *arg)
+{
+    const series_t *se = &s->series[id];
+    if (se->n == 0)
+        return 0;
+    for (size_t k = 0; k < n; k++)
+        if (!mm_match_value(&m[k], label_get(se, m[k].name)))
+            return 0;
+    mm_promql_series_view_t v = {
+        .fp = se->fp, .labels = se->labels, .n_labels = se->n_labels,
+        .t = se->t + se->off, .v = se->v + se->off, .n = se->n,
+    };
+    return cb(&v, arg);
+}
+
+int mm_promql_store_select(const mm_promql_store_t *s, const mm_match_t *m, size_t n,
+                           int (*cb)(const mm_promql_series_view_t *, void *), void *arg)
+{
+    const posting_t *best = NULL;
+    for (size_t k = 0; k < n; k++) {
+        if (m[k].type != MM_MATCH_EQ || !m[k].value[0])
+            continue;
+        size_t klen = strlen(m[k].name) + 1 + strlen(m[k].value);
+        char stackkey[256];
+        char *key = klen <= sizeof stackkey ? stackkey : malloc(klen);
+        if (!key)
+            return -ENOMEM;
+        bool found;
+        const posting_t *p = post_find(s, m[k].name, m[k].value, &found, key, klen);
+        if (key != stackkey)
+            free(key);
+        if (!found)
+            return 0;
+        if (!best || p->n < best->n)
+            best = p;
+    }
+    if (best) {
+        for (size_t i = 0; i < best->n; i++) {
+            int rc = visit(s, best->ids[i], m, n, cb, arg);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < s->n_series; i++) {
+        int rc = visit(s, i, m, n, cb, arg);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,51 @@
+/* The one shape every collector source (StatsD, scrapes, system metrics)
+ * hands its values in: a sample of one series, pushed into a sink. The
+ * collector core behind the sink keeps the latest value of every series,
+ * batches updates for the bus and feeds the history. */
+#ifndef COLLECTOR_SAMPLE_H
+#define COLLECTOR_SAMPLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mm_labels.h"
+
+/* Same numbering as mm.MetricType in proto/memmon.proto. */
+typedef enum {
+    COLLECTOR_UNTYPED = 0,
+    COLLECTOR_COUNTER = 1,
+    COLLECTOR_GAUGE = 2,
+    COLLECTOR_HISTOGRAM = 3,
+    COLLECTOR_SUMMARY = 4,
+} collector_type_t;
+
+/* A stale marker may name its series by fp alone (name NULL): the core then
+ * ends whatever series it holds under that fingerprint. */
+typedef struct {
+    const char *name;           /* the sample's series name (foo_bucket, foo_total) */
+    const char *family;         /* metric family for TYPE/HELP (foo); NULL = name */
+    const mm_label_t *labels;   /* sorted by name */
+    size_t n_labels;
+    collector_type_t type;
+    const char *help;           /* NULL or "" = none */
+    uint64_t fp;                /* mm_labels_fingerprint(name, labels); 0 = compute it */
+    int64_t time_ms;
+    double value;               /* mm_stale_nan() ends the series */
+} collector_sample_t;
+
+/* The one HELP text of memmon_collector_series_dropped_total{reason}, which
+ * several parts of the collector emit. */
+#define COLLECTOR_DROPPED_HELP "Samples dropped because they would create a series over a limit or of a conflicting type"
+
+typedef struct collector_sink collector_sink_t;
+struct collector_sink {
+    /* Takes a sample; everything it points to is only borrowed for the call. */
+    void (*emit)(collector_sink_t *sink, const collector_sample_t *s);
+};
+
+static inline void collector_emit(collector_sink_t *sink, const collector_sample_t *s)
+{
+    sink->emit(sink, s);
+}
+
+#endif

@@ -1,0 +1,172 @@
+/* GET /api/performance?hours=N: history for charts, asked of the collector
+ * as a cmd.collector "history.query" command with a correlation id; the
+ * answer comes back on reply.<instance>. No answer by the deadline → 504.
+ * The response keeps the reference's shape: timestamp, historical_metrics
+ * (the collector's result), current_metrics, health_history. */
+#include "gateway_http.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "gateway_json.h"
+
+#define MAX_HOURS (24 * 366)
+
+typedef struct {
+    gw_handler_t *h;
+    h2o_req_t *req;
+    gateway_pending_t *pending;     /* NULL once answered */
+    int64_t hours;
+} history_ctx_t;
+
+/* The request went away (client closed, or the server stops): forget it. */
+static void on_ctx_dispose(void *p)
+{
+    history_ctx_t *ctx = p;
+    if (ctx->pending) {
+        gateway_pending_cancel(ctx->h->io->gw, ctx->pending);
+        ctx->pending = NULL;
+    }
+}
+
+static void new_id(char out[33])
+{
+    uint8_t raw[16];
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+        /* getrandom on Linux does not fail for 16 bytes once seeded; this
+         * only keeps ids unique if it ever did. */
+        static uint64_t counter;
+        uint64_t c = ++counter;
+        memcpy(raw, &c, sizeof(c));
+    }
+    for (size_t i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+}
+
+static void on_reply(void *data, const Mm__Reply *r)
+{
+    history_ctx_t *ctx = data;
+    gw_handler_t *h = ctx->h;
+    ctx->pending = NULL;
+    if (!r) {
+        if (h->io->stopping)
+            gw_error(h, ctx->req, 503, "shutting_down", "the gateway is stopping");
+        else
+            gw_error(h, ctx->req, 504, "timeout",
+                     "the collector did not answer history.query within %lld ms",
+                     (long long)h->io->command_timeout_ms);
+        return;
+    }
+    if (r->status < 200 || r->status >= 300) {
+        int status = r->status >= 400 && r->status < 500 ? r->status : 502;
+        gw_error(h, ctx->req, status, r->error_code && *r->error_code ? r->error_code : "collector_error",
+                 "collector: %s", r->error_message && *r->error_message ? r->error_message : "error");
+        return;
+    }
+    /* Never forward what is not JSON. */
+    const char *result = r->result_json && *r->result_json ? r->result_json : "[]";
+    json_error_t jerr;
+    json_t *j = json_loads(result, JSON_DECODE_ANY, &jerr);
+    if (!j) {
+        gw_error(h, ctx->req, 502, "bad_reply", "the collector's answer is not JSON: %s", jerr.text);
+        return;
+    }
+    json_decref(j);
+    gateway_buf_t b;
+    gateway_buf_init(&b);
+    gateway_jw_t w;
+    gateway_jw_init(&w, &b);
+    gateway_jw_obj_begin(&w);
+    gateway_jw_key(&w, "timestamp");
+    gateway_jw_time(&w, mm_clock_now_ms(h->io->clock));
+    gateway_jw_key(&w, "hours");
+    gateway_jw_i64(&w, ctx->hours);
+    gateway_jw_key(&w, "historical_metrics");
+    gateway_jw_raw(&w, result, strlen(result));
+    gateway_jw_key(&w, "current_metrics");
+    gateway_buf_t cur;
+    gateway_buf_init(&cur);
+    gateway_render_metrics_current(h->io->gw, &cur);
+    gateway_jw_raw(&w, cur.data ? cur.data : "{}", cur.data ? cur.len : 2);
+    gateway_buf_fini(&cur);
+    gateway_jw_key(&w, "health_history");
+    gateway_jw_arr_begin(&w);
+    gateway_jw_arr_end(&w);
+    gateway_jw_obj_end(&w);
+    gw_respond_json(h, ctx->req, 200, &b);
+    gateway_buf_fini(&b);
+}
+
+static int on_performance(gw_handler_t *h, h2o_req_t *req)
+{
+    gateway_io_t *io = h->io;
+    if (!gw_path_is(req, "/api/performance")) {
+        gw_error(h, req, 404, "not_found", "no such endpoint");
+        return 0;
+    }
+    if (!gw_want_get(h, req))
+        return 0;
+    int64_t hours = 1;
+    size_t len;
+    const char *v = gw_query(req, "hours", &len);
+    if (v) {
+        char tmp[16];
+        char *end;
+        if (len == 0 || len >= sizeof(tmp)) {
+            gw_error(h, req, 400, "bad_parameter", "hours must be an integer from 1 to %d", MAX_HOURS);
+            return 0;
+        }
+        memcpy(tmp, v, len);
+        tmp[len] = '\0';
+        errno = 0;
+        long long n = strtoll(tmp, &end, 10);
+        if (*end || errno || n < 1 || n > MAX_HOURS || tmp[0] == '+' || tmp[0] == ' ') {
+            gw_error(h, req, 400, "bad_parameter", "hours must be an integer from 1 to %d", MAX_HOURS);
+            return 0;
+        }
+        hours = n;
+    }
+    if (!io->publish) {
+        gw_error(h, req, 503, "bus_unavailable", "the gateway has no bus connection");
+        return 0;
+    }
+    history_ctx_t *ctx = h2o_mem_alloc_shared(&req->pool, sizeof(*ctx), on_ctx_dispose);
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->h = h;
+    ctx->req = req;
+    ctx->hours = hours;
+    char id[33];
+    new_id(id);
+    int64_t deadline = mm_clock_now_ms(io->clock) + io->command_timeout_ms;
+    if (gateway_pending_add(io->gw, id, deadline, on_reply, ctx, &ctx->pending) < 0) {
+        gw_error(h, req, 503, "busy", "could not register the command");
+        return 0;
+    }
+    char args[64];
+    snprintf(args, sizeof(args), "{\"hours\":%lld}", (long long)hours);
+    Mm__Command cmd = MM__COMMAND__INIT;
+    cmd.id = id;
+    cmd.requester = io->instance;
+    cmd.deadline_ms = deadline;
+    cmd.verb = (char *)"history.query";
+    cmd.args_json = args;
+    Mm__Envelope env = MM__ENVELOPE__INIT;
+    env.payload_case = MM__ENVELOPE__PAYLOAD_COMMAND;
+    env.command = &cmd;
+    int r = io->publish(io->publish_data, "cmd.collector", &env);
+    if (r < 0) {
+        gateway_pending_cancel(io->gw, ctx->pending);
+        ctx->pending = NULL;
+        gw_error(h, req, 503, "bus_unavailable", "the command could not be sent: %s", strerror(-r));
+    }
+    return 0;
+}
+
+void http_history_register(gateway_io_t *io, h2o_hostconf_t *host)
+{
+    gw_register(io, host, "/api/performance", "performance", on_performance);
+}

@@ -1,0 +1,700 @@
+/* Command injection: a shell tokeniser (POSIX and cmd.exe forms) reads words,
+ * separators, substitutions, redirections and variables, removing the quoting
+ * tricks attackers use ('w'h"o"ami, $IFS, ${IFS}, backslashes, brace lists),
+ * and flags a command word in command position: after a separator or inside
+ * a substitution, or at the start with arguments shaped like a command line.
+ * Also: shellshock, batch FOR/IF, and calls of code-execution functions. */
+#include <stdio.h>
+#include <string.h>
+
+#include "detect_int.h"
+
+/* Names that run something and are not ordinary words. */
+static const char *const strong_cmds[] = {
+    "apt-get", "aptitude", "awk", "base64", "bash", "bitsadmin", "busybox", "cacls",
+    "certutil", "chattr", "chgrp", "chmod", "chown", "cmd", "crontab", "cscli", "cscript",
+    "csh", "curl", "dash", "dmesg", "dpkg", "egrep", "fgrep", "gawk", "getent", "grep",
+    "hostname", "htop", "icacls", "id", "iex", "ifconfig", "ipconfig", "irb", "iwr", "killall", "ksh",
+    "ls", "lsb_release", "lsof", "lwp-download", "lwp-request", "mkfifo", "mknod", "mshta",
+    "msiexec", "nc", "ncat", "net1", "netcat", "netsh", "netstat", "nmap", "nohup",
+    "nslookup", "passwd", "perl", "php", "pkill", "powershell", "printenv", "pwd", "pwsh",
+    "python", "python2", "python3", "regedit", "regsvr32", "rm", "rmdir", "ruby",
+    "rundll32", "schtasks", "sftp", "sh", "socat", "ssh", "ssh-copy-id", "sudo",
+    "sysinfo", "systeminfo", "taskkill", "tasklist", "tcsh", "telnet", "tftp",
+    "traceroute", "tracert", "uname", "useradd", "usermod", "vssadmin", "wget", "whoami",
+    "wmic", "wscript", "xterm", "xxd", "zsh",
+};
+
+/* Short command names that are rarely words of prose. */
+static const char *const mid_cmds[] = {
+    "bcdboot", "cd", "chdir", "cp", "dd", "del", "dir", "env", "erase", "gcc", "ln",
+    "mkdir", "mv", "nano", "od", "ps", "reg", "rmt-dump", "sed", "su", "systemctl", "tar",
+    "tr", "ver", "vi", "vim", "wc", "who", "xargs",
+};
+
+/* Commands that are also ordinary words; they need a command-line shape. */
+static const char *const weak_cmds[] = {
+    "at", "cat", "copy", "cut", "date", "diff", "dig", "echo", "eval", "exec", "exit",
+    "expr", "file", "find", "finger", "free", "head", "history", "host", "kill", "last",
+    "less", "locate", "mail", "make", "man", "more", "mount", "net", "nice", "ping",
+    "print", "printf", "read", "rev", "service", "set", "sleep", "sort", "source",
+    "split", "start", "tail", "tee", "test", "time", "timeout", "top", "touch", "type",
+    "uniq", "unzip", "wait", "watch", "which", "write", "zip",
+};
+
+/* Commands whose first argument is a subcommand word (net user, reg add). */
+static const char *const sub_cmds[] = {
+    "net:accounts", "net:config", "net:group", "net:localgroup", "net:session", "net:share",
+    "net:start", "net:stop", "net:use", "net:user", "net:view", "reg:add", "reg:delete",
+    "reg:export", "reg:query", "reg:save", "sc:config", "sc:create", "sc:query", "sc:start",
+    "sc:stop", "wmic:process", "wmic:useraccount",
+};
+
+/* Words that run the word after them (time curl ..., sudo id). */
+static const char *const prefix_cmds[] = {
+    "busybox", "command", "env", "exec", "nice", "nohup", "sudo", "time", "timeout", "xargs",
+};
+
+/* Functions of PHP, Perl, Python, Ruby and friends that run commands or code. */
+static const char *const exec_funcs[] = {
+    "assert", "eval", "exec", "include", "include_once", "passthru", "pcntl_exec",
+    "phpinfo", "popen", "proc_open", "require", "require_once", "shell_exec", "spawn",
+    "system",
+};
+
+enum { K_NONE = 0, K_WEAK, K_MID, K_STRONG };
+
+/* Token kinds. */
+enum {
+    C_WORD = 'w', C_SEP = ';', C_OPEN = '(', C_CLOSE = ')', C_REDIR = '>', C_VAR = '$',
+    C_END = 'Z',
+};
+
+typedef struct {
+    char kind;
+    size_t pos;
+    const uint8_t *raw;   /* word bytes as written */
+    size_t raw_len;
+    char norm[40];        /* lowercased, quoting removed, path stripped */
+    bool has_eq;          /* NAME=value assignment */
+    bool subst;           /* for C_OPEN: a command substitution */
+} ctok_t;
+
+typedef struct {
+    int score;
+    const char *rule;
+    size_t pos;
+    char toks[48];
+    /* state */
+    bool at_cmd;          /* next word is in command position */
+    bool after_sep;       /* that position follows a separator or substitution */
+    bool first;           /* no token yet */
+    int pending_kind;     /* a command waiting for its first argument */
+    bool pending_sep;
+    bool pending_subst;   /* the command opens a substitution: `ping ...` */
+    bool in_subst;        /* the last opener was a substitution */
+    size_t pending_pos;
+    char pending_name[40];
+    int batch;            /* 1 = saw FOR, 2 = saw IF at the start */
+    char prev;
+    char hist[16];
+} cmd_t;
+
+static void chit(cmd_t *c, int score, const char *rule, size_t pos, const char *name)
+{
+    if (score <= c->score)
+        return;
+    c->score = score;
+    c->rule = rule;
+    c->pos = pos;
+    snprintf(c->toks, sizeof c->toks, "%s", name ? name : "");
+}
+
+/* PowerShell Verb-Noun cmdlets that fetch or run code. */
+static bool ps_cmdlet(const char *w)
+{
+    static const char *const verbs[] = {"invoke-", "start-process", "new-object", "get-content",
+                                        "set-content", "remove-item", "get-childitem", "out-file",
+                                        "set-executionpolicy", "add-mppreference", "get-wmiobject"};
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        if (strncmp(w, verbs[i], strlen(verbs[i])) == 0 && strlen(w) > 7)
+            return true;
+    return false;
+}
+
+static int cmd_kind(const char *w)
+{
+    size_t n = strlen(w);
+    const uint8_t *s = (const uint8_t *)w;
+    if (n == 0)
+        return K_NONE;
+    if (ps_cmdlet(w))
+        return K_STRONG;
+    if (mm_detect_in_set(s, n, strong_cmds, sizeof strong_cmds / sizeof strong_cmds[0]))
+        return K_STRONG;
+    if (mm_detect_in_set(s, n, mid_cmds, sizeof mid_cmds / sizeof mid_cmds[0]))
+        return K_MID;
+    if (mm_detect_in_set(s, n, weak_cmds, sizeof weak_cmds / sizeof weak_cmds[0]))
+        return K_WEAK;
+    return K_NONE;
+}
+
+/* Does an argument look like part of a command line rather than prose? */
+static bool arg_shape(const ctok_t *t)
+{
+    if (t->kind == C_REDIR || t->kind == C_VAR || t->kind == C_OPEN)
+        return true;
+    if (t->kind != C_WORD || t->raw_len == 0)
+        return false;
+    const uint8_t *r = t->raw;
+    size_t n = t->raw_len;
+    uint8_t c = r[0];
+    if ((c == '-' || c == '/') && n >= 2 && (mm_detect_isalnum(r[1]) || r[1] == '-' || r[1] == '/' ||
+                                             r[1] == '?' || r[1] == '*' || r[1] == '[' || r[1] == '.'))
+        return true;
+    if (c == '/' && n == 1)
+        return true;
+    if (c == '~' || (c == '.' && n >= 2 && (r[1] == '/' || r[1] == '.' || r[1] == '\\')))
+        return true;
+    if (n >= 3 && mm_detect_isalpha(c) && r[1] == ':' && (r[2] == '\\' || r[2] == '/'))
+        return true;
+    if (c == '\\' && n >= 2)
+        return true;
+    for (size_t i = 0; i + 2 < n; i++)
+        if (r[i] == ':' && r[i + 1] == '/' && r[i + 2] == '/')
+            return true;
+    /* A relative path with a directory: etc/passwd */
+    for (size_t i = 1; i + 1 < n; i++)
+        if ((r[i] == '/' || r[i] == '\\') && mm_detect_isalnum(r[i - 1]) && mm_detect_isalnum(r[i + 1]))
+            return true;
+    if (c == '*' || c == '%' || c == '$')
+        return true;
+    return false;
+}
+
+/* A host name or dotted address (coreruleset.org, 10.0.0.1). */
+static bool host_shape(const ctok_t *t)
+{
+    if (t->kind != C_WORD || t->raw_len < 4)
+        return false;
+    size_t dots = 0;
+    for (size_t i = 0; i < t->raw_len; i++) {
+        uint8_t c = t->raw[i];
+        if (c == '.') {
+            if (i == 0 || i + 1 == t->raw_len || !mm_detect_isalnum(t->raw[i - 1]) || !mm_detect_isalnum(t->raw[i + 1]))
+                return false;
+            dots++;
+        } else if (!mm_detect_isalnum(c) && c != '-' && c != ':') {
+            return false;
+        }
+    }
+    return dots > 0 && mm_detect_isalpha(t->raw[t->raw_len - 1]) ? true : dots >= 3;
+}
+
+static void on_token(cmd_t *c, const ctok_t *t);
+
+/* Judges a command word that has just been followed by token t. */
+static void judge_pending(cmd_t *c, const ctok_t *t)
+{
+    int k = c->pending_kind;
+    c->pending_kind = K_NONE;
+    bool shape = arg_shape(t);
+    if (t->kind == C_WORD && t->raw_len > 0 && t->raw_len < 8) {
+        /* A bare number (sleep 5, ping -n 3) or a known subcommand (net user). */
+        bool num = true;
+        for (size_t i = 0; i < t->raw_len; i++)
+            num = num && mm_detect_isdigit(t->raw[i]);
+        char sc[96];
+        snprintf(sc, sizeof sc, "%s:%s", c->pending_name, t->norm);
+        if (mm_detect_in_set((const uint8_t *)sc, strlen(sc), sub_cmds, sizeof sub_cmds / sizeof sub_cmds[0])) {
+            chit(c, 70, "command-subcommand", c->pending_pos, c->pending_name);
+            return;
+        }
+        shape = shape || num;
+    }
+    if (c->pending_subst && k == K_WEAK)
+        k = K_MID;
+    bool end = t->kind == C_END || t->kind == C_SEP || t->kind == C_CLOSE;
+    if (c->pending_sep) {
+        if (k == K_STRONG)
+            chit(c, 80, "separator-command", c->pending_pos, c->pending_name);
+        else if (k == K_MID)
+            chit(c, shape || end ? 75 : 40, "separator-command", c->pending_pos, c->pending_name);
+        else if (shape)
+            chit(c, 70, "separator-command-args", c->pending_pos, c->pending_name);
+        else
+            chit(c, 30, "separator-word", c->pending_pos, c->pending_name);
+    } else {
+        if (k == K_STRONG && (shape || host_shape(t)))
+            chit(c, 65, "command-line", c->pending_pos, c->pending_name);
+        else if (k == K_STRONG)
+            chit(c, 35, "command-word", c->pending_pos, c->pending_name);
+        else if (k == K_MID && shape)
+            chit(c, 60, "command-line", c->pending_pos, c->pending_name);
+        else if (k == K_WEAK && shape)
+            chit(c, 55, "command-line", c->pending_pos, c->pending_name);
+    }
+}
+
+static void on_token(cmd_t *c, const ctok_t *t)
+{
+    if (c->pending_kind != K_NONE)
+        judge_pending(c, t);
+    mm_detect_tok_push(c->hist, sizeof c->hist, t->kind);
+
+    if (t->kind == C_OPEN)
+        c->in_subst = t->subst;
+    else if (t->kind != C_WORD || !c->at_cmd)
+        c->in_subst = c->in_subst && t->kind == C_WORD && t->has_eq;
+    switch (t->kind) {
+    case C_SEP:
+        c->at_cmd = true;
+        c->after_sep = true;
+        break;
+    case C_OPEN:
+        c->at_cmd = true;
+        if (t->subst) {
+            c->after_sep = true;
+            chit(c, 40, "substitution", t->pos, "$(");
+        }
+        break;
+    case C_WORD: {
+        if (c->batch == 1 && mm_detect_word_eq(t->raw, t->raw_len, "do"))
+            chit(c, 65, "batch-for", t->pos, "for..do");
+        if (c->at_cmd && t->has_eq) {
+            /* NAME=value keeps command position: a=1 b=2 cmd */
+            c->first = false;
+            break;
+        }
+        if (c->at_cmd) {
+            bool was_first = c->first;
+            c->first = false;
+            c->at_cmd = false;
+            if (was_first && !c->after_sep) {
+                if (strcmp(t->norm, "for") == 0)
+                    c->batch = 3;
+                else if (strcmp(t->norm, "if") == 0)
+                    c->batch = 4;
+            }
+            if (mm_detect_in_set((const uint8_t *)t->norm, strlen(t->norm), prefix_cmds,
+                                 sizeof prefix_cmds / sizeof prefix_cmds[0])) {
+                /* The next word is the command; judge this one too, weakly. */
+                c->at_cmd = true;
+                c->first = was_first;
+            }
+            int k = cmd_kind(t->norm);
+            if (k != K_NONE) {
+                c->pending_kind = k;
+                c->pending_sep = c->after_sep;
+                c->pending_subst = c->in_subst;
+                c->pending_pos = t->pos;
+                snprintf(c->pending_name, sizeof c->pending_name, "%s", t->norm);
+            }
+            /* Wildcards standing in for a command: /???/??t, /bin/c?t */
+            if (t->raw_len >= 3 && (t->raw[0] == '/' || t->raw[0] == '\\')) {
+                size_t wild = 0;
+                for (size_t i = 0; i < t->raw_len; i++)
+                    wild += t->raw[i] == '?' || t->raw[i] == '*';
+                if (wild >= 2 || (wild >= 1 && c->after_sep))
+                    chit(c, 70, "wildcard-command", t->pos, "glob");
+            }
+            break;
+        }
+        if (c->batch == 3) {
+            /* FOR /F ... or FOR %%x ... */
+            c->batch = (t->raw_len >= 2 && (t->raw[0] == '/' || t->raw[0] == '%')) ? 1 : 0;
+        } else if (c->batch == 4) {
+            bool cond = mm_detect_word_eq(t->raw, t->raw_len, "exist") ||
+                        mm_detect_word_eq(t->raw, t->raw_len, "defined") ||
+                        mm_detect_word_eq(t->raw, t->raw_len, "errorlevel") ||
+                        memchr(t->raw, '%', t->raw_len) != NULL ||
+                        (t->raw_len >= 2 && memmem(t->raw, t->raw_len, "==", 2) != NULL);
+            if (cond)
+                chit(c, 60, "batch-if", t->pos, "if");
+            if (!mm_detect_word_eq(t->raw, t->raw_len, "not") && !mm_detect_word_eq(t->raw, t->raw_len, "/i"))
+                c->batch = 0;
+        }
+        break;
+    }
+    case C_VAR:
+        if (c->batch == 3)
+            c->batch = 1;
+        if (c->batch == 4) {
+            chit(c, 60, "batch-if", t->pos, "if");
+            c->batch = 0;
+        }
+        c->first = false;
+        break;
+    default:
+        break;
+    }
+    if (t->kind != C_SEP && t->kind != C_OPEN && !(t->kind == C_WORD && c->at_cmd))
+        c->after_sep = c->after_sep && t->kind == C_WORD && t->has_eq;
+    if (t->kind != C_WORD)
+        c->first = c->first && (t->kind == C_VAR);
+}
+
+/* Normalises a raw word into t->norm: lowercase, quotes, backslashes and
+ * brackets removed, directory prefix and .exe suffix dropped. */
+static void normalise(ctok_t *t, unsigned *flags)
+{
+    char buf[64];
+    size_t k = 0;
+    const uint8_t *r = t->raw;
+    size_t n = t->raw_len;
+    size_t base = 0;
+    t->has_eq = false;
+    for (size_t i = 0; i < n && k + 1 < sizeof buf; i++) {
+        uint8_t c = r[i];
+        if (c == '\'' || c == '"' || c == '\\' || c == '[' || c == ']' || c == '^') {
+            if (c != '\\' || i + 1 == n || r[i + 1] != '\\')
+                *flags |= MM_DETECT_DEC_SHELLQUOTE;
+            if (c == '\\' && k > 0 && buf[k - 1] == ':')
+                base = k; /* c:\windows\... */
+            continue;
+        }
+        if (c == '$' && i + 1 < n && (r[i + 1] == '@' || r[i + 1] == '*' || mm_detect_isdigit(r[i + 1]))) {
+            *flags |= MM_DETECT_DEC_SHELLQUOTE;
+            i++;
+            continue;
+        }
+        if (c == '/')
+            base = k + 1;
+        if (c == '=' && k > 0 && !t->has_eq) {
+            bool name = true;
+            for (size_t j = base; j < k; j++)
+                if (!mm_detect_isalnum((uint8_t)buf[j]) && buf[j] != '_')
+                    name = false;
+            t->has_eq = name;
+        }
+        buf[k++] = (char)mm_detect_lower(c);
+    }
+    buf[k] = 0;
+    /* A Windows path's last component: c:\windows\system32\cmd.exe */
+    for (size_t j = base; j < k; j++)
+        if (r && (buf[j] == '/'))
+            base = j + 1;
+    const char *w = buf + base;
+    size_t wl = k - base;
+    if (wl > 4 && (strcmp(w + wl - 4, ".exe") == 0 || strcmp(w + wl - 4, ".com") == 0))
+        wl -= 4;
+    if (wl >= sizeof t->norm)
+        wl = sizeof t->norm - 1;
+    memcpy(t->norm, w, wl);
+    t->norm[wl] = 0;
+}
+
+/* Windows-path-aware basename: the part after the last backslash when the
+ * raw word starts with a drive or a backslash. */
+static void windows_base(ctok_t *t)
+{
+    const uint8_t *r = t->raw;
+    size_t n = t->raw_len;
+    if (n < 3 || !((mm_detect_isalpha(r[0]) && r[1] == ':') || r[0] == '\\'))
+        return;
+    const uint8_t *last = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (r[i] == '\\')
+            last = r + i;
+    if (!last || (size_t)(r + n - last - 1) >= sizeof t->norm)
+        return;
+    size_t wl = (size_t)(r + n - last - 1);
+    for (size_t i = 0; i < wl; i++)
+        t->norm[i] = (char)mm_detect_lower(last[1 + i]);
+    t->norm[wl] = 0;
+    if (wl > 4 && strcmp(t->norm + wl - 4, ".exe") == 0)
+        wl -= 4;
+    t->norm[wl] = 0;
+}
+
+static bool is_meta(uint8_t c)
+{
+    return c == ';' || c == '&' || c == '|' || c == '\n' || c == '\r' || c == '(' || c == ')' ||
+           c == '<' || c == '>' || c == '`' || c == '{' || c == '}' || c == ',' ||
+           mm_detect_isspace(c);
+}
+
+/* Scans for calls of code-execution functions and template/SSI forms. */
+static void code_shapes(const uint8_t *s, size_t n, cmd_t *c)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t ch = s[i];
+        if (ch == '(') {
+            /* shellshock: () { */
+            size_t j = i + 1;
+            while (j < n && j - i < 4 && s[j] == ' ')
+                j++;
+            if (j < n && s[j] == ')') {
+                j++;
+                while (j < n && j - i < 8 && s[j] == ' ')
+                    j++;
+                if (j < n && s[j] == '{')
+                    chit(c, 90, "shellshock", i, "(){");
+            }
+        }
+        if (ch == '(' && i > 0) {
+            size_t e = i;
+            while (e > 0 && (s[e - 1] == ' ' || s[e - 1] == '\t'))
+                e--;
+            size_t b = e;
+            while (b > 0 && e - b < 16 && (mm_detect_isalnum(s[b - 1]) || s[b - 1] == '_'))
+                b--;
+            if (e > b && (b == 0 || !mm_detect_isalnum(s[b - 1])) &&
+                mm_detect_in_set(s + b, e - b, exec_funcs, sizeof exec_funcs / sizeof exec_funcs[0])) {
+                /* include(...) and require(...) read as prose parentheses too
+                 * ("include (optional)"); they need a quote or $ inside. */
+                bool strong = !(mm_detect_word_eq(s + b, e - b, "include") || mm_detect_word_eq(s + b, e - b, "require") ||
+                                mm_detect_word_eq(s + b, e - b, "assert") || mm_detect_word_eq(s + b, e - b, "eval") ||
+                                mm_detect_word_eq(s + b, e - b, "exec") || mm_detect_word_eq(s + b, e - b, "system"));
+                bool arg = i + 1 < n && (s[i + 1] == '\'' || s[i + 1] == '"' || s[i + 1] == '$' || s[i + 1] == ')' || s[i + 1] == '`');
+                if (strong || arg || e == i)
+                    chit(c, 65, "exec-function", b, "call");
+            }
+        } else if (ch == '<' && i + 4 < n && s[i + 1] == '?') {
+            if (mm_detect_word_eq(s + i + 2, 3, "php") || s[i + 2] == '=')
+                chit(c, 70, "php-open", i, "<?php");
+        } else if (ch == '<' && i + 5 < n && s[i + 1] == '!' && s[i + 2] == '-' && s[i + 3] == '-' && s[i + 4] == '#') {
+            chit(c, 85, "ssi", i, "<!--#");
+        } else if (ch == '$' && i + 1 < n && s[i + 1] == '{') {
+            /* ${jndi:...} lookups, also nested ${${lower:j}ndi:...}; PHP ${@...} */
+            size_t lim = i + 80 < n ? i + 80 : n;
+            for (size_t k = i + 2; k + 4 < lim; k++)
+                if (mm_detect_word_eq(s + k, 4, "ndi:") || (s[k] == ':' && s[k + 1] == '-')) {
+                    chit(c, 80, "lookup-injection", i, "${jndi");
+                    break;
+                }
+            if (i + 2 < n && s[i + 2] == '@')
+                chit(c, 65, "php-expression", i, "${@");
+        } else if (ch == '{' && i + 2 < n && (s[i + 1] == '{' || s[i + 1] == '%')) {
+            /* Server-side templates: {{ x.__class__ }}, {{ f(...) }}, {% for %} */
+            uint8_t close = s[i + 1] == '{' ? '}' : '%';
+            size_t lim = i + 200 < n ? i + 200 : n;
+            bool dunder = false, call = false, closed = false, stmt = s[i + 1] == '%';
+            for (size_t k = i + 2; k + 1 < lim; k++) {
+                if (s[k] == '_' && s[k + 1] == '_')
+                    dunder = true;
+                if (s[k] == '(' && k > 0 && (mm_detect_isalnum(s[k - 1]) || s[k - 1] == '_' || s[k - 1] == ' '))
+                    call = true;
+                if (s[k] == close && s[k + 1] == '}') {
+                    closed = true;
+                    break;
+                }
+            }
+            if (stmt) {
+                size_t k = i + 2;
+                while (k < n && (s[k] == ' ' || s[k] == '-'))
+                    k++;
+                size_t e = k;
+                while (e < n && mm_detect_isalpha(s[e]))
+                    e++;
+                static const char *const tags[] = {"for", "if", "import", "include", "load", "macro", "print", "set", "with"};
+                stmt = mm_detect_in_set(s + k, e - k, tags, sizeof tags / sizeof tags[0]);
+            }
+            if (closed && (dunder || call || stmt))
+                chit(c, 60, "template-injection", i, "{{");
+        } else if (ch == '$' && i + 3 < n && s[i + 1] == '_' &&
+                   (mm_detect_word_eq(s + i + 2, 3, "get") || mm_detect_word_eq(s + i + 2, 4, "post") ||
+                    mm_detect_word_eq(s + i + 2, 7, "request") || mm_detect_word_eq(s + i + 2, 6, "server"))) {
+            chit(c, 55, "php-superglobal", i, "$_GET");
+        } else if (ch == '/' && i + 9 <= n && (mm_detect_word_eq(s + i, 9, "/dev/tcp/") || mm_detect_word_eq(s + i, 9, "/dev/udp/"))) {
+            chit(c, 85, "dev-tcp", i, "/dev/tcp");
+        }
+    }
+}
+
+int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *flags)
+{
+    cmd_t c;
+    memset(&c, 0, sizeof c);
+    memset(hit, 0, sizeof *hit);
+    c.at_cmd = true;
+    c.first = true;
+    ctok_t t;
+    size_t i = 0;
+    int brace = 0;
+    unsigned f = 0;
+    /* Leading quotes and spaces belong to the context the value ends. */
+    while (i < n && (s[i] == '\'' || s[i] == '"' || s[i] == ' ' || s[i] == '\t'))
+        i++;
+    while (i < n) {
+        uint8_t ch = s[i];
+        memset(&t, 0, sizeof t);
+        t.pos = i;
+        if (ch == ' ' || ch == '\t' || ch == '\v' || ch == '\f') {
+            i++;
+            continue;
+        }
+        if (ch == '\\' && i + 1 < n && (s[i + 1] == 'n' || s[i + 1] == 'r' || s[i + 1] == 't')) {
+            /* A written-out \n (payload lists, JSON, echo -e) is a newline to
+             * whatever decodes it next. */
+            f |= MM_DETECT_DEC_ESCAPE;
+            if (s[i + 1] == 't') {
+                i += 2;
+                continue;
+            }
+            t.kind = C_SEP;
+            i += 2;
+            on_token(&c, &t);
+            continue;
+        }
+        if (ch == '\n' || ch == '\r' || ch == ';' || ch == '|' || ch == '&') {
+            if (ch == '&' && i + 1 < n && s[i + 1] == '>') {
+                t.kind = C_REDIR;
+                i += 2;
+            } else {
+                t.kind = C_SEP;
+                i += (i + 1 < n && s[i + 1] == ch && (ch == '|' || ch == '&')) ? 2 : 1;
+            }
+            on_token(&c, &t);
+            continue;
+        }
+        if (ch == '`') {
+            t.kind = C_OPEN;
+            t.subst = true;
+            i++;
+            on_token(&c, &t);
+            continue;
+        }
+        if (ch == '(' || ch == '{') {
+            if (ch == '{')
+                brace++;
+            t.kind = C_OPEN;
+            t.raw = s + i;
+            t.raw_len = 1;
+            i++;
+            on_token(&c, &t);
+            continue;
+        }
+        if (ch == ')' || ch == '}') {
+            if (ch == '}' && brace > 0)
+                brace--;
+            t.kind = C_CLOSE;
+            i++;
+            on_token(&c, &t);
+            continue;
+        }
+        if (ch == ',' && brace > 0) {
+            i++;
+            continue;
+        }
+        if (ch == '<' || ch == '>') {
+            size_t k = i + 1;
+            while (k < n && k - i < 3 && (s[k] == '<' || s[k] == '>' || s[k] == '&'))
+                k++;
+            if (k < n && s[k] == '(') {
+                t.kind = C_OPEN;
+                t.subst = true;
+                i = k + 1;
+            } else {
+                t.kind = C_REDIR;
+                i = k;
+            }
+            on_token(&c, &t);
+            continue;
+        }
+        if (ch == '$' && i + 1 < n) {
+            uint8_t nx = s[i + 1];
+            if (nx == '(') {
+                t.kind = C_OPEN;
+                t.subst = true;
+                i += 2;
+                on_token(&c, &t);
+                continue;
+            }
+            if (nx == '{') {
+                const uint8_t *e = memchr(s + i + 2, '}', n - i - 2 < 64 ? n - i - 2 : 64);
+                size_t end = e ? (size_t)(e - s) + 1 : i + 2;
+                if (e && mm_detect_word_eq(s + i + 2, (size_t)(e - s) - i - 2, "ifs")) {
+                    f |= MM_DETECT_DEC_SHELLQUOTE;
+                    chit(&c, 60, "ifs", i, "${IFS}");
+                    i = end;
+                    /* ${IFS} is a word break */
+                    continue;
+                }
+                /* ${...} may hold a substitution (${`id`}) or a lookup
+                 * (${jndi:...}): tokenise inside it. */
+                t.kind = C_VAR;
+                i += 2;
+                brace++;
+                on_token(&c, &t);
+                c.at_cmd = true;
+                continue;
+            }
+            if (i + 3 < n && mm_detect_word_eq(s + i + 1, 3, "ifs")) {
+                f |= MM_DETECT_DEC_SHELLQUOTE;
+                chit(&c, 60, "ifs", i, "$IFS");
+                i += 4;
+                if (i + 1 < n && s[i] == '$' && mm_detect_isdigit(s[i + 1]))
+                    i += 2;
+                continue;
+            }
+            if (mm_detect_isalpha(nx) || nx == '_') {
+                size_t k = i + 1;
+                while (k < n && (mm_detect_isalnum(s[k]) || s[k] == '_'))
+                    k++;
+                t.kind = C_VAR;
+                t.raw = s + i;
+                t.raw_len = k - i;
+                i = k;
+                on_token(&c, &t);
+                continue;
+            }
+        }
+        if (ch == '%' && i + 2 < n && (mm_detect_isalpha(s[i + 1]) || s[i + 1] == '_')) {
+            /* %SYSTEMROOT% */
+            size_t k = i + 1;
+            while (k < n && k - i < 40 && (mm_detect_isalnum(s[k]) || s[k] == '_' || s[k] == '(' || s[k] == ')'))
+                k++;
+            if (k < n && s[k] == '%' && k > i + 1) {
+                t.kind = C_VAR;
+                t.raw = s + i;
+                t.raw_len = k + 1 - i;
+                i = k + 1;
+                on_token(&c, &t);
+                continue;
+            }
+        }
+        /* A word: runs to the next metacharacter; quotes and escapes inside
+         * do not end it ('w'h"o"ami is whoami). */
+        size_t st = i;
+        while (i < n) {
+            uint8_t w = s[i];
+            if (w == '\\' && i + 1 < n && s[i + 1] != '\n') {
+                i += 2;
+                continue;
+            }
+            if (is_meta(w) && !(w == ',' && brace == 0))
+                break;
+            if (w == '$' && i + 1 < n && (s[i + 1] == '(' || s[i + 1] == '{' ))
+                break;
+            if (w == '$' && i + 3 < n && mm_detect_word_eq(s + i + 1, 3, "ifs"))
+                break;
+            i++;
+        }
+        if (i == st) {
+            i++;
+            continue;
+        }
+        t.kind = C_WORD;
+        t.raw = s + st;
+        t.raw_len = i - st;
+        normalise(&t, &f);
+        if (t.norm[0] == 0 && !t.has_eq)
+            continue; /* only quotes: '' or "" */
+        windows_base(&t);
+        on_token(&c, &t);
+    }
+    memset(&t, 0, sizeof t);
+    t.kind = C_END;
+    t.pos = n;
+    on_token(&c, &t);
+    code_shapes(s, n, &c);
+
+    hit->score = c.score;
+    hit->rule = c.rule;
+    hit->pos = c.pos;
+    if (c.score)
+        snprintf(hit->tokens, sizeof hit->tokens, "cmd=%.30s", c.toks);
+    *flags |= c.score ? f : 0;
+    return c.score;
+}

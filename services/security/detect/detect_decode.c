@@ -1,0 +1,416 @@
+/* Normalisation before judgement: URL (%XX, %uXXXX, '+'), HTML character
+ * references, backslash escapes, overlong and fullwidth UTF-8 folding and NUL
+ * removal, in one pass that is repeated while the text changes. Decoding
+ * never makes the text longer, so two buffers of the input's size suffice. */
+#include <string.h>
+
+#include "detect_int.h"
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 32;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Reads up to max hex digits at s[0..n); returns the count read (0 if none). */
+static size_t read_hex(const uint8_t *s, size_t n, size_t max, uint32_t *v)
+{
+    size_t i = 0;
+    uint32_t x = 0;
+    while (i < n && i < max && hexval(s[i]) >= 0) {
+        x = x * 16 + (uint32_t)hexval(s[i]);
+        i++;
+    }
+    *v = x;
+    return i;
+}
+
+/* Folds a code point to the ASCII character an attacker means by it, or
+ * returns -1. Fullwidth forms and the slash/backslash lookalikes that
+ * servers have been known to normalise. */
+static int fold_cp(uint32_t cp)
+{
+    if (cp >= 0xFF01 && cp <= 0xFF5E)
+        return (int)(cp - 0xFEE0);
+    switch (cp) {
+    case 0x2215: case 0x2044: case 0x29F8: return '/';
+    case 0x2216: case 0xFE68: case 0x29F9: return '\\';
+    case 0x2024: return '.';
+    default: return -1;
+    }
+}
+
+/* Writes cp as UTF-8 (or its ASCII fold) at out; returns bytes written, at
+ * most need (the bytes the escape occupied), so the text never grows. */
+static size_t put_cp(uint32_t cp, uint8_t *out, size_t need, unsigned *flags)
+{
+    int f = fold_cp(cp);
+    if (f >= 0) {
+        *flags |= MM_DETECT_DEC_FULLWIDTH;
+        out[0] = (uint8_t)f;
+        return 1;
+    }
+    if (cp == 0) {
+        *flags |= MM_DETECT_DEC_NUL;
+        return 0;
+    }
+    if (cp < 0x80) {
+        out[0] = (uint8_t)cp;
+        return 1;
+    }
+    if (cp < 0x800 && need >= 2) {
+        out[0] = (uint8_t)(0xC0 | (cp >> 6));
+        out[1] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000 && need >= 3) {
+        out[0] = (uint8_t)(0xE0 | (cp >> 12));
+        out[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    if (cp < 0x110000 && need >= 4) {
+        out[0] = (uint8_t)(0xF0 | (cp >> 18));
+        out[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3F));
+        out[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3F));
+        out[3] = (uint8_t)(0x80 | (cp & 0x3F));
+        return 4;
+    }
+    out[0] = '?';
+    return 1;
+}
+
+/* Named references worth knowing: the ones that spell markup, quotes and
+ * script punctuation. Sorted for bsearch; `legacy` ones may omit ';'. */
+typedef struct {
+    const char *name;
+    uint16_t cp;
+    bool legacy;
+} entity_t;
+
+static const entity_t entities[] = {
+    {"amp", '&', true},     {"apos", '\'', false},  {"bsol", '\\', false},
+    {"colon", ':', false},  {"comma", ',', false},  {"dollar", '$', false},
+    {"equals", '=', false}, {"excl", '!', false},   {"grave", '`', false},
+    {"gt", '>', true},      {"lbrace", '{', false}, {"lcub", '{', false},
+    {"lowbar", '_', false}, {"lpar", '(', false},   {"lsqb", '[', false},
+    {"lt", '<', true},      {"nbsp", 0xA0, true},   {"newline", '\n', false},
+    {"num", '#', false},    {"percnt", '%', false}, {"period", '.', false},
+    {"plus", '+', false},   {"quest", '?', false},  {"quot", '"', true},
+    {"rbrace", '}', false}, {"rcub", '}', false},   {"rpar", ')', false},
+    {"rsqb", ']', false},   {"semi", ';', false},   {"sol", '/', false},
+    {"tab", '\t', false},   {"verbar", '|', false}, {"vert", '|', false},
+};
+
+/* Compares s[0..n) lowercased with a lowercase NUL-terminated name. */
+static int name_cmp(const uint8_t *s, size_t n, const char *name)
+{
+    size_t j = 0;
+    for (; j < n && name[j]; j++) {
+        int c = mm_detect_lower(s[j]) - (uint8_t)name[j];
+        if (c)
+            return c;
+    }
+    if (j < n)
+        return 1;
+    return name[j] ? -1 : 0;
+}
+
+/* Decodes an HTML reference at s[0] == '&'. Returns bytes consumed (0 if
+ * none) and the code point in *cp. */
+static size_t html_ref(const uint8_t *s, size_t n, uint32_t *cp)
+{
+    if (n < 3)
+        return 0;
+    if (s[1] == '#') {
+        size_t i = 2, d;
+        uint32_t v = 0;
+        if (i < n && (s[i] | 32) == 'x') {
+            i++;
+            /* Leading zeros are an evasion; skip them so they cannot
+             * exhaust the digit budget. */
+            while (i < n && s[i] == '0' && i < 64)
+                i++;
+            d = read_hex(s + i, n - i, 6, &v);
+            if (d == 0 && s[i - 1] != '0')
+                return 0;
+        } else {
+            while (i < n && s[i] == '0' && i < 64)
+                i++;
+            d = 0;
+            while (i + d < n && d < 7 && mm_detect_isdigit(s[i + d])) {
+                v = v * 10 + (uint32_t)(s[i + d] - '0');
+                d++;
+            }
+            if (d == 0 && s[i - 1] != '0')
+                return 0;
+        }
+        i += d;
+        if (i < n && s[i] == ';')
+            i++;
+        *cp = v > 0x10FFFF ? 0xFFFD : v;
+        return i;
+    }
+    size_t len = 0;
+    while (1 + len < n && len < 8 && mm_detect_isalpha(s[1 + len]))
+        len++;
+    if (len < 2)
+        return 0;
+    if (1 + len < n && s[1 + len] == ';') {
+        size_t lo = 0, hi = sizeof entities / sizeof entities[0];
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            int c = name_cmp(s + 1, len, entities[mid].name);
+            if (c == 0) {
+                *cp = entities[mid].cp;
+                return len + 2;
+            }
+            if (c < 0)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+    }
+    /* Without ';' only the legacy names count, as their longest prefix
+     * ("&ltscript" is "<script"). */
+    static const entity_t legacy[] = {{"nbsp", 0xA0, true}, {"quot", '"', true},
+                                      {"amp", '&', true}, {"lt", '<', true}, {"gt", '>', true}};
+    for (size_t k = 0; k < sizeof legacy / sizeof legacy[0]; k++) {
+        size_t ln = strlen(legacy[k].name);
+        if (ln <= len && name_cmp(s + 1, ln, legacy[k].name) == 0) {
+            *cp = legacy[k].cp;
+            return 1 + ln;
+        }
+    }
+    return 0;
+}
+
+/* Decodes a backslash escape at s[0] == '\\'; returns bytes consumed. */
+static size_t backslash(const uint8_t *s, size_t n, uint32_t *cp)
+{
+    if (n < 2)
+        return 0;
+    uint32_t v;
+    int c = s[1];
+    if ((c == 'x' || c == 'X') && n >= 4 && read_hex(s + 2, 2, 2, &v) == 2) {
+        *cp = v;
+        return 4;
+    }
+    if (c == 'u' || c == 'U') {
+        if (n >= 4 && s[2] == '{') {
+            size_t d = read_hex(s + 3, n - 3, 6, &v);
+            if (d > 0 && 3 + d < n && s[3 + d] == '}') {
+                *cp = v > 0x10FFFF ? 0xFFFD : v;
+                return 4 + d;
+            }
+            return 0;
+        }
+        if (n >= 6 && read_hex(s + 2, 4, 4, &v) == 4) {
+            *cp = v;
+            return 6;
+        }
+        return 0;
+    }
+    /* Octal \NNN (three digits, as in shell $'..' and C strings). */
+    if (c >= '0' && c <= '3' && n >= 4 && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+        *cp = (uint32_t)((c - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+        return 4;
+    }
+    return 0;
+}
+
+/* Length of a UTF-8 sequence led by b, in the loose sense attackers use
+ * (5- and 6-byte forms included); 0 for a stray continuation byte. */
+static size_t utf8_len(uint8_t b)
+{
+    if (b < 0xC0)
+        return 0;
+    if (b < 0xE0)
+        return 2;
+    if (b < 0xF0)
+        return 3;
+    if (b < 0xF8)
+        return 4;
+    if (b < 0xFC)
+        return 5;
+    if (b < 0xFE)
+        return 6;
+    return 0;
+}
+
+size_t mm_detect_decode_pass(const uint8_t *in, size_t n, uint8_t *out,
+                             unsigned which, unsigned *flags, bool *changed)
+{
+    size_t i = 0, o = 0;
+    unsigned f = 0;
+    uint32_t cp;
+    while (i < n) {
+        uint8_t c = in[i];
+        if (c == '%' && (which & MM_DETECT_PASS_URL)) {
+            uint32_t v;
+            if (i + 2 < n && read_hex(in + i + 1, 2, 2, &v) == 2) {
+                f |= MM_DETECT_DEC_URL;
+                i += 3;
+                if (v == 0) {
+                    f |= MM_DETECT_DEC_NUL;
+                    continue;
+                }
+                out[o++] = (uint8_t)v;
+                continue;
+            }
+            if (i + 5 < n && (in[i + 1] | 32) == 'u' && read_hex(in + i + 2, 4, 4, &v) == 4) {
+                f |= MM_DETECT_DEC_PCT_U;
+                o += put_cp(v, out + o, 6, &f);
+                i += 6;
+                continue;
+            }
+            out[o++] = c;
+            i++;
+            continue;
+        }
+        if (c == '+' && (which & MM_DETECT_PASS_PLUS)) {
+            f |= MM_DETECT_DEC_PLUS;
+            out[o++] = ' ';
+            i++;
+            continue;
+        }
+        if (c == '&' && (which & MM_DETECT_PASS_HTML)) {
+            size_t used = html_ref(in + i, n - i, &cp);
+            if (used) {
+                f |= MM_DETECT_DEC_HTML;
+                o += put_cp(cp, out + o, used, &f);
+                i += used;
+                continue;
+            }
+        }
+        if (c == '\\' && (which & MM_DETECT_PASS_ESCAPE)) {
+            size_t used = backslash(in + i, n - i, &cp);
+            if (used) {
+                f |= MM_DETECT_DEC_ESCAPE;
+                o += put_cp(cp, out + o, used, &f);
+                i += used;
+                continue;
+            }
+        }
+        if (which & MM_DETECT_PASS_UTF8) {
+            if (c == 0) {
+                f |= MM_DETECT_DEC_NUL;
+                i++;
+                continue;
+            }
+            if (c >= 0x80) {
+                size_t len = utf8_len(c);
+                if (len == 2 && i + 1 < n && (c == 0xC0 || c == 0xC1)) {
+                    /* Overlong two-byte form. With a continuation byte it is
+                     * the ASCII character it spells; before an ASCII byte the
+                     * lead byte is noise that lenient decoders drop. */
+                    f |= MM_DETECT_DEC_OVERLONG;
+                    uint8_t b1 = in[i + 1];
+                    if ((b1 & 0xC0) == 0x80) {
+                        uint8_t v = (uint8_t)(((c & 1) << 6) | (b1 & 0x3F));
+                        if (v)
+                            out[o++] = v;
+                        i += 2;
+                    } else if ((b1 & 0x3F) == '.' || (b1 & 0x3F) == '/') {
+                        /* Some decoders kept only the low six bits: %c0%6e is '.' */
+                        out[o++] = (uint8_t)(b1 & 0x3F);
+                        i += 2;
+                    } else {
+                        i += 1;
+                    }
+                    continue;
+                }
+                if (len >= 2 && i + len <= n) {
+                    bool ok = true;
+                    uint32_t v = c & (0x7Fu >> len);
+                    for (size_t k = 1; k < len; k++) {
+                        if ((in[i + k] & 0xC0) != 0x80) {
+                            ok = false;
+                            break;
+                        }
+                        v = (v << 6) | (in[i + k] & 0x3F);
+                    }
+                    if (ok) {
+                        static const uint32_t min_cp[7] = {0, 0, 0x80, 0x800, 0x10000, 0x200000, 0x4000000};
+                        if (v < min_cp[len] || len > 4) {
+                            f |= MM_DETECT_DEC_OVERLONG;
+                            if (v < 0x80) {
+                                if (v)
+                                    out[o++] = (uint8_t)v;
+                            } else {
+                                out[o++] = '?';
+                            }
+                            i += len;
+                            continue;
+                        }
+                        int fc = fold_cp(v);
+                        if (fc >= 0) {
+                            f |= MM_DETECT_DEC_FULLWIDTH;
+                            out[o++] = (uint8_t)fc;
+                            i += len;
+                            continue;
+                        }
+                        memcpy(out + o, in + i, len);
+                        o += len;
+                        i += len;
+                        continue;
+                    }
+                }
+                f |= MM_DETECT_DEC_BADUTF8;
+            }
+        }
+        out[o++] = c;
+        i++;
+    }
+    *flags |= f;
+    *changed = (o != n) || memcmp(in, out, n) != 0;
+    return o;
+}
+
+/* Bytes that can start a decoding: when none is present, the text is
+ * already in normal form and no copy is made. */
+static bool needs_decoding(const uint8_t *s, size_t n, bool plus)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = s[i];
+        if (c == '%' || c == '&' || c == '\\' || c == 0 || c >= 0x80 || (plus && c == '+'))
+            return true;
+    }
+    return false;
+}
+
+size_t mm_detect_decode(const uint8_t *in, size_t n, uint8_t *a, uint8_t *b,
+                        bool plus_space, unsigned max_passes, unsigned *flags,
+                        const uint8_t **out)
+{
+    const uint8_t *cur = in;
+    size_t len = n;
+    unsigned url_passes = 0;
+    if (max_passes == 0)
+        max_passes = 1;
+    if (!needs_decoding(in, n, plus_space)) {
+        *out = in;
+        return n;
+    }
+    for (unsigned p = 0; p < max_passes; p++) {
+        uint8_t *dst = (p % 2 == 0) ? a : b;
+        unsigned which = MM_DETECT_PASS_ALL | (p == 0 && plus_space ? MM_DETECT_PASS_PLUS : 0);
+        unsigned f = 0;
+        bool changed = false;
+        len = mm_detect_decode_pass(cur, len, dst, which, &f, &changed);
+        cur = dst;
+        if (f & (MM_DETECT_DEC_URL | MM_DETECT_DEC_PCT_U))
+            url_passes++;
+        *flags |= f;
+        if (!changed)
+            break;
+    }
+    if (url_passes > 1)
+        *flags |= MM_DETECT_DEC_URL_MULTI;
+    *out = cur;
+    return len;
+}

