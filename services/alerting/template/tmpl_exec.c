@@ -292,8 +292,11 @@ static val_t v_str(exec_t *ex, const char *s, size_t n, bool copy)
 static val_t v_sb(exec_t *ex, sbuf_t *b)
 {
     if (b->failed) {
+        bool limit = b->over_limit;
         sb_fini(b);
-        ex->code = -ENOMEM;
+        ex->code = limit ? -MM_ELIMIT : -ENOMEM;
+        if (limit)
+            xerr(ex, "execution exceeded its memory limit of %zu bytes", ex->arena.limit);
         xerr(ex, "out of memory");
     }
     /* Charge big strings to the step budget so work stays bounded. */
@@ -1127,6 +1130,8 @@ static val_t call_builtin(exec_t *ex, int fn, val_t *a, size_t n, char *err, siz
     *failed = false;
     sbuf_t b;
     sb_init(&b);
+    /* A string bigger than the scratch limit is refused as it grows. */
+    b.limit = ex->arena.limit;
     val_t r = v_invalid();
     bool t = false;
     int rc = 0;

@@ -708,8 +708,13 @@ typedef struct {
 
 static void write_padding(sbuf_t *b, int n, bool zero)
 {
-    for (int i = 0; i < n; i++)
-        sb_putc(b, zero ? '0' : ' ');
+    char chunk[256];
+    memset(chunk, zero ? '0' : ' ', sizeof chunk);
+    while (n > 0 && !b->failed) {
+        int k = n < (int)sizeof chunk ? n : (int)sizeof chunk;
+        sb_put(b, chunk, (size_t)k);
+        n -= k;
+    }
 }
 
 /* fmt.pad: pads s to the width, counting runes. */
@@ -1171,8 +1176,12 @@ static bool parse_num(const char *s, size_t end, size_t *i, int *num)
         return false;
     int v = 0;
     while (*i < end && s[*i] >= '0' && s[*i] <= '9') {
-        if (v > 1000000)
-            return false; /* absurdly large: Go reports BADWIDTH/BADPREC */
+        if (v > 1000000) {
+            /* Go gives up on a crazy long number and skips the rest of the format. */
+            *i = end;
+            *num = 0;
+            return false;
+        }
         v = v * 10 + (s[*i] - '0');
         (*i)++;
     }
