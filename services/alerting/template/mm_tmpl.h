@@ -74,6 +74,7 @@ typedef struct {
     void *query_user;
     size_t max_output;              /* bytes; 0 = 1 MiB */
     uint64_t max_steps;             /* nodes and iterations; 0 = 1,000,000 */
+    size_t max_memory;              /* scratch bytes one execution may hold; 0 = 64 MiB */
 } mm_tmpl_data_t;
 
 /* Parses text (len bytes, need not be NUL-terminated) as template `name`.
@@ -100,9 +101,9 @@ const char *mm_tmpl_name(const mm_tmpl_t *t);
 
 /* Executes t against data, appending to out. Returns 0; on error out->len is
  * back to its value on entry and the return is -EINVAL for an execution
- * error (err filled), -MM_ELIMIT when the output or step limit was reached
- * (err filled), or -ENOMEM. Never blocks except inside
- * the query callback. t is not modified: one template may be executed from
+ * error (err filled), -MM_ELIMIT when the output, step, memory or nesting
+ * limit was reached (err filled), or -ENOMEM. Never blocks except inside the
+ * query callback. t is not modified: one template may be executed from
  * several threads at once. */
 int mm_tmpl_exec(const mm_tmpl_t *t, const mm_tmpl_data_t *data, mm_tmpl_buf_t *out,
                  mm_tmpl_err_t *err);
@@ -115,7 +116,9 @@ int mm_tmpl_format_error(const char *name, const mm_tmpl_err_t *err, mm_tmpl_buf
 /* Parse + exec + error text in one call, exactly what Prometheus's rule
  * manager does for one label or annotation of an alert: out receives the
  * expansion or the error text. Returns 0 when expanded, 1 when out holds an
- * error text, -ENOMEM. */
+ * error text, -EINVAL for bad arguments, -ENOMEM. A rule engine should rather
+ * parse once at load (mm_tmpl_parse_alert(), reporting parse errors with
+ * file:line:col from err) and call mm_tmpl_exec() + mm_tmpl_format_error(). */
 int mm_tmpl_expand_alert(const char *alertname, const char *text, size_t len,
                          const mm_tmpl_data_t *data, mm_tmpl_buf_t *out);
 

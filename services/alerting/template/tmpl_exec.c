@@ -149,6 +149,8 @@ struct exec {
     int code;
     const char *cur_name;   /* the template executing now ({{define}}d ones too) */
     int tdepth;
+    int depth;
+    char *pending;          /* a heap string being copied into the arena */
 };
 
 typedef enum { W_NORMAL, W_BREAK, W_CONTINUE } wres_t;
@@ -216,6 +218,18 @@ static void step(exec_t *ex)
     }
 }
 
+/* Bounds the C stack: nested actions, parenthesised pipelines and template
+ * calls together. Go's own limit (100000 template calls) needs a larger stack. */
+#define MAX_EXEC_DEPTH 300
+
+static void enter(exec_t *ex)
+{
+    if (++ex->depth > MAX_EXEC_DEPTH) {
+        ex->code = -MM_ELIMIT;
+        xerr(ex, "exceeded maximum template depth (%d)", MAX_EXEC_DEPTH);
+    }
+}
+
 static void check_out(exec_t *ex)
 {
     if (ex->out.failed) {
@@ -278,13 +292,19 @@ static val_t v_str(exec_t *ex, const char *s, size_t n, bool copy)
 static val_t v_sb(exec_t *ex, sbuf_t *b)
 {
     if (b->failed) {
+        bool limit = b->over_limit;
         sb_fini(b);
-        ex->code = -ENOMEM;
+        ex->code = limit ? -MM_ELIMIT : -ENOMEM;
+        if (limit)
+            xerr(ex, "execution exceeded its memory limit of %zu bytes", ex->arena.limit);
         xerr(ex, "out of memory");
     }
     /* Charge big strings to the step budget so work stays bounded. */
     ex->steps += b->n / 64;
+    /* The copy may hit the memory limit and jump out: free b there too. */
+    ex->pending = b->p;
     val_t v = v_str(ex, b->p ? b->p : "", b->n, true);
+    ex->pending = NULL;
     sb_fini(b);
     step(ex);
     return v;
@@ -393,6 +413,7 @@ static bool amap_get(const amap_t *m, const char *key, size_t klen, val_t *out)
     for (size_t i = 0; m && i < m->n; i++)
         if (strlen(m->keys[i]) == klen && memcmp(m->keys[i], key, klen) == 0) {
             *out = m->vals[i];
+            out->iface = 1;
             return true;
         }
     return false;
@@ -455,23 +476,31 @@ static const char *node_str(exec_t *ex, const node_t *n)
     return v.u.s.s;
 }
 
-static val_t time_method(exec_t *ex, val_t recv, const char *name, const node_t *node,
-                         size_t nargs, const final_t *fin, bool *found)
+static val_t eval_arg(exec_t *ex, val_t dot, ptype_t typ, const node_t *n);
+static val_t validate_type(exec_t *ex, val_t v, ptype_t typ);
+
+/* The methods of *time.Time that make sense in an annotation. */
+static val_t time_method(exec_t *ex, val_t dot, val_t recv, const char *name, const node_t *node,
+                         const node_t *const *args, size_t nargs, const final_t *fin,
+                         bool *found)
 {
     *found = true;
-    static const char *names[] = {"Unix", "UnixMilli", "UnixNano", "String", "UTC", "Local"};
+    static const char *names[] = {"Unix", "UnixMilli", "UnixNano", "String", "UTC", "Local",
+                                  "Format", "Year", "Day", "Hour", "Minute", "Second",
+                                  "YearDay", "Nanosecond"};
     int which = -1;
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
         if (strcmp(names[i], name) == 0)
             which = i;
     if (which < 0) {
         *found = false;
         return v_invalid();
     }
+    int want = which == 6 ? 1 : 0;
     size_t got = (nargs > 0 ? nargs - 1 : 0) + (fin->present ? 1 : 0);
-    if (got != 0) {
+    if (got != (size_t)want) {
         at(ex, node);
-        xerr(ex, "wrong number of args for %s: want 0 got %zu", name, got);
+        xerr(ex, "wrong number of args for %s: want %d got %zu", name, want, got);
     }
     int64_t ms = recv.u.ms;
     switch (which) {
@@ -489,27 +518,41 @@ static val_t time_method(exec_t *ex, val_t recv, const char *name, const node_t 
         go_time_string(&b, ms);
         return v_sb(ex, &b);
     }
-    default: {
+    case 6: {
+        val_t layout = nargs > 1 ? eval_arg(ex, dot, T_STR, args[1])
+                                 : validate_type(ex, fin->v, T_STR);
+        sbuf_t b;
+        sb_init(&b);
+        go_time_format(&b, ms, layout.u.s.s, layout.u.s.n);
+        return v_sb(ex, &b);
+    }
+    case 7: case 8: case 9: case 10: case 11: case 12: case 13: {
+        static const int field[] = {0, 2, 3, 4, 5, 6, 7};
+        return v_int(go_time_field(ms, field[which - 7]), SUB_NONE);
+    }
+    default:
         /* UTC and Local return a time.Time (not a pointer): print the same way. */
         return recv;
-    }
     }
 }
 
 static val_t eval_field(exec_t *ex, val_t dot, const char *name, const node_t *node,
-                        size_t nargs, const final_t *fin, val_t recv)
+                        const node_t *const *args, size_t nargs, const final_t *fin, val_t recv)
 {
-    (void)dot;
-    if (recv.k == V_INVALID)
-        return v_invalid();
     bool has_args = nargs > 1 || fin->present;
-    const char *typ = val_type_name(&recv);
+    /* Elements of an args map have the static type interface {}. */
+    const char *typ = recv.iface ? "interface {}" : val_type_name(&recv);
+    if (recv.k == V_INVALID) {
+        if (recv.iface)
+            xerr(ex, "nil pointer evaluating interface {}.%s", name);
+        return v_invalid();
+    }
     size_t nl = strlen(name);
     val_t out = v_invalid();
     switch (recv.k) {
     case V_TIME: {
         bool found;
-        val_t r = time_method(ex, recv, name, node, nargs, fin, &found);
+        val_t r = time_method(ex, dot, recv, name, node, args, nargs, fin, &found);
         if (found)
             return r;
         break;
@@ -562,8 +605,10 @@ static val_t eval_field(exec_t *ex, val_t dot, const char *name, const node_t *n
     case V_ARGS:
         if (has_args)
             xerr(ex, "%s is not a method but has arguments", name);
-        if (!amap_get(recv.u.a, name, nl, &out))
+        if (!amap_get(recv.u.a, name, nl, &out)) {
             out = v_invalid();
+            out.iface = 1;
+        }
         return out;
     default:
         break;
@@ -572,32 +617,33 @@ static val_t eval_field(exec_t *ex, val_t dot, const char *name, const node_t *n
 }
 
 static val_t eval_field_chain(exec_t *ex, val_t dot, val_t recv, const node_t *node,
-                              const char *const *ident, size_t n, size_t nargs,
-                              const final_t *fin)
+                              const char *const *ident, size_t n, const node_t *const *args,
+                              size_t nargs, const final_t *fin)
 {
     final_t none = {false, v_invalid()};
     for (size_t i = 0; i + 1 < n; i++)
-        recv = eval_field(ex, dot, ident[i], node, 0, &none, recv);
-    return eval_field(ex, dot, ident[n - 1], node, nargs, fin, recv);
+        recv = eval_field(ex, dot, ident[i], node, NULL, 0, &none, recv);
+    return eval_field(ex, dot, ident[n - 1], node, args, nargs, fin, recv);
 }
 
-static val_t eval_field_node(exec_t *ex, val_t dot, const node_t *f, size_t nargs,
+static val_t eval_field_node(exec_t *ex, val_t dot, const node_t *f, const node_t *const *args,
+                             size_t nargs,
                              const final_t *fin)
 {
     at(ex, f);
-    return eval_field_chain(ex, dot, dot, f, f->u.field.ident, f->u.field.n, nargs, fin);
+    return eval_field_chain(ex, dot, dot, f, f->u.field.ident, f->u.field.n, args, nargs, fin);
 }
 
-static val_t eval_arg(exec_t *ex, val_t dot, ptype_t typ, const node_t *n);
-
-static val_t eval_chain_node(exec_t *ex, val_t dot, const node_t *ch, size_t nargs,
+static val_t eval_chain_node(exec_t *ex, val_t dot, const node_t *ch, const node_t *const *args,
+                             size_t nargs,
                              const final_t *fin)
 {
     at(ex, ch);
     if (ch->u.chain.node->t == N_NIL)
         xerr(ex, "indirection through explicit nil in %s", node_str(ex, ch));
     val_t pipe = eval_arg(ex, dot, T_IFACE, ch->u.chain.node);
-    return eval_field_chain(ex, dot, pipe, ch, ch->u.chain.field, ch->u.chain.n, nargs, fin);
+    return eval_field_chain(ex, dot, pipe, ch, ch->u.chain.field, ch->u.chain.n, args, nargs,
+                            fin);
 }
 
 static val_t eval_variable_node(exec_t *ex, val_t dot, const node_t *v, const node_t *const *args,
@@ -610,8 +656,8 @@ static val_t eval_variable_node(exec_t *ex, val_t dot, const node_t *v, const no
             not_a_function(ex, args, nargs, fin);
         return value;
     }
-    return eval_field_chain(ex, dot, value, v, v->u.field.ident + 1, v->u.field.n - 1, nargs,
-                            fin);
+    return eval_field_chain(ex, dot, value, v, v->u.field.ident + 1, v->u.field.n - 1, args,
+                            nargs, fin);
 }
 
 static val_t eval_empty_interface(exec_t *ex, val_t dot, const node_t *n)
@@ -621,7 +667,7 @@ static val_t eval_empty_interface(exec_t *ex, val_t dot, const node_t *n)
     switch (n->t) {
     case N_BOOL: return v_bool(n->u.b);
     case N_DOT: return dot;
-    case N_FIELD: return eval_field_node(ex, dot, n, 0, &none);
+    case N_FIELD: return eval_field_node(ex, dot, n, NULL, 0, &none);
     case N_IDENT: return eval_function(ex, dot, n, n, NULL, 0, &none);
     case N_NIL: xerr(ex, "evalEmptyInterface: nil (can't happen)");
     case N_NUMBER: return ideal_constant(ex, n);
@@ -635,6 +681,8 @@ static val_t eval_empty_interface(exec_t *ex, val_t dot, const node_t *n)
 
 static val_t validate_type(exec_t *ex, val_t v, ptype_t typ)
 {
+    if (v.k == V_INVALID && v.iface && typ != T_IFACE && typ != T_RV)
+        xerr(ex, "wrong type for value; expected %s; got interface {}", ptype_name(typ));
     if (v.k == V_INVALID) {
         switch (typ) {
         case T_IFACE:
@@ -668,11 +716,14 @@ static val_t eval_arg(exec_t *ex, val_t dot, ptype_t typ, const node_t *n)
         if (typ == T_IFACE || typ == T_RV || typ == T_SAMPLE || typ == T_VEC)
             return validate_type(ex, v_invalid(), typ);
         xerr(ex, "cannot assign nil to %s", ptype_name(typ));
-    case N_FIELD: return validate_type(ex, eval_field_node(ex, dot, n, 1, &none), typ);
+    case N_FIELD: {
+        const node_t *self[1] = {n};
+        return validate_type(ex, eval_field_node(ex, dot, n, self, 1, &none), typ);
+    }
     case N_VAR: return validate_type(ex, eval_variable_node(ex, dot, n, NULL, 0, &none), typ);
     case N_PIPE: return validate_type(ex, eval_pipeline(ex, dot, n), typ);
     case N_IDENT: return validate_type(ex, eval_function(ex, dot, n, n, NULL, 0, &none), typ);
-    case N_CHAIN: return validate_type(ex, eval_chain_node(ex, dot, n, 0, &none), typ);
+    case N_CHAIN: return validate_type(ex, eval_chain_node(ex, dot, n, NULL, 0, &none), typ);
     default: break;
     }
     switch (typ) {
@@ -711,6 +762,31 @@ static int str_cmp(const val_t *a, const val_t *b)
     return a->u.s.n < b->u.s.n ? -1 : a->u.s.n > b->u.s.n ? 1 : 0;
 }
 
+/* Go's reflect.Kind of the non-basic types, as eq compares kinds first. */
+static int go_kind(int k)
+{
+    switch (k) {
+    case V_LABELS:
+    case V_ARGS: return 1;      /* map */
+    case V_VECTOR: return 2;    /* slice */
+    case V_SAMPLE:
+    case V_TIME: return 3;      /* pointer */
+    case V_DATA: return 4;      /* struct */
+    default: return 0;
+    }
+}
+
+static bool is_nil(const val_t *v)
+{
+    switch (v->k) {
+    case V_LABELS: return v->u.m == NULL;
+    case V_ARGS: return v->u.a == NULL;
+    case V_VECTOR: return v->u.vec == NULL;
+    case V_SAMPLE: return v->u.smp == NULL;
+    default: return false;
+    }
+}
+
 static bool comparable_type(const val_t *v)
 {
     return !(v->k == V_LABELS || v->k == V_ARGS || v->k == V_VECTOR || v->k == V_DATA);
@@ -720,7 +796,7 @@ static void uncomparable(exec_t *ex, const val_t *v, char *err, size_t ecap)
 {
     sbuf_t b;
     sb_init(&b);
-    go_sprint(&b, v, 1, false);
+    go_sprintf(&b, "%s", 2, v, 1);
     snprintf(err, ecap, "non-comparable type %s: %s", b.p ? b.p : "", val_type_name(v));
     sb_fini(&b);
     (void)ex;
@@ -758,24 +834,26 @@ static int fn_eq(exec_t *ex, const val_t *a1, const val_t *args, size_t n, bool 
             default:
                 if (a->k == V_INVALID || a1->k == V_INVALID) {
                     truth = a->k == a1->k;
-                } else if (a->k != a1->k) {
+                } else if (go_kind(a->k) != go_kind(a1->k)) {
                     sbuf_t x, y;
                     sb_init(&x);
                     sb_init(&y);
-                    go_sprint(&x, a1, 1, false);
+                    go_sprintf(&x, "%s", 2, a1, 1);
                     go_sprint(&y, a, 1, false);
                     snprintf(err, ecap, "non-comparable types %s: %s, %s: %s", x.p ? x.p : "",
                              val_type_name(a1), val_type_name(a), y.p ? y.p : "");
                     sb_fini(&x);
                     sb_fini(&y);
                     return -1;
+                } else if (is_nil(a) || is_nil(a1)) {
+                    truth = is_nil(a) == is_nil(a1);
                 } else if (!comparable_type(a)) {
                     uncomparable(ex, a, err, ecap);
                     return -1;
-                } else if (a->k == V_SAMPLE) {
+                } else if (a->k == V_SAMPLE && a1->k == V_SAMPLE) {
                     truth = a->u.smp == a1->u.smp;
                 } else {
-                    truth = a->k == V_TIME && a->u.ms == a1->u.ms;
+                    truth = a->k == V_TIME && a1->k == V_TIME && a->u.ms == a1->u.ms;
                 }
             }
         }
@@ -899,7 +977,7 @@ static int fn_index(exec_t *ex, val_t item, const val_t *idx, size_t n, val_t *r
             }
             item = out;
             if (item.k == V_INVALID && i + 1 < n) {
-                snprintf(err, ecap, "index of untyped nil");
+                snprintf(err, ecap, "index of nil pointer");
                 return -1;
             }
             break;
@@ -967,11 +1045,23 @@ static int fn_slice(exec_t *ex, val_t item, const val_t *idx, size_t n, val_t *r
 }
 
 /* html, js and urlquery format their arguments like this first. */
-static void eval_args_string(const val_t *args, size_t n, sbuf_t *b)
+static void eval_args_string(val_t *args, size_t n, sbuf_t *b)
 {
     if (n == 1 && args[0].k == V_STRING && args[0].sub != SUB_HTML) {
         sb_put(b, args[0].u.s.s, args[0].u.s.n);
         return;
+    }
+    /* Go passes each argument through printableValue first: no value becomes
+     * "<no value>" and a pointer the value it points to. */
+    for (size_t i = 0; i < n; i++) {
+        if (args[i].k == V_INVALID) {
+            args[i].k = V_STRING;
+            args[i].sub = SUB_NONE;
+            args[i].u.s.s = "<no value>";
+            args[i].u.s.n = 10;
+        } else if (args[i].k == V_SAMPLE && args[i].u.smp) {
+            args[i].sub = SUB_DEREF;
+        }
     }
     go_sprint(b, args, n, false);
 }
@@ -1040,6 +1130,8 @@ static val_t call_builtin(exec_t *ex, int fn, val_t *a, size_t n, char *err, siz
     *failed = false;
     sbuf_t b;
     sb_init(&b);
+    /* A string bigger than the scratch limit is refused as it grows. */
+    b.limit = ex->arena.limit;
     val_t r = v_invalid();
     bool t = false;
     int rc = 0;
@@ -1055,7 +1147,8 @@ static val_t call_builtin(exec_t *ex, int fn, val_t *a, size_t n, char *err, siz
         case V_ARGS: return v_int(a[0].u.a ? (int64_t)a[0].u.a->n : 0, SUB_NONE);
         case V_VECTOR: return v_int(a[0].u.vec ? (int64_t)a[0].u.vec->n : 0, SUB_NONE);
         case V_INVALID:
-            snprintf(err, ecap, "reflect: call of reflect.Value.Type on zero Value");
+            snprintf(err, ecap, a[0].iface ? "len of nil pointer"
+                                           : "reflect: call of reflect.Value.Type on zero Value");
             break;
         case V_SAMPLE:
             snprintf(err, ecap, a[0].u.smp ? "len of type template.sample" : "len of nil pointer");
@@ -1352,9 +1445,9 @@ static val_t eval_command(exec_t *ex, val_t dot, const node_t *cmd, const final_
         if (nargs > 1) {
             /* Fields of our types are never methods that take arguments. */
         }
-        return eval_field_node(ex, dot, first, nargs, fin);
+        return eval_field_node(ex, dot, first, args, nargs, fin);
     case N_CHAIN:
-        return eval_chain_node(ex, dot, first, nargs, fin);
+        return eval_chain_node(ex, dot, first, args, nargs, fin);
     case N_IDENT:
         return eval_function(ex, dot, first, cmd, args, nargs, fin);
     case N_PIPE:
@@ -1382,10 +1475,13 @@ static val_t eval_pipeline(exec_t *ex, val_t dot, const node_t *pipe)
 {
     if (!pipe)
         return v_invalid();
+    enter(ex);
     at(ex, pipe);
     final_t fin = {false, v_invalid()};
     for (size_t i = 0; i < pipe->u.pipe.ncmds; i++) {
         val_t v = eval_command(ex, dot, pipe->u.pipe.cmds[i], &fin);
+        /* Go digs a value of type interface {} down to what it holds. */
+        v.iface = 0;
         fin.present = true;
         fin.v = v;
     }
@@ -1396,6 +1492,7 @@ static val_t eval_pipeline(exec_t *ex, val_t dot, const node_t *pipe)
         else
             push_var(ex, name, fin.v);
     }
+    ex->depth--;
     return fin.v;
 }
 
@@ -1403,19 +1500,14 @@ static val_t eval_pipeline(exec_t *ex, val_t dot, const node_t *pipe)
 static void print_value(exec_t *ex, const node_t *n, val_t v)
 {
     at(ex, n);
-    if (v.k == V_INVALID) {
+    if (v.k == V_INVALID && v.iface) {
+        sb_puts(&ex->out, "<nil>");
+    } else if (v.k == V_INVALID) {
         sb_puts(&ex->out, "<no value>");
     } else if (v.k == V_SAMPLE && v.u.smp) {
         /* Templates print the struct a pointer refers to, not "&{...}". */
-        sb_putc(&ex->out, '{');
-        val_t m = v_invalid();
-        m.k = V_LABELS;
-        m.u.m = &v.u.smp->labels;
-        go_sprint(&ex->out, &m, 1, false);
-        sb_putc(&ex->out, ' ');
-        val_t f = v_float(v.u.smp->value);
-        go_sprint(&ex->out, &f, 1, false);
-        sb_putc(&ex->out, '}');
+        v.sub = SUB_DEREF;
+        go_sprint(&ex->out, &v, 1, false);
     } else {
         go_sprint(&ex->out, &v, 1, false);
     }
@@ -1487,6 +1579,7 @@ static wres_t walk_range(exec_t *ex, val_t dot, const node_t *r)
         } else {
             idx = v_str(ex, v.u.a->keys[i], strlen(v.u.a->keys[i]), false);
             elem = v.u.a->vals[i];
+            elem.iface = 1;
         }
         if (ndecl > 0)
             ex->vars[ex->nvars - 1].v = elem;
@@ -1542,7 +1635,17 @@ static void walk_template(exec_t *ex, val_t dot, const node_t *n)
     ex->capvars = capvars;
 }
 
+static wres_t walk_inner(exec_t *ex, val_t dot, const node_t *n);
+
 static wres_t walk(exec_t *ex, val_t dot, const node_t *n)
+{
+    enter(ex);
+    wres_t r = walk_inner(ex, dot, n);
+    ex->depth--;
+    return r;
+}
+
+static wres_t walk_inner(exec_t *ex, val_t dot, const node_t *n)
 {
     step(ex);
     at(ex, n);
@@ -1634,7 +1737,19 @@ int mm_tmpl_exec(const mm_tmpl_t *t, const mm_tmpl_data_t *d, mm_tmpl_buf_t *out
     ex->max_steps = d->max_steps ? d->max_steps : 1000000;
     int rc;
     ex->arena.oom = &ex->jb;
+    ex->arena.limit = d->max_memory ? d->max_memory : (size_t)64 << 20;
     if (setjmp(ex->jb)) {
+        if (!ex->code && ex->arena.over_limit) {
+            ex->code = -MM_ELIMIT;
+            if (err) {
+                memset(err, 0, sizeof *err);
+                err->phase = MM_TMPL_ERR_EXEC;
+                snprintf(err->msg, sizeof err->msg,
+                         "template: %s: execution exceeded its memory limit of %zu bytes", t->name,
+                         ex->arena.limit);
+            }
+        }
+        free(ex->pending);
         rc = ex->code ? ex->code : -ENOMEM;
         if (rc == -ENOMEM && err && err->phase == MM_TMPL_ERR_NONE) {
             err->phase = MM_TMPL_ERR_EXEC;
@@ -1702,9 +1817,14 @@ int mm_tmpl_expand_alert(const char *alertname, const char *text, size_t len,
     out->len = start;
     if (out->data)
         out->data[start] = 0;
-    char name[600];
-    snprintf(name, sizeof name, "__alert_%s", alertname);
     mm_tmpl_free(t);
+    size_t an = strlen(alertname);
+    char *name = malloc(an + 9);
+    if (!name)
+        return -ENOMEM;
+    memcpy(name, "__alert_", 8);
+    memcpy(name + 8, alertname, an + 1);
     r = mm_tmpl_format_error(name, &err, out);
+    free(name);
     return r ? r : 1;
 }

@@ -2,6 +2,7 @@
  * Sprintf with flags, width and precision, shortest float formatting, Quote,
  * time.Time.String(). Also the arena and the growing string the engine uses. */
 #include "tmpl_internal.h"
+#include "tmpl_unicode.h"
 
 #include <errno.h>
 #include <math.h>
@@ -20,8 +21,7 @@ struct arena_block {
 
 void arena_init(arena_t *a)
 {
-    a->head = NULL;
-    a->oom = NULL;
+    memset(a, 0, sizeof *a);
 }
 
 void arena_fini(arena_t *a)
@@ -43,6 +43,12 @@ void *arena_alloc(arena_t *a, size_t n)
     arena_block_t *b = a->head;
     if (!b || b->cap - b->used < n) {
         size_t cap = n > 8192 ? n : 8192;
+        if (a->limit && a->total + cap > a->limit) {
+            a->over_limit = true;
+            if (a->oom)
+                longjmp(*a->oom, 1);
+            return NULL;
+        }
         b = malloc(sizeof *b + cap);
         if (!b) {
             if (a->oom)
@@ -51,6 +57,7 @@ void *arena_alloc(arena_t *a, size_t n)
         }
         b->cap = cap;
         b->used = 0;
+        a->total += cap;
         b->next = a->head;
         a->head = b;
     }
@@ -209,21 +216,77 @@ uint32_t utf8_decode(const char *str, size_t n, size_t *w)
     return ((c & 0x07u) << 18) | ((s[1] & 0x3Fu) << 12) | ((s[2] & 0x3Fu) << 6) | (s[3] & 0x3Fu);
 }
 
-/* An approximation of unicode.IsPrint: controls, format characters, line and
- * paragraph separators, surrogates, private use and non-characters are not
- * printable; everything else is treated as assigned and printable. */
+static int uclass(uint32_t r)
+{
+    size_t lo = 0, hi = tmpl_nuclass;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (r < tmpl_uclass[mid].lo)
+            hi = mid;
+        else if (r > tmpl_uclass[mid].hi)
+            lo = mid + 1;
+        else
+            return tmpl_uclass[mid].bits;
+    }
+    return 0;
+}
+
+static uint32_t umap(const tmpl_umap_t *m, size_t n, uint32_t r)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (r < m[mid].from)
+            hi = mid;
+        else if (r > m[mid].from)
+            lo = mid + 1;
+        else
+            return m[mid].to;
+    }
+    return r;
+}
+
+/* unicode.IsPrint: letters, marks, numbers, punctuation, symbols and ASCII space. */
 bool go_is_print(uint32_t r)
 {
-    if (r < 0x20 || (r >= 0x7F && r <= 0x9F) || r == 0xAD)
-        return false;
-    if ((r >= 0x200B && r <= 0x200F) || (r >= 0x2028 && r <= 0x202E) ||
-        (r >= 0x2060 && r <= 0x206F) || r == 0xFEFF || (r >= 0xFFF9 && r <= 0xFFFB))
-        return false;
-    if ((r >= 0xD800 && r <= 0xF8FF) || r > 0x10FFFF || (r & 0xFFFE) == 0xFFFE)
-        return false;
-    if (r >= 0xF0000)
-        return false;
-    return true;
+    if (r < 0x80)
+        return r >= 0x20 && r < 0x7F;
+    return (uclass(r) & U_PRINT) != 0;
+}
+
+bool go_is_letter(uint32_t r)
+{
+    if (r < 0x80)
+        return (r | 32) >= 'a' && (r | 32) <= 'z';
+    return (uclass(r) & U_LETTER) != 0;
+}
+
+bool go_is_digit(uint32_t r)
+{
+    if (r < 0x80)
+        return r >= '0' && r <= '9';
+    return (uclass(r) & U_DIGIT) != 0;
+}
+
+uint32_t go_to_upper(uint32_t r)
+{
+    if (r < 0x80)
+        return (r >= 'a' && r <= 'z') ? r - 32 : r;
+    return umap(tmpl_uupper, tmpl_nuupper, r);
+}
+
+uint32_t go_to_lower(uint32_t r)
+{
+    if (r < 0x80)
+        return (r >= 'A' && r <= 'Z') ? r + 32 : r;
+    return umap(tmpl_ulower, tmpl_nulower, r);
+}
+
+uint32_t go_to_title(uint32_t r)
+{
+    if (r < 0x80)
+        return (r >= 'a' && r <= 'z') ? r - 32 : r;
+    return umap(tmpl_utitle, tmpl_nutitle, r);
 }
 
 static size_t rune_count(const char *s, size_t n)
@@ -245,7 +308,7 @@ static void quote_impl(sbuf_t *b, const char *s, size_t n, char q, bool ascii)
     size_t w;
     for (size_t i = 0; i < n; i += w) {
         uint32_t r = utf8_decode(s + i, n - i, &w);
-        if (r == 0xFFFD && w == 1 && !((unsigned char)s[i] == 0xEF)) {
+        if (r == 0xFFFD && w == 1) {
             char e[4] = {'\\', 'x', hx[((unsigned char)s[i]) >> 4], hx[s[i] & 15]};
             sb_put(b, e, 4);
             continue;
@@ -462,8 +525,14 @@ static void format_hex_float(sbuf_t *b, double v, int prec, bool upper)
 
 /* ---------------------------------------------------------------- time */
 
-void go_time_string(sbuf_t *b, int64_t ms)
+typedef struct {
+    int64_t year;
+    int month, day, hour, min, sec, ms, yday, wday;
+} civil_t;
+
+static civil_t civil(int64_t ms)
 {
+    civil_t c;
     int64_t secs = ms / 1000, msr = ms % 1000;
     if (msr < 0) {
         msr += 1000;
@@ -482,19 +551,38 @@ void go_time_string(sbuf_t *b, int64_t ms)
     int64_t y = yoe + era * 400;
     int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    if (m <= 2)
+    c.day = (int)(doy - (153 * mp + 2) / 5 + 1);
+    c.month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    if (c.month <= 2)
         y++;
+    c.year = y;
+    static const int cum[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    c.yday = cum[c.month - 1] + c.day + (leap && c.month > 2 ? 1 : 0);
+    c.wday = (int)(((days % 7) + 11) % 7); /* 1970-01-01 was a Thursday */
+    c.hour = (int)(sod / 3600);
+    c.min = (int)(sod / 60 % 60);
+    c.sec = (int)(sod % 60);
+    c.ms = (int)msr;
+    return c;
+}
+
+static void put_year(sbuf_t *b, int64_t y)
+{
     if (y < 0)
         sb_printf(b, "-%04lld", (long long)-y);
     else
         sb_printf(b, "%04lld", (long long)y);
-    sb_printf(b, "-%02d-%02d %02d:%02d:%02d", (int)m, (int)d, (int)(sod / 3600),
-              (int)(sod / 60 % 60), (int)(sod % 60));
-    if (msr) {
+}
+
+void go_time_string(sbuf_t *b, int64_t ms)
+{
+    civil_t c = civil(ms);
+    put_year(b, c.year);
+    sb_printf(b, "-%02d-%02d %02d:%02d:%02d", c.month, c.day, c.hour, c.min, c.sec);
+    if (c.ms) {
         char f[8];
-        snprintf(f, sizeof f, "%03d", (int)msr);
+        snprintf(f, sizeof f, "%03d", c.ms);
         int k = 3;
         while (k > 0 && f[k - 1] == '0')
             k--;
@@ -502,6 +590,111 @@ void go_time_string(sbuf_t *b, int64_t ms)
         sb_printf(b, ".%s", f);
     }
     sb_puts(b, " +0000 UTC");
+}
+
+static bool has(const char *s, size_t n, size_t i, const char *p)
+{
+    size_t k = strlen(p);
+    return n - i >= k && memcmp(s + i, p, k) == 0;
+}
+
+/* time.Time.Format for a UTC time with millisecond precision. */
+void go_time_format(sbuf_t *b, int64_t ms, const char *l, size_t n)
+{
+    static const char *months[] = {"January", "February", "March", "April", "May", "June",
+                                   "July", "August", "September", "October", "November",
+                                   "December"};
+    static const char *days[] = {"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday",
+                                 "Friday", "Saturday"};
+    civil_t c = civil(ms);
+    int h12 = c.hour % 12 == 0 ? 12 : c.hour % 12;
+    for (size_t i = 0; i < n;) {
+        if (has(l, n, i, "January")) { sb_puts(b, months[c.month - 1]); i += 7; continue; }
+        if (has(l, n, i, "Jan")) { sb_put(b, months[c.month - 1], 3); i += 3; continue; }
+        if (has(l, n, i, "Monday")) { sb_puts(b, days[c.wday]); i += 6; continue; }
+        if (has(l, n, i, "Mon")) { sb_put(b, days[c.wday], 3); i += 3; continue; }
+        if (has(l, n, i, "MST")) { sb_puts(b, "UTC"); i += 3; continue; }
+        if (has(l, n, i, "01")) { sb_printf(b, "%02d", c.month); i += 2; continue; }
+        if (has(l, n, i, "02")) { sb_printf(b, "%02d", c.day); i += 2; continue; }
+        if (has(l, n, i, "03")) { sb_printf(b, "%02d", h12); i += 2; continue; }
+        if (has(l, n, i, "04")) { sb_printf(b, "%02d", c.min); i += 2; continue; }
+        if (has(l, n, i, "05")) { sb_printf(b, "%02d", c.sec); i += 2; continue; }
+        if (has(l, n, i, "06")) {
+            sb_printf(b, "%02d", (int)(((c.year % 100) + 100) % 100));
+            i += 2;
+            continue;
+        }
+        if (has(l, n, i, "002")) { sb_printf(b, "%03d", c.yday); i += 3; continue; }
+        if (has(l, n, i, "15")) { sb_printf(b, "%02d", c.hour); i += 2; continue; }
+        if (has(l, n, i, "2006")) { put_year(b, c.year); i += 4; continue; }
+        if (has(l, n, i, "__2")) { sb_printf(b, "%3d", c.yday); i += 3; continue; }
+        if (has(l, n, i, "_2") && !has(l, n, i, "_2006")) { sb_printf(b, "%2d", c.day); i += 2; continue; }
+        if (has(l, n, i, "1")) { sb_printf(b, "%d", c.month); i += 1; continue; }
+        if (has(l, n, i, "2")) { sb_printf(b, "%d", c.day); i += 1; continue; }
+        if (has(l, n, i, "3")) { sb_printf(b, "%d", h12); i += 1; continue; }
+        if (has(l, n, i, "4")) { sb_printf(b, "%d", c.min); i += 1; continue; }
+        if (has(l, n, i, "5")) { sb_printf(b, "%d", c.sec); i += 1; continue; }
+        if (has(l, n, i, "PM")) { sb_puts(b, c.hour >= 12 ? "PM" : "AM"); i += 2; continue; }
+        if (has(l, n, i, "pm")) { sb_puts(b, c.hour >= 12 ? "pm" : "am"); i += 2; continue; }
+        static const struct { const char *p, *utc; } zones[] = {
+            {"-07:00:00", "+00:00:00"}, {"-070000", "+000000"}, {"-07:00", "+00:00"},
+            {"-0700", "+0000"}, {"-07", "+00"}, {"Z07:00:00", "Z"}, {"Z070000", "Z"},
+            {"Z07:00", "Z"}, {"Z0700", "Z"}, {"Z07", "Z"},
+        };
+        bool zone = false;
+        for (size_t z = 0; z < sizeof zones / sizeof zones[0]; z++)
+            if (has(l, n, i, zones[z].p)) {
+                sb_puts(b, zones[z].utc);
+                i += strlen(zones[z].p);
+                zone = true;
+                break;
+            }
+        if (zone)
+            continue;
+        if ((l[i] == '.' || l[i] == ',') && i + 1 < n && (l[i + 1] == '0' || l[i + 1] == '9')) {
+            char ch = l[i + 1];
+            size_t j = i + 1;
+            while (j < n && l[j] == ch)
+                j++;
+            if (!(j < n && l[j] >= '0' && l[j] <= '9')) {
+                int digits = (int)(j - i - 1);
+                char frac[24];
+                long long ns = (long long)c.ms * 1000000;
+                snprintf(frac, sizeof frac, "%09lld", ns);
+                int k = digits > 9 ? 9 : digits;
+                if (ch == '9') {
+                    while (k > 0 && frac[k - 1] == '0')
+                        k--;
+                    if (k > 0) {
+                        sb_putc(b, l[i]);
+                        sb_put(b, frac, (size_t)k);
+                    }
+                } else {
+                    sb_putc(b, l[i]);
+                    sb_put(b, frac, (size_t)k);
+                }
+                i = j;
+                continue;
+            }
+        }
+        sb_putc(b, l[i]);
+        i++;
+    }
+}
+
+int64_t go_time_field(int64_t ms, int which)
+{
+    civil_t c = civil(ms);
+    switch (which) {
+    case 0: return c.year;
+    case 1: return c.month;
+    case 2: return c.day;
+    case 3: return c.hour;
+    case 4: return c.min;
+    case 5: return c.sec;
+    case 6: return c.yday;
+    default: return (int64_t)c.ms * 1000000;
+    }
 }
 
 /* ---------------------------------------------------------------- fmt */
@@ -515,8 +708,13 @@ typedef struct {
 
 static void write_padding(sbuf_t *b, int n, bool zero)
 {
-    for (int i = 0; i < n; i++)
-        sb_putc(b, zero ? '0' : ' ');
+    char chunk[256];
+    memset(chunk, zero ? '0' : ' ', sizeof chunk);
+    while (n > 0 && !b->failed) {
+        int k = n < (int)sizeof chunk ? n : (int)sizeof chunk;
+        sb_put(b, chunk, (size_t)k);
+        n -= k;
+    }
 }
 
 /* fmt.pad: pads s to the width, counting runes. */
@@ -892,7 +1090,7 @@ static void print_value(sbuf_t *b, fflags_t *f, const val_t *v, int verb, int de
         return;
     case V_SAMPLE:
         if (depth == 0 && v->u.smp) {
-            sb_puts(b, "&{");
+            sb_puts(b, v->sub == SUB_DEREF ? "{" : "&{");
             if (f->plus_v)
                 sb_puts(b, "Labels:");
             fmt_labels(b, f, &v->u.smp->labels, verb, depth + 1);
@@ -978,8 +1176,12 @@ static bool parse_num(const char *s, size_t end, size_t *i, int *num)
         return false;
     int v = 0;
     while (*i < end && s[*i] >= '0' && s[*i] <= '9') {
-        if (v > 1000000)
-            return false; /* absurdly large: Go reports BADWIDTH/BADPREC */
+        if (v > 1000000) {
+            /* Go gives up on a crazy long number and skips the rest of the format. */
+            *i = end;
+            *num = 0;
+            return false;
+        }
         v = v * 10 + (s[*i] - '0');
         (*i)++;
     }

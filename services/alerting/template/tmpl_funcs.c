@@ -386,104 +386,6 @@ bad:;
 
 /* ---------------------------------------------------------------- case */
 
-/* Simple case mapping for Latin, Greek and Cyrillic (most alert text). */
-static uint32_t to_upper_r(uint32_t r)
-{
-    if (r >= 'a' && r <= 'z')
-        return r - 32;
-    if (r < 0x80)
-        return r;
-    if (r == 0xB5)
-        return 0x39C;
-    if ((r >= 0xE0 && r <= 0xFE && r != 0xF7))
-        return r - 32;
-    if (r == 0xFF)
-        return 0x178;
-    if (r >= 0x100 && r <= 0x17F) {
-        if (r == 0x131)
-            return 'I';
-        if (r == 0x17F)
-            return 'S';
-        if ((r >= 0x139 && r <= 0x148) || (r >= 0x179 && r <= 0x17E))
-            return (r % 2 == 0) ? r - 1 : r;
-        if (r == 0x138 || r == 0x149 || r == 0x130)
-            return r;
-        return (r % 2 == 1) ? r - 1 : r;
-    }
-    if (r >= 0x3B1 && r <= 0x3C9 && r != 0x3C2)
-        return r - 32;
-    if (r == 0x3C2)
-        return 0x3A3;
-    if (r >= 0x3AC && r <= 0x3CE) {
-        switch (r) {
-        case 0x3AC: return 0x386;
-        case 0x3AD: return 0x388;
-        case 0x3AE: return 0x389;
-        case 0x3AF: return 0x38A;
-        case 0x3CC: return 0x38C;
-        case 0x3CD: return 0x38E;
-        case 0x3CE: return 0x38F;
-        default: break;
-        }
-    }
-    if (r >= 0x430 && r <= 0x44F)
-        return r - 32;
-    if (r >= 0x450 && r <= 0x45F)
-        return r - 80;
-    if ((r >= 0x460 && r <= 0x481) || (r >= 0x48A && r <= 0x4BF))
-        return (r % 2 == 1) ? r - 1 : r;
-    return r;
-}
-
-static uint32_t to_lower_r(uint32_t r)
-{
-    if (r >= 'A' && r <= 'Z')
-        return r + 32;
-    if (r < 0x80)
-        return r;
-    if (r >= 0xC0 && r <= 0xDE && r != 0xD7)
-        return r + 32;
-    if (r == 0x178)
-        return 0xFF;
-    if (r >= 0x100 && r <= 0x17F) {
-        if (r == 0x130)
-            return 'i';
-        if ((r >= 0x139 && r <= 0x148) || (r >= 0x179 && r <= 0x17E))
-            return (r % 2 == 1) ? r + 1 : r;
-        if (r == 0x138 || r == 0x149 || r == 0x131 || r == 0x17F)
-            return r;
-        return (r % 2 == 0) ? r + 1 : r;
-    }
-    if (r >= 0x391 && r <= 0x3A9 && r != 0x3A2)
-        return r + 32;
-    switch (r) {
-    case 0x386: return 0x3AC;
-    case 0x388: return 0x3AD;
-    case 0x389: return 0x3AE;
-    case 0x38A: return 0x3AF;
-    case 0x38C: return 0x3CC;
-    case 0x38E: return 0x3CD;
-    case 0x38F: return 0x3CE;
-    default: break;
-    }
-    if (r >= 0x410 && r <= 0x42F)
-        return r + 32;
-    if (r >= 0x400 && r <= 0x40F)
-        return r + 80;
-    if ((r >= 0x460 && r <= 0x481) || (r >= 0x48A && r <= 0x4BF))
-        return (r % 2 == 0) ? r + 1 : r;
-    return r;
-}
-
-static bool is_letter_or_digit(uint32_t r)
-{
-    if (r < 0x80)
-        return (r >= '0' && r <= '9') || ((r | 32) >= 'a' && (r | 32) <= 'z');
-    return to_upper_r(r) != r || to_lower_r(r) != r || r == 0xDF || r == 0x138 ||
-           (r >= 0x4E00 && r <= 0x9FFF) || (r >= 0x3040 && r <= 0x30FF) ||
-           (r >= 0xAC00 && r <= 0xD7A3) || (r >= 0xC0 && r <= 0x24F && r != 0xD7 && r != 0xF7);
-}
-
 static bool is_space_r(uint32_t r)
 {
     return r == ' ' || (r >= '\t' && r <= '\r') || r == 0x85 || r == 0xA0 || r == 0x1680 ||
@@ -500,7 +402,7 @@ static bool is_separator(uint32_t r)
             return false;
         return true;
     }
-    if (is_letter_or_digit(r))
+    if (go_is_letter(r) || go_is_digit(r))
         return false;
     return is_space_r(r);
 }
@@ -511,17 +413,14 @@ void fn_case(sbuf_t *out, const char *s, size_t n, int mode)
     size_t w;
     for (size_t i = 0; i < n; i += w) {
         uint32_t r = utf8_decode(s + i, n - i, &w);
-        if ((unsigned char)s[i] < 0x80) {
-            /* Fast path keeps ASCII bytes as they are. */
-        }
         uint32_t m = r;
         if (mode == 0)
-            m = to_upper_r(r);
+            m = go_to_upper(r);
         else if (mode == 1)
-            m = to_lower_r(r);
+            m = go_to_lower(r);
         else {
             if (is_separator(prev))
-                m = to_upper_r(r);
+                m = go_to_title(r);
             prev = r;
         }
         sb_utf8(out, m);
@@ -679,7 +578,7 @@ void fn_js_escape(sbuf_t *out, const char *s, size_t n)
             continue;
         }
         uint32_t r = utf8_decode(s + i, n - i, &w);
-        if (go_is_print(r) && !(r == 0xFFFD && w == 1))
+        if (go_is_print(r))
             sb_put(out, s + i, w);
         else
             sb_printf(out, "\\u%04X", (unsigned)r);
@@ -698,7 +597,7 @@ void fn_path_prefix(sbuf_t *out, const char *url)
     size_t n = strcspn(p, "?#");
     /* Percent-decode as url.URL.Path holds the decoded path. */
     for (size_t i = 0; i < n; i++) {
-        if (p[i] == '%' && i + 2 < n + 1 && i + 2 <= n - 1 + 1) {
+        if (p[i] == '%' && i + 2 < n) {
             char h[3] = {p[i + 1], p[i + 2], 0};
             char *e;
             long v = strtol(h, &e, 16);
@@ -1131,7 +1030,7 @@ static void expand(sbuf_t *out, const char *t, size_t tn, const char *src, const
         while (j < tn) {
             size_t w;
             uint32_t r = utf8_decode(t + j, tn - j, &w);
-            bool ok = r == '_' || (r < 0x80 && is_word((char)r)) || (r >= 0x80 && r != 0xFFFD);
+            bool ok = r == '_' || go_is_letter(r) || go_is_digit(r);
             if (!ok)
                 break;
             j += w;

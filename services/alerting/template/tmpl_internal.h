@@ -16,6 +16,8 @@ typedef struct arena_block arena_block_t;
 typedef struct {
     arena_block_t *head;
     jmp_buf *oom;           /* longjmp target on allocation failure, or NULL */
+    size_t total, limit;    /* bytes held; limit 0 = none */
+    bool over_limit;        /* the last failure was the limit, not malloc */
 } arena_t;
 
 void arena_init(arena_t *a);
@@ -108,7 +110,7 @@ typedef enum {
     V_DATA,         /* the alert data struct */
 } vkind_t;
 
-enum { SUB_NONE = 0, SUB_INT64, SUB_UINT8, SUB_HTML };
+enum { SUB_NONE = 0, SUB_INT64, SUB_UINT8, SUB_HTML, SUB_DEREF /* a *sample printed as its struct */ };
 
 typedef struct lmap lmap_t;
 typedef struct amap amap_t;
@@ -119,6 +121,7 @@ typedef struct tdata tdata_t;
 typedef struct {
     uint8_t k;
     uint8_t sub;
+    uint8_t iface;      /* static type interface {} (an element of an args map) */
     union {
         bool b;
         int64_t i;
@@ -152,9 +155,19 @@ void go_format_float(sbuf_t *b, double v, char fmt, int prec);
 void go_quote(sbuf_t *b, const char *s, size_t n);
 /* time.Time.String() of a UTC time given in milliseconds. */
 void go_time_string(sbuf_t *b, int64_t ms);
+/* time.Time.Format(layout) of that time; and Year, Month, Day, Hour, Minute,
+ * Second, YearDay, Nanosecond (which = 0..7). */
+void go_time_format(sbuf_t *b, int64_t ms, const char *layout, size_t n);
+int64_t go_time_field(int64_t ms, int which);
 /* Decodes one UTF-8 rune like Go (invalid byte -> U+FFFD, width 1). */
 uint32_t utf8_decode(const char *s, size_t n, size_t *w);
 bool go_is_print(uint32_t r);
+/* unicode.IsLetter, unicode.IsDigit, and the simple case mappings. */
+bool go_is_letter(uint32_t r);
+bool go_is_digit(uint32_t r);
+uint32_t go_to_upper(uint32_t r);
+uint32_t go_to_lower(uint32_t r);
+uint32_t go_to_title(uint32_t r);
 
 /* ---- Prometheus / builtin string helpers (tmpl_funcs.c) ---- */
 typedef struct exec exec_t;

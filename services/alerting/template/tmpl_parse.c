@@ -49,7 +49,8 @@ typedef struct {
     mm_tmpl_t *t;
     lexer_t lx;
     size_t ti;             /* next item */
-    item_t last;           /* the most recently read item (Go's token[0]) */
+    item_t last;           /* the furthest item read (Go's token[0]) */
+    size_t far;
     const char **vars;
     size_t nvars, capvars;
     int range_depth;
@@ -69,11 +70,7 @@ static bool is_space(int r)
 
 static bool is_alnum_r(uint32_t r)
 {
-    if (r == '_' || (r >= '0' && r <= '9') || ((r | 32) >= 'a' && (r | 32) <= 'z'))
-        return true;
-    /* Non-ASCII letters and digits: treat every printable non-ASCII rune as one. */
-    return r >= 0x80 && r != 0xFFFD && go_is_print(r) && r != 0xA0 && !(r >= 0x2000 && r <= 0x206F) &&
-           r != 0x3000;
+    return r == '_' || go_is_letter(r) || go_is_digit(r);
 }
 
 static void emit_item(lexer_t *l, itype_t t, const char *val, size_t len, int pos, int line)
@@ -409,7 +406,8 @@ static void lex_all(lexer_t *l)
         }
         case '$':
         case '.': {
-            if (r == '.' && l->pos < l->n && l->in[l->pos] >= '0' && l->in[l->pos] <= '9') {
+            /* A '.' before a digit or at the very end starts a number, as in Go. */
+            if (r == '.' && (l->pos >= l->n || (l->in[l->pos] >= '0' && l->in[l->pos] <= '9'))) {
                 l->pos--;
                 goto number;
             }
@@ -597,8 +595,12 @@ static item_t item_at(parser_t *p, size_t i)
 static item_t next(parser_t *p)
 {
     item_t it = item_at(p, p->ti);
+    /* Go's errors name the line of the furthest item read, look-ahead included. */
+    if (p->ti >= p->far) {
+        p->last = it;
+        p->far = p->ti + 1;
+    }
     p->ti++;
-    p->last = it;
     return it;
 }
 

@@ -45,6 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     d.query = on_query;
     d.max_steps = 100000;
     d.max_output = 65536;
+    d.max_memory = 4 << 20;
 
     mm_tmpl_buf_t out;
     mm_tmpl_buf_init(&out);

@@ -285,6 +285,34 @@ static void test_limits(void **state)
     mm_tmpl_buf_fini(&b);
 }
 
+static void test_depth_and_memory(void **state)
+{
+    (void)state;
+    /* Unbounded {{template}} recursion stops with an error, not a stack overflow. */
+    assert_non_null(strstr(expand("{{ define \"r\" }}x{{ template \"r\" . }}{{ end }}{{ template \"r\" 1 }}", 0),
+                           "exceeded maximum template depth"));
+    /* Nested parentheses inside recursive templates too. */
+    assert_non_null(strstr(expand("{{ define \"r\" }}{{ ((((((((((template_r_arg)))))))))) }}{{ end }}", 0),
+                           "function \"template_r_arg\" not defined"));
+    assert_non_null(strstr(expand("{{ define \"r\" }}{{ if (((((1))))) }}{{ template \"r\" . }}{{ end }}{{ end }}"
+                                  "{{ template \"r\" 1 }}", 0),
+                           "exceeded maximum template depth"));
+    /* Scratch memory is capped. */
+    mm_tmpl_data_t d = data(0);
+    d.max_memory = 1 << 20;
+    const char *t = "{{ range $i, $v := $labels }}{{ $x := printf \"%500000d\" 1 }}"
+                    "{{ $y := printf \"%500000d\" 2 }}{{ end }}";
+    mm_tmpl_t *tp;
+    mm_tmpl_err_t err;
+    assert_int_equal(mm_tmpl_parse_alert("A", t, strlen(t), &tp, &err), 0);
+    mm_tmpl_buf_t b;
+    mm_tmpl_buf_init(&b);
+    assert_int_equal(mm_tmpl_exec(tp, &d, &b, &err), -MM_ELIMIT);
+    assert_non_null(strstr(err.msg, "memory limit"));
+    mm_tmpl_free(tp);
+    mm_tmpl_buf_fini(&b);
+}
+
 static void test_reuse_and_append(void **state)
 {
     (void)state;
@@ -362,6 +390,7 @@ int main(void)
         cmocka_unit_test(test_nesting_limit),
         cmocka_unit_test(test_query),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_depth_and_memory),
         cmocka_unit_test(test_reuse_and_append),
         cmocka_unit_test(test_garbage_never_crashes),
     };

@@ -2,7 +2,7 @@
  * differential test against promtool. Reads one JSON job from a file: alert
  * name, value, labels, external labels and URL, canned query results, and a
  * map of name -> template text; prints a JSON map of name -> hex of the
- * expansion (any bytes survive). */
+ * expansion (any bytes survive). An array of jobs gives an array of maps. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -57,18 +57,9 @@ static int on_query(void *user, const char *q, int64_t t, mm_tmpl_result_t *res,
     return 0;
 }
 
-int main(int argc, char **argv)
+/* Renders one job object into a JSON map of name -> hex. */
+static json_t *render_job(json_t *job)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: tmpl_render JOB.json\n");
-        return 2;
-    }
-    json_error_t je;
-    json_t *job = json_load_file(argv[1], 0, &je);
-    if (!job) {
-        fprintf(stderr, "%s:%d: %s\n", argv[1], je.line, je.text);
-        return 2;
-    }
     mm_tmpl_data_t d;
     memset(&d, 0, sizeof d);
     mm_label_t *l = labels_of(json_object_get(job, "labels"), &d.nlabels);
@@ -91,7 +82,7 @@ int main(int argc, char **argv)
         int r = mm_tmpl_expand_alert(alert ? alert : "A", text, strlen(text), &d, &b);
         if (r < 0) {
             fprintf(stderr, "%s: error %d\n", k, r);
-            return 1;
+            exit(1);
         }
         /* Hex keeps any bytes (invalid UTF-8 included) intact through JSON. */
         char *hex = malloc(b.len * 2 + 1);
@@ -102,12 +93,36 @@ int main(int argc, char **argv)
         free(hex);
         mm_tmpl_buf_fini(&b);
     }
+    free(l);
+    free(e);
+    return out;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: tmpl_render JOB.json\n");
+        return 2;
+    }
+    json_error_t je;
+    json_t *job = json_load_file(argv[1], 0, &je);
+    if (!job) {
+        fprintf(stderr, "%s:%d: %s\n", argv[1], je.line, je.text);
+        return 2;
+    }
+    json_t *out;
+    if (json_is_array(job)) {
+        out = json_array();
+        size_t i;
+        json_t *j;
+        json_array_foreach(job, i, j) json_array_append_new(out, render_job(j));
+    } else {
+        out = render_job(job);
+    }
     char *s = json_dumps(out, JSON_SORT_KEYS | JSON_ENSURE_ASCII);
     puts(s);
     free(s);
     json_decref(out);
     json_decref(job);
-    free(l);
-    free(e);
     return 0;
 }
