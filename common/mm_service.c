@@ -357,8 +357,10 @@ int mm_service_main(const mm_service_def_t *def, int argc, char **argv)
     mm_log_notice("MM-SERVICE-START", "memmon-%s %s started as %s (config %s)", def->name,
                   MM_VERSION, svc->cfg.instance, svc->config_dir);
     send_heartbeat(svc);
-    uv_timer_start(&svc->heartbeat, on_heartbeat, (uint64_t)svc->cfg.heartbeat_ms,
-                   (uint64_t)svc->cfg.heartbeat_ms);
+    /* The heartbeat just sent usually precedes the bus connection (dialing
+     * is asynchronous), so repeat it soon instead of a full interval later. */
+    uint64_t first = svc->cfg.heartbeat_ms < 500 ? (uint64_t)svc->cfg.heartbeat_ms : 500;
+    uv_timer_start(&svc->heartbeat, on_heartbeat, first, (uint64_t)svc->cfg.heartbeat_ms);
 
     uv_run(&svc->loop, UV_RUN_DEFAULT);
     exit_code = 0;

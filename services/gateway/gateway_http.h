@@ -100,6 +100,14 @@ void gw_common_headers(h2o_req_t *req, bool cacheable);
 void gw_register_error_filter(h2o_hostconf_t *host);
 
 /* ---- the endpoint groups ---- */
+/* A write request: POST with a valid bearer token. Otherwise answers 405,
+ * 401 or 403 (JSON) and returns false. `what` completes "use POST ...". */
+bool gw_want_write(gw_handler_t *h, h2o_req_t *req, const char *what);
+
+/* A new 128-bit correlation id as 32 hex characters. */
+void gw_new_id(char out[33]);
+
+void http_health_register(gateway_io_t *io, h2o_hostconf_t *host);
 void http_status_register(gateway_io_t *io, h2o_hostconf_t *host);
 void http_metrics_register(gateway_io_t *io, h2o_hostconf_t *host);
 void http_history_register(gateway_io_t *io, h2o_hostconf_t *host);

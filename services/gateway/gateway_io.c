@@ -143,6 +143,7 @@ int gateway_io_new(const gateway_io_opts_t *o, gateway_io_t **ret_io)
     h2o_hostconf_t *host = h2o_config_register_host(&io->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     /* Longer prefixes first: h2o takes the first registered match. */
     http_metrics_register(io, host);
+    http_health_register(io, host);     /* before /api/health, a prefix of it */
     http_status_register(io, host);
     http_history_register(io, host);
     http_ingest_register(io, host);

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "gateway_json.h"
 
@@ -32,20 +31,6 @@ static void on_ctx_dispose(void *p)
         gateway_pending_cancel(ctx->h->io->gw, ctx->pending);
         ctx->pending = NULL;
     }
-}
-
-static void new_id(char out[33])
-{
-    uint8_t raw[16];
-    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
-        /* getrandom on Linux does not fail for 16 bytes once seeded; this
-         * only keeps ids unique if it ever did. */
-        static uint64_t counter;
-        uint64_t c = ++counter;
-        memcpy(raw, &c, sizeof(c));
-    }
-    for (size_t i = 0; i < 16; i++)
-        snprintf(out + 2 * i, 3, "%02x", raw[i]);
 }
 
 static void on_reply(void *data, const Mm__Reply *r)
@@ -173,7 +158,7 @@ static int on_performance(gw_handler_t *h, h2o_req_t *req)
     ctx->req = req;
     ctx->hours = hours;
     char id[33];
-    new_id(id);
+    gw_new_id(id);
     int64_t deadline = mm_clock_now_ms(io->clock) + io->command_timeout_ms;
     if (gateway_pending_add(io->gw, id, deadline, on_reply, ctx, &ctx->pending) < 0) {
         gw_error(h, req, 503, "busy", "could not register the command");

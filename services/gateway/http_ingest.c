@@ -19,28 +19,9 @@ static int on_ingest(gw_handler_t *h, h2o_req_t *req)
         gw_error(h, req, 404, "not_found", "no such endpoint");
         return 0;
     }
-    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("POST"));
-        gw_error(h, req, 405, "method_not_allowed", "use POST with a JSON body");
+    if (!gw_want_write(h, req, "with a JSON body"))
         return 0;
-    }
-    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
-    const char *auth = i >= 0 ? req->headers.entries[i].value.base : NULL;
-    size_t auth_len = i >= 0 ? req->headers.entries[i].value.len : 0;
-    int r = gateway_auth_check(auth, auth_len, io->api_token);
-    if (r == -EACCES) {
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
-                       H2O_STRLIT("Bearer realm=\"memmon\""));
-        gw_error(h, req, 401, "unauthorized", "send Authorization: Bearer <api_token>");
-        return 0;
-    }
-    if (r < 0) {
-        gw_error(h, req, 403, "forbidden",
-                 io->api_token ? "the bearer token is not valid"
-                               : "writes are disabled: no api_token is configured");
-        return 0;
-    }
-    i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1);
     if (i >= 0) {
         h2o_iovec_t ct = req->headers.entries[i].value;
         size_t n = strlen("application/json");
@@ -60,7 +41,7 @@ static int on_ingest(gw_handler_t *h, h2o_req_t *req)
     }
     gateway_ingest_t *in;
     gateway_error_t err;
-    r = gateway_ingest_parse(req->entity.base, req->entity.len, mm_clock_now_ms(io->clock), &in, &err);
+    int r = gateway_ingest_parse(req->entity.base, req->entity.len, mm_clock_now_ms(io->clock), &in, &err);
     if (r == -EINVAL) {
         gw_error(h, req, err.status, err.code, "%s", err.message);
         return 0;

@@ -2,10 +2,13 @@
  * Content-Length on every response, method and path checks, query lookup. */
 #include "gateway_http.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 
+#include "gateway_ingest.h"
 #include "gateway_json.h"
 
 static int on_req_trampoline(h2o_handler_t *self, h2o_req_t *req);
@@ -220,4 +223,45 @@ void gw_register_error_filter(h2o_hostconf_t *host)
 {
     h2o_filter_t *f = h2o_create_filter(&host->fallback_path, sizeof(*f));
     f->on_setup_ostream = json_error_setup;
+}
+
+bool gw_want_write(gw_handler_t *h, h2o_req_t *req, const char *what)
+{
+    gateway_io_t *io = h->io;
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, H2O_STRLIT("POST"));
+        gw_error(h, req, 405, "method_not_allowed", "use POST %s", what);
+        return false;
+    }
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    const char *auth = i >= 0 ? req->headers.entries[i].value.base : NULL;
+    size_t auth_len = i >= 0 ? req->headers.entries[i].value.len : 0;
+    int r = gateway_auth_check(auth, auth_len, io->api_token);
+    if (r == -EACCES) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+                       H2O_STRLIT("Bearer realm=\"memmon\""));
+        gw_error(h, req, 401, "unauthorized", "send Authorization: Bearer <api_token>");
+        return false;
+    }
+    if (r < 0) {
+        gw_error(h, req, 403, "forbidden",
+                 io->api_token ? "the bearer token is not valid"
+                               : "writes are disabled: no api_token is configured");
+        return false;
+    }
+    return true;
+}
+
+void gw_new_id(char out[33])
+{
+    uint8_t raw[16];
+    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+        /* getrandom on Linux does not fail for 16 bytes once seeded; this
+         * only keeps ids unique if it ever did. */
+        static uint64_t counter;
+        uint64_t c = ++counter;
+        memcpy(raw, &c, sizeof(c));
+    }
+    for (size_t i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
 }

@@ -356,6 +356,55 @@ checks:
         cfg.cleanup()
 
 
+def test_run_through_gateway():
+    """POST /api/health/run: token required, 202 with the run's id, and the new
+    result in GET /api/health, as an operator (or the incident service) uses it."""
+    tmp = tempfile.mkdtemp(prefix="mm-health-")
+    flag = os.path.join(tmp, "fail")
+    yml = """
+interval: 1h
+timeout: 2s
+checks:
+  - name: flag
+    kind: command
+    argv: [/bin/sh, -c, 'if [ -e {flag} ]; then echo "CRITICAL - flag set"; exit 2; fi; echo "OK"']
+""".format(flag=flag)
+    cfg = TempConfig(files={"health.yml": yml})
+    try:
+        with Stack(cfg, ["bus", "health", "gateway"]) as st:
+            def flag_status():
+                doc = st.get_json("/api/health")
+                return {c["name"]: c["status"] for c in doc.get("checks", [])}.get("flag")
+            wait_for(lambda: flag_status() == "healthy", timeout=20, what="first result")
+            status, _, body = st.http("POST", "/api/health/run", body='{"checks":["flag"]}')
+            assert status == 401 and json.loads(body)["error"]["code"] == "unauthorized", body
+            status, _, body = st.http("POST", "/api/health/run", body='{"checks":["flag"]}',
+                                      token="wrong")
+            assert status == 403, body
+            status, _, body = st.http("GET", "/api/health/run", token=cfg.token)
+            assert status == 405, body
+            status, _, body = st.http("POST", "/api/health/run", body='{"checks":"flag"}',
+                                      token=cfg.token)
+            assert status == 400, body
+            open(flag, "w").close()
+            status, _, body = st.http("POST", "/api/health/run", body='{"checks":["flag"]}',
+                                      token=cfg.token)
+            doc = json.loads(body)
+            assert status == 202 and doc["checks"] == ["flag"] and len(doc["id"]) > 0, body
+            # Interval 1 h: only the on-demand run can have changed the level.
+            wait_for(lambda: flag_status() == "critical", timeout=20, what="critical after run")
+            status, _, body = st.http("POST", "/api/health/run", body='{"checks":["nope"]}',
+                                      token=cfg.token)
+            assert status == 404 and "nope" in body.decode(), body
+            # No body: every check runs.
+            os.unlink(flag)
+            status, _, body = st.http("POST", "/api/health/run", token=cfg.token)
+            assert status == 202, body
+            wait_for(lambda: flag_status() == "healthy", timeout=20, what="healthy again")
+    finally:
+        cfg.cleanup()
+
+
 def test_process_killed():
     tmp = tempfile.mkdtemp(prefix="mm-health-")
     pidfile = os.path.join(tmp, "app.pid")
@@ -590,6 +639,6 @@ checks:
 
 
 if __name__ == "__main__":
-    harness.main([test_config_errors, test_faults_become_results, test_run_on_demand_and_history,
+    harness.main([test_config_errors, test_faults_become_results, test_run_on_demand_and_history, test_run_through_gateway,
                   test_process_killed, test_simulator_faults, test_reload,
                   test_tls_cert_expiry])
