@@ -107,6 +107,16 @@ bool gw_want_write(gw_handler_t *h, h2o_req_t *req, const char *what);
 /* A new 128-bit correlation id as 32 hex characters. */
 void gw_new_id(char out[33]);
 
+/* Answers req through another service: sends cmd.<service> `verb` with
+ * args_json (read during the call only) and a correlation id. On a 2xx reply whose result is
+ * JSON, on_ok writes the response; time-outs, refusals and bad replies are
+ * answered here with JSON errors. Strings service and verb must be static. */
+typedef struct gw_command gw_command_t;
+typedef void (*gw_command_ok_cb)(gw_handler_t *h, h2o_req_t *req, int status,
+                                 const char *result_json, void *data);
+void gw_command_send(gw_handler_t *h, h2o_req_t *req, const char *service, const char *verb,
+                     const char *args_json, gw_command_ok_cb on_ok, void *data);
+
 void http_health_register(gateway_io_t *io, h2o_hostconf_t *host);
 void http_status_register(gateway_io_t *io, h2o_hostconf_t *host);
 void http_metrics_register(gateway_io_t *io, h2o_hostconf_t *host);

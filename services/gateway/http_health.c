@@ -6,7 +6,6 @@
  * deadline → 504. */
 #include "gateway_http.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <string.h>
 
@@ -14,55 +13,13 @@
 
 #define MAX_CHECKS 1000
 
-typedef struct {
-    gw_handler_t *h;
-    h2o_req_t *req;
-    gateway_pending_t *pending;     /* NULL once answered */
-} run_ctx_t;
-
-static void on_ctx_dispose(void *p)
+static void on_ok(gw_handler_t *h, h2o_req_t *req, int status, const char *result, void *data)
 {
-    run_ctx_t *ctx = p;
-    if (ctx->pending) {
-        gateway_pending_cancel(ctx->h->io->gw, ctx->pending);
-        ctx->pending = NULL;
-    }
-}
-
-static void on_reply(void *data, const Mm__Reply *r)
-{
-    run_ctx_t *ctx = data;
-    gw_handler_t *h = ctx->h;
-    ctx->pending = NULL;
-    if (!r) {
-        if (h->io->stopping)
-            gw_error(h, ctx->req, 503, "shutting_down", "the gateway is stopping");
-        else
-            gw_error(h, ctx->req, 504, "timeout",
-                     "the health service did not answer health.run within %lld ms",
-                     (long long)h->io->command_timeout_ms);
-        return;
-    }
-    if (r->status < 200 || r->status >= 300) {
-        int status = r->status >= 400 && r->status < 500 ? r->status : 502;
-        gw_error(h, ctx->req, status,
-                 r->error_code && *r->error_code ? r->error_code : "health_error", "health: %s",
-                 r->error_message && *r->error_message ? r->error_message : "error");
-        return;
-    }
-    const char *result = r->result_json && *r->result_json ? r->result_json : "{}";
-    json_error_t jerr;
-    json_t *j = json_loads(result, JSON_DECODE_ANY, &jerr);
-    if (!j) {
-        gw_error(h, ctx->req, 502, "bad_reply", "the health service's answer is not JSON: %s",
-                 jerr.text);
-        return;
-    }
-    json_decref(j);
+    (void)data;
     gateway_buf_t b;
     gateway_buf_init(&b);
     gateway_buf_append(&b, result, strlen(result));
-    gw_respond_json(h, ctx->req, r->status, &b);
+    gw_respond_json(h, req, status, &b);
     gateway_buf_fini(&b);
 }
 
@@ -135,39 +92,11 @@ static int on_run(gw_handler_t *h, h2o_req_t *req)
         gateway_buf_fini(&args);
         return 0;
     }
-    if (!io->publish) {
-        gateway_buf_fini(&args);
-        gw_error(h, req, 503, "bus_unavailable", "the gateway has no bus connection");
-        return 0;
-    }
-    run_ctx_t *ctx = h2o_mem_alloc_shared(&req->pool, sizeof(*ctx), on_ctx_dispose);
-    memset(ctx, 0, sizeof(*ctx));
-    ctx->h = h;
-    ctx->req = req;
-    char id[33];
-    gw_new_id(id);
-    int64_t deadline = mm_clock_now_ms(io->clock) + io->command_timeout_ms;
-    if (gateway_pending_add(io->gw, id, deadline, on_reply, ctx, &ctx->pending) < 0) {
-        gateway_buf_fini(&args);
-        gw_error(h, req, 503, "busy", "could not register the command");
-        return 0;
-    }
-    Mm__Command cmd = MM__COMMAND__INIT;
-    cmd.id = id;
-    cmd.requester = io->instance;
-    cmd.deadline_ms = deadline;
-    cmd.verb = (char *)"health.run";
-    cmd.args_json = args.data ? args.data : (char *)"{}";
-    Mm__Envelope env = MM__ENVELOPE__INIT;
-    env.payload_case = MM__ENVELOPE__PAYLOAD_COMMAND;
-    env.command = &cmd;
-    int r = gateway_buf_failed(&args) ? -ENOMEM : io->publish(io->publish_data, "cmd.health", &env);
+    if (gateway_buf_failed(&args))
+        gw_error(h, req, 503, "out_of_memory", "the command could not be built");
+    else
+        gw_command_send(h, req, "health", "health.run", args.data, on_ok, NULL);
     gateway_buf_fini(&args);
-    if (r < 0) {
-        gateway_pending_cancel(io->gw, ctx->pending);
-        ctx->pending = NULL;
-        gw_error(h, req, 503, "bus_unavailable", "the command could not be sent: %s", strerror(-r));
-    }
     return 0;
 }
 

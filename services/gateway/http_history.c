@@ -16,52 +16,10 @@
 
 #define MAX_HOURS (24 * 366)
 
-typedef struct {
-    gw_handler_t *h;
-    h2o_req_t *req;
-    gateway_pending_t *pending;     /* NULL once answered */
-    int64_t hours;
-} history_ctx_t;
-
-/* The request went away (client closed, or the server stops): forget it. */
-static void on_ctx_dispose(void *p)
+static void on_ok(gw_handler_t *h, h2o_req_t *req, int status, const char *result, void *data)
 {
-    history_ctx_t *ctx = p;
-    if (ctx->pending) {
-        gateway_pending_cancel(ctx->h->io->gw, ctx->pending);
-        ctx->pending = NULL;
-    }
-}
-
-static void on_reply(void *data, const Mm__Reply *r)
-{
-    history_ctx_t *ctx = data;
-    gw_handler_t *h = ctx->h;
-    ctx->pending = NULL;
-    if (!r) {
-        if (h->io->stopping)
-            gw_error(h, ctx->req, 503, "shutting_down", "the gateway is stopping");
-        else
-            gw_error(h, ctx->req, 504, "timeout",
-                     "the collector did not answer history.query within %lld ms",
-                     (long long)h->io->command_timeout_ms);
-        return;
-    }
-    if (r->status < 200 || r->status >= 300) {
-        int status = r->status >= 400 && r->status < 500 ? r->status : 502;
-        gw_error(h, ctx->req, status, r->error_code && *r->error_code ? r->error_code : "collector_error",
-                 "collector: %s", r->error_message && *r->error_message ? r->error_message : "error");
-        return;
-    }
-    /* Never forward what is not JSON. */
-    const char *result = r->result_json && *r->result_json ? r->result_json : "[]";
-    json_error_t jerr;
-    json_t *j = json_loads(result, JSON_DECODE_ANY, &jerr);
-    if (!j) {
-        gw_error(h, ctx->req, 502, "bad_reply", "the collector's answer is not JSON: %s", jerr.text);
-        return;
-    }
-    json_decref(j);
+    (void)status;
+    int64_t hours = *(const int64_t *)data;
     gateway_buf_t b;
     gateway_buf_init(&b);
     gateway_jw_t w;
@@ -70,7 +28,7 @@ static void on_reply(void *data, const Mm__Reply *r)
     gateway_jw_key(&w, "timestamp");
     gateway_jw_time(&w, mm_clock_now_ms(h->io->clock));
     gateway_jw_key(&w, "hours");
-    gateway_jw_i64(&w, ctx->hours);
+    gateway_jw_i64(&w, hours);
     gateway_jw_key(&w, "historical_metrics");
     gateway_jw_raw(&w, result, strlen(result));
     gateway_jw_key(&w, "current_metrics");
@@ -83,7 +41,7 @@ static void on_reply(void *data, const Mm__Reply *r)
     gateway_jw_arr_begin(&w);
     gateway_jw_arr_end(&w);
     gateway_jw_obj_end(&w);
-    gw_respond_json(h, ctx->req, 200, &b);
+    gw_respond_json(h, req, 200, &b);
     gateway_buf_fini(&b);
 }
 
@@ -106,7 +64,6 @@ static bool parse_int(const char *v, size_t len, int64_t min, int64_t max, int64
 
 static int on_performance(gw_handler_t *h, h2o_req_t *req)
 {
-    gateway_io_t *io = h->io;
     if (!gw_path_is(req, "/api/performance")) {
         gw_error(h, req, 404, "not_found", "no such endpoint");
         return 0;
@@ -148,22 +105,8 @@ static int on_performance(gw_handler_t *h, h2o_req_t *req)
         gw_error(h, req, 400, "bad_parameter", "max_series must be an integer from 1 to 10000");
         return 0;
     }
-    if (!io->publish) {
-        gw_error(h, req, 503, "bus_unavailable", "the gateway has no bus connection");
-        return 0;
-    }
-    history_ctx_t *ctx = h2o_mem_alloc_shared(&req->pool, sizeof(*ctx), on_ctx_dispose);
-    memset(ctx, 0, sizeof(*ctx));
-    ctx->h = h;
-    ctx->req = req;
-    ctx->hours = hours;
-    char id[33];
-    gw_new_id(id);
-    int64_t deadline = mm_clock_now_ms(io->clock) + io->command_timeout_ms;
-    if (gateway_pending_add(io->gw, id, deadline, on_reply, ctx, &ctx->pending) < 0) {
-        gw_error(h, req, 503, "busy", "could not register the command");
-        return 0;
-    }
+    int64_t *hours_p = h2o_mem_alloc_pool(&req->pool, sizeof(*hours_p));
+    *hours_p = hours;
     gateway_buf_t args;
     gateway_buf_init(&args);
     gateway_jw_t w;
@@ -182,22 +125,11 @@ static int on_performance(gw_handler_t *h, h2o_req_t *req)
         gateway_jw_i64(&w, max_series);
     }
     gateway_jw_obj_end(&w);
-    Mm__Command cmd = MM__COMMAND__INIT;
-    cmd.id = id;
-    cmd.requester = io->instance;
-    cmd.deadline_ms = deadline;
-    cmd.verb = (char *)"history.query";
-    cmd.args_json = args.data ? args.data : (char *)"{}";
-    Mm__Envelope env = MM__ENVELOPE__INIT;
-    env.payload_case = MM__ENVELOPE__PAYLOAD_COMMAND;
-    env.command = &cmd;
-    int r = gateway_buf_failed(&args) ? -ENOMEM : io->publish(io->publish_data, "cmd.collector", &env);
+    if (gateway_buf_failed(&args))
+        gw_error(h, req, 503, "out_of_memory", "the command could not be built");
+    else
+        gw_command_send(h, req, "collector", "history.query", args.data, on_ok, hours_p);
     gateway_buf_fini(&args);
-    if (r < 0) {
-        gateway_pending_cancel(io->gw, ctx->pending);
-        ctx->pending = NULL;
-        gw_error(h, req, 503, "bus_unavailable", "the command could not be sent: %s", strerror(-r));
-    }
     return 0;
 }
 
