@@ -33,7 +33,7 @@ struct mm_yaml_node {
     char *str;                  /* scalars: the value, NUL-terminated */
     size_t len;
     char *tag;                  /* explicit tag or NULL */
-    mm_yaml_node_t **items;     /* seq: n items; map: n pairs as items[2i], items[2i+1] */
+    mm_yaml_node_t **items;     /* seq: n items; map: n/2 pairs, key items[2i], value items[2i+1] */
     size_t n;
     mm_yaml_node_t *next_alloc; /* internal: every node of a document, for freeing */
 };
