@@ -728,6 +728,54 @@ int mm_rules_load_file(mm_rules_t *rs, const char *path, mm_rules_diags_t *diags
     return rc;
 }
 
+static int cmp_rule_lint(const void *a, const void *b)
+{
+    const mm_rules_rule_t *x = *(const mm_rules_rule_t *const *)a;
+    const mm_rules_rule_t *y = *(const mm_rules_rule_t *const *)b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : rules_labels_cmp(x->labels, x->n_labels, y->labels, y->n_labels);
+}
+
+/* promtool's duplicate-rules lint: rules with the same name and labels.
+ * Prints the lint failure and returns true when there are any. */
+static bool lint_duplicates(const mm_rules_t *rs, FILE *err)
+{
+    size_t n = 0, k = 0;
+    for (size_t i = 0; i < rs->n_groups; i++)
+        n += rs->groups[i]->n_rules;
+    if (n < 2)
+        return false;
+    mm_rules_rule_t **v = calloc(n, sizeof *v);
+    mm_rules_rule_t **dup = calloc(n, sizeof *dup);
+    size_t nd = 0;
+    if (!v || !dup) {
+        free(v);
+        free(dup);
+        return false;
+    }
+    for (size_t i = 0; i < rs->n_groups; i++)
+        for (size_t j = 0; j < rs->groups[i]->n_rules; j++)
+            v[k++] = rs->groups[i]->rules[j];
+    qsort(v, n, sizeof *v, cmp_rule_lint);
+    for (size_t i = 1; i < n; i++)
+        if (cmp_rule_lint(&v[i - 1], &v[i]) == 0 &&
+            (nd == 0 || cmp_rule_lint(&v[i - 1], &dup[nd - 1]) != 0))
+            dup[nd++] = v[i];
+    if (nd) {
+        fprintf(err, "  FAILED:\nlint error %zu duplicate rule(s) found.\n", nd);
+        for (size_t i = 0; i < nd; i++) {
+            fprintf(err, "Metric: %s\nLabel(s):\n", dup[i]->name);
+            for (size_t j = 0; j < dup[i]->n_labels; j++)
+                fprintf(err, "\t%s: %s\n", dup[i]->labels[j].name, dup[i]->labels[j].value);
+        }
+        fprintf(err, "Might cause inconsistency while recording expressions\n");
+        fflush(err);
+    }
+    free(v);
+    free(dup);
+    return nd > 0;
+}
+
 int mm_rules_check_files(char *const *files, size_t n, FILE *out, FILE *err)
 {
     int failed = 0;
@@ -736,7 +784,10 @@ int mm_rules_check_files(char *const *files, size_t n, FILE *out, FILE *err)
         mm_rules_t *rs = mm_rules_new(NULL);
         mm_rules_diags_t d = {0};
         int rc = rs ? mm_rules_load_file(rs, files[i], &d) : -ENOMEM;
-        if (rc >= 0) {
+        if (rc >= 0 && lint_duplicates(rs, err)) {
+            /* promtool reports duplicates as a lint failure that does not
+             * change the exit status. */
+        } else if (rc >= 0) {
             fprintf(out, "  SUCCESS: %d rules found\n", rc);
         } else {
             fflush(out);
