@@ -73,6 +73,9 @@ void rules_go_quote(const char *s, mm_tmpl_buf_t *out);
 /* Go's strconv.FormatFloat(v, 'E', -1, 64). */
 void rules_format_E(double v, mm_tmpl_buf_t *out);
 
+/* Prometheus's ParseErr text: "LINE:COL: parse error: MSG" within text. */
+void rules_parse_error(const char *text, const mm_promql_error_t *pe, char *buf, size_t cap);
+
 void rules_group_free(mm_rules_group_t *g);
 void rules_rule_free(mm_rules_rule_t *r);
 void rules_alerts_clear(mm_rules_rule_t *r);

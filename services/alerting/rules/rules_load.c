@@ -471,17 +471,9 @@ static int load_rule(ld_t *l, mm_rules_group_t *g, const mm_yaml_node_t *rn, siz
         if (prc < 0) {
             mm_yaml_node_t at = *expr;
             mm_yaml_scalar_locate(l->doc, expr, pe.offset, &at.line, &at.col);
-            /* Prometheus's words: "L:C: parse error: ..." within expr. */
-            unsigned el = 1, ec = 1;
-            for (size_t k = 0; k < pe.offset && k < expr->len; k++) {
-                if (expr->str[k] == '\n') {
-                    el++;
-                    ec = 1;
-                } else {
-                    ec++;
-                }
-            }
-            RULE_ERR(&at, "could not parse expression: %u:%u: parse error: %s", el, ec, pe.msg);
+            char pm[600];
+            rules_parse_error(expr->str, &pe, pm, sizeof pm);
+            RULE_ERR(&at, "could not parse expression: %s", pm);
         }
     }
     if (has_rec && !has_alert) {

@@ -786,6 +786,12 @@ static void run_group(tf_t *f, const file_ctx_t *fc, const mm_yaml_node_t *tg)
         mm_promql_error_t pe;
         memset(&pe, 0, sizeof pe);
         int rc = mm_promql_parse(p->expr, strlen(p->expr), &e, &pe);
+        if (rc < 0) {
+            char pm[600];
+            rules_parse_error(p->expr, &pe, pm, sizeof pm);
+            errs_add(errs, "    expr: %s, time: %s, err: %s", b.data, d1, pm);
+            continue;
+        }
         if (rc == 0) {
             mm_promql_opts_t qo = {.subquery_step_ms = fc->eval_interval};
             rc = mm_promql_eval(e, store, p->eval_time, &qo, &res, &pe);

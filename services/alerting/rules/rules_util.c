@@ -196,6 +196,20 @@ void rules_format_E(double v, mm_tmpl_buf_t *out)
     rules_buf_add(out, tmp, strlen(tmp));
 }
 
+void rules_parse_error(const char *text, const mm_promql_error_t *pe, char *buf, size_t cap)
+{
+    unsigned line = 1, col = 1;
+    for (size_t k = 0; k < pe->offset && text[k]; k++) {
+        if (text[k] == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+    }
+    snprintf(buf, cap, "%u:%u: parse error: %s", line, col, pe->msg);
+}
+
 void mm_rules_diags_fini(mm_rules_diags_t *d)
 {
     if (!d)
