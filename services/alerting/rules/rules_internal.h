@@ -76,6 +76,12 @@ void rules_format_E(double v, mm_tmpl_buf_t *out);
 /* Prometheus's ParseErr text: "LINE:COL: parse error: MSG" within text. */
 void rules_parse_error(const char *text, const mm_promql_error_t *pe, char *buf, size_t cap);
 
+/* Runs a unit-test file from a buffer with `rules` as its only rule file
+ * (rule_files is ignored: for fuzzing), at most about max_steps evaluation
+ * steps (0 = unlimited). Sets the number of failures. */
+int rules_unittest_buf(const char *buf, size_t len, const char *rules, size_t rules_len,
+                       uint64_t max_steps, size_t *ret_failures);
+
 void rules_group_free(mm_rules_group_t *g);
 void rules_rule_free(mm_rules_rule_t *r);
 void rules_alerts_clear(mm_rules_rule_t *r);

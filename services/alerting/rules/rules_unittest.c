@@ -162,8 +162,8 @@ static bool parse_num(const char *s, size_t len, double *ret)
 
 /* Expands the values notation: `_`, `_xN`, `stale`, numbers, `A+BxN`,
  * `A-BxN`, `AxN` (N+1 values, each the previous plus B). */
-static int parse_values(const char *text, int64_t interval, in_series_t *s, char *err,
-                        size_t errcap)
+static int parse_values(const char *text, int64_t interval, in_series_t *s, uint64_t max,
+                        char *err, size_t errcap)
 {
     size_t cap = 0, idx = 0;
     const char *p = text;
@@ -239,7 +239,7 @@ static int parse_values(const char *text, int64_t interval, in_series_t *s, char
             snprintf(err, errcap, "invalid value %.*s", (int)len, tok);
             return -EINVAL;
         }
-        if (times > 10000000) {
+        if (times > max || s->n + times > max) {
             snprintf(err, errcap, "too many values in %.*s", (int)len, tok);
             return -EINVAL;
         }
@@ -482,6 +482,9 @@ typedef struct {
     int64_t eval_interval;
     char **order;
     size_t n_order;
+    const char *rules_buf;         /* fuzzing: this rule file instead of rule_files */
+    size_t rules_len;
+    uint64_t max_steps;            /* 0 = unlimited */
 } file_ctx_t;
 
 /* One test group: its own store, rule set and clock. */
@@ -528,7 +531,8 @@ static void run_group(tf_t *f, const file_ctx_t *fc, const mm_yaml_node_t *tg)
             goto out;
         in_series_t *s = &series[n_series++];
         if (parse_metric(sd ? sd : "", &s->labels, &s->n_labels, err, sizeof err) < 0 ||
-            parse_values(vals ? vals : "", interval, s, err, sizeof err) < 0) {
+            parse_values(vals ? vals : "", interval, s,
+                         fc->max_steps ? fc->max_steps : 100000000, err, sizeof err) < 0) {
             errs_add(errs, "error in series '%s': %s", sd ? sd : "", err);
             goto out;
         }
@@ -578,6 +582,8 @@ static void run_group(tf_t *f, const file_ctx_t *fc, const mm_yaml_node_t *tg)
         goto out;
     {
         mm_rules_diags_t d = {0};
+        if (fc->rules_buf)
+            mm_rules_load_buf(rs, "rules.yml", fc->rules_buf, fc->rules_len, &d);
         for (size_t i = 0; i < fc->n; i++)
             mm_rules_load_file(rs, fc->files[i], &d);
         for (size_t i = 0; i < d.n; i++) {
@@ -635,6 +641,10 @@ static void run_group(tf_t *f, const file_ctx_t *fc, const mm_yaml_node_t *tg)
 
     size_t curr = 0;
     int64_t ev = fc->eval_interval;
+    if (fc->max_steps && (uint64_t)(maxt / ev) * (rs->n_groups + n_series + 1) > fc->max_steps) {
+        errs_add(errs, "too many evaluation steps");
+        goto out;
+    }
     for (int64_t ts = 0; ts <= maxt; ts += ev) {
         for (size_t i = 0; i < n_series; i++) {
             in_series_t *s = &series[i];
@@ -896,12 +906,13 @@ out:
     mm_tmpl_buf_fini(&b);
 }
 
-static void test_file(const char *path, errs_t *errs)
+static void test_doc(const char *path, const char *buf, size_t len, file_ctx_t *fcin,
+                     errs_t *errs)
 {
     mm_yaml_doc_t *doc = NULL;
     mm_diag_t d;
     memset(&d, 0, sizeof d);
-    int rc = mm_yaml_load_file(path, &doc, &d);
+    int rc = buf ? mm_yaml_load_buf(path, buf, len, &doc, &d) : mm_yaml_load_file(path, &doc, &d);
     if (rc < 0) {
         if (d.line)
             errs_add(errs, "yaml: line %u: %s", d.line, d.msg);
@@ -910,7 +921,7 @@ static void test_file(const char *path, errs_t *errs)
         return;
     }
     tf_t f = {.doc = doc, .errs = errs};
-    file_ctx_t fc = {0};
+    file_ctx_t fc = *fcin;
     const mm_yaml_node_t *root = doc->root;
     static const char *const keys[] = {"rule_files", "evaluation_interval", "group_eval_order",
                                        "tests", NULL};
@@ -925,7 +936,7 @@ static void test_file(const char *path, errs_t *errs)
         goto out;
     if (fc.eval_interval <= 0)
         fc.eval_interval = 60000;
-    for (size_t i = 0; rfs && i < rfs->n; i++) {
+    for (size_t i = 0; rfs && !fc.rules_buf && i < rfs->n; i++) {
         const mm_yaml_node_t *n = rfs->items[i];
         if (n->kind != MM_YAML_SCALAR || !n->len)
             continue;
@@ -983,9 +994,10 @@ int mm_rules_test_files(char *const *files, size_t n, FILE *out, FILE *err)
     int failed = 0;
     for (size_t i = 0; i < n; i++) {
         errs_t errs = {0};
+        file_ctx_t fc = {0};
         fprintf(out, "Unit Testing:  %s\n", files[i]);
         fflush(out);
-        test_file(files[i], &errs);
+        test_doc(files[i], NULL, 0, &fc, &errs);
         if (errs.n) {
             fprintf(err, "  FAILED:\n");
             for (size_t k = 0; k < errs.n; k++) {
@@ -1003,4 +1015,16 @@ int mm_rules_test_files(char *const *files, size_t n, FILE *out, FILE *err)
         errs_fini(&errs);
     }
     return failed;
+}
+
+int rules_unittest_buf(const char *buf, size_t len, const char *rules, size_t rules_len,
+                       uint64_t max_steps, size_t *ret_failures)
+{
+    errs_t errs = {0};
+    file_ctx_t fc = {.rules_buf = rules ? rules : "", .rules_len = rules ? rules_len : 0,
+                     .max_steps = max_steps};
+    test_doc("test.yml", buf, len, &fc, &errs);
+    *ret_failures = errs.n;
+    errs_fini(&errs);
+    return 0;
 }
