@@ -164,8 +164,12 @@ static void reload(mm_service_t *svc)
     int r = load_all(svc, &cfg, &own, &d);
     if (r == 0 && svc->def->reload) {
         r = svc->def->reload(svc, own, &d);
-        if (r < 0)
+        if (r < 0) {
+            /* The header promises that a refused config is freed here. */
+            if (svc->def->config_free)
+                svc->def->config_free(own);
             mm_config_fini(&cfg);
+        }
     } else if (r == 0) {
         if (svc->def->config_free)
             svc->def->config_free(own);

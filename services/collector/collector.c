@@ -29,6 +29,7 @@ typedef struct entry {
     double *pv;
     size_t np, cap;
     bool pending, help_sent, dead;
+    const char *help_src;       /* the pointer the last HELP came in (identity only) */
     size_t est;                 /* estimated encoded size without samples */
 } entry_t;
 
@@ -48,12 +49,11 @@ struct collector {
     size_t n_pend, cap_pend;
     size_t pend_bytes;
     int64_t pend_since;
+    bool quiet;                 /* ingesting samples others already published */
     reply_memo_t memo[REPLY_CACHE];
     size_t memo_next;
     collector_stats_t st;
 };
-
-static bool fp_eq(const void *v, const void *key) { return ((const entry_t *)v)->fp == *(const uint64_t *)key; }
 
 static void entry_free(entry_t *e)
 {
@@ -164,7 +164,7 @@ static void on_emit(collector_sink_t *sink, const collector_sample_t *s)
             return;
         fp = mm_labels_fingerprint(s->name, s->labels, s->n_labels);
     }
-    entry_t *e = hmap_get(&c->by_fp, fp, fp_eq, &fp);
+    entry_t *e = hmap_get(&c->by_fp, fp, NULL, NULL);
     bool stale = mm_is_stale_nan(s->value);
     if (!e) {
         if (stale || !s->name)
@@ -182,11 +182,14 @@ static void on_emit(collector_sink_t *sink, const collector_sample_t *s)
         e->index = c->n_all;
         c->all[c->n_all++] = e;
     }
-    if (s->help && *s->help && (!e->help || strcmp(e->help, s->help) != 0)) {
+    if (s->help && *s->help && s->help != e->help_src && (!e->help || strcmp(e->help, s->help) != 0)) {
         free(e->help);
         e->help = strdup(s->help);
         e->help_sent = false;
     }
+    /* Sources pass the same HELP pointer every time: remember it so the
+     * next sample skips the comparison. */
+    e->help_src = s->help;
     /* Keep every message under batch_max_bytes: publish what is pending
      * before this sample would push the estimate over (the estimate is an
      * upper bound of the encoded size; 512 bytes cover the envelope). */
@@ -194,7 +197,7 @@ static void on_emit(collector_sink_t *sink, const collector_sample_t *s)
     if (c->n_pend && c->pend_bytes + add + 512 > c->o.batch_max_bytes) {
         collector_flush(c, s->time_ms);
         /* e may have been removed if it was dead; look it up again. */
-        e = hmap_get(&c->by_fp, fp, fp_eq, &fp);
+        e = hmap_get(&c->by_fp, fp, NULL, NULL);
         if (!e)
             return;
         add = 18 + e->est + (e->help_sent || !e->help ? 0 : strlen(e->help) + 3);
@@ -221,6 +224,14 @@ static void on_emit(collector_sink_t *sink, const collector_sample_t *s)
         collector_sample_t hs = *s;
         hs.fp = fp;
         collector_history_append(c->o.history, &hs);
+    }
+    if (c->quiet) {
+        /* Not for the bus (it came from there); the latest value and the
+         * history are all we keep. A stale marker ends it now. */
+        e->np = 0;
+        if (e->dead && !e->pending)
+            remove_entry(c, e);
+        return;
     }
     if (!e->pending) {
         if (push((void **)&c->pend, &c->cap_pend, c->n_pend, sizeof *c->pend) < 0)
@@ -479,6 +490,47 @@ void collector_command(collector_t *c, const Mm__Command *cmd, int64_t now_ms)
     if (err[0])
         m->error_message = strdup(err);
     send_reply(c, cmd, m, now_ms);
+}
+
+void collector_ingest(collector_t *c, const Mm__MetricBatch *b, int64_t now_ms)
+{
+    c->quiet = true;
+    for (size_t i = 0; i < b->n_series; i++) {
+        const Mm__Series *ser = b->series[i];
+        if (!ser->name || !mm_metric_name_valid(ser->name, strlen(ser->name)) || ser->n_labels > 64)
+            continue;
+        mm_label_t labels[64];
+        bool ok = true;
+        for (size_t k = 0; k < ser->n_labels && ok; k++) {
+            labels[k].name = ser->labels[k]->name;
+            labels[k].value = ser->labels[k]->value;
+            ok = labels[k].name && labels[k].value && mm_label_name_valid(labels[k].name, strlen(labels[k].name));
+        }
+        if (!ok)
+            continue;
+        mm_labels_sort(labels, ser->n_labels);
+        collector_sample_t s = {
+            .name = ser->name,
+            .family = ser->family_name && *ser->family_name ? ser->family_name : NULL,
+            .labels = labels,
+            .n_labels = ser->n_labels,
+            .type = ser->type <= MM__METRIC_TYPE__SUMMARY ? (collector_type_t)ser->type : COLLECTOR_UNTYPED,
+            .help = ser->help,
+        };
+        s.fp = mm_labels_fingerprint(s.name, labels, ser->n_labels);
+        size_t n = ser->n_values < ser->n_times_ms ? ser->n_values : ser->n_times_ms;
+        for (size_t k = 0; k < n; k++) {
+            s.time_ms = ser->times_ms[k] > 0 ? ser->times_ms[k] : now_ms;
+            s.value = ser->values[k];
+            on_emit(&c->sink, &s);
+        }
+        if (n == 0 && ser->n_values) {
+            s.time_ms = now_ms;
+            s.value = ser->values[0];
+            on_emit(&c->sink, &s);
+        }
+    }
+    c->quiet = false;
 }
 
 void collector_stats(const collector_t *c, collector_stats_t *ret)

@@ -56,6 +56,11 @@ void collector_publish_state(collector_t *c, int64_t now_ms, uint64_t snapshot_i
  * a command past its deadline is dropped (the requester gave up). */
 void collector_command(collector_t *c, const Mm__Command *cmd, int64_t now_ms);
 
+/* Takes samples other processes published (the gateway's HTTP ingest on
+ * metric.ingest): they join the latest values, the state and the history,
+ * but are not published again. Invalid names and labels are skipped. */
+void collector_ingest(collector_t *c, const Mm__MetricBatch *b, int64_t now_ms);
+
 typedef struct {
     size_t series;
     uint64_t samples, batches, state_chunks, publish_errors, dropped_limit, replies;

@@ -403,8 +403,23 @@ int collector_config_split_hostport(const char *s, char *host, size_t cap, int *
     return 0;
 }
 
+/* A key given as null ("listen:" or "listen: ~") means its default (for
+ * listen: off), so no consumer ever sees a NULL string. */
+static int fill_null(char **p, const char *def)
+{
+    if (*p)
+        return 0;
+    *p = strdup(def);
+    return *p ? 0 : -ENOMEM;
+}
+
 static int validate(collector_config_t *c, const mm_yaml_doc_t *doc, mm_diag_t *d)
 {
+    int r;
+    if ((r = fill_null(&c->statsd.listen, "off")) < 0 || (r = fill_null(&c->system.proc_root, "/proc")) < 0 ||
+        (r = fill_null(&c->system.sys_root, "/sys")) < 0 || (r = fill_null(&c->system.rootfs, "")) < 0 ||
+        (r = fill_null(&c->system.process_pattern, "memmon-*")) < 0)
+        return r;
     const mm_yaml_node_t *root = doc ? doc->root : NULL;
     const mm_yaml_node_t *sec = root && root->kind == MM_YAML_MAP ? mm_yaml_map_get(root, "statsd") : NULL;
     if (strcmp(c->statsd.listen, "off") != 0 && c->statsd.listen[0]) {

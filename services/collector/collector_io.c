@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -70,6 +71,9 @@ struct collector_io {
     uv_timer_t curl_timer;
     scrape_slot_t **slots;
     size_t n_slots;
+    uv_work_t work;             /* the history commit running on a worker thread */
+    history_job_t *job;
+    int64_t job_started_ns;
     int closing;                /* handles still closing */
     bool started, stopping;
 };
@@ -104,7 +108,13 @@ static int on_publish(void *data, const char *topic, Mm__Envelope *env)
 void collector_io_on_message(mm_service_t *svc, const char *topic, const Mm__Envelope *env)
 {
     collector_io_t *io = mm_service_data(svc);
-    if (!io->core || env->payload_case != MM__ENVELOPE__PAYLOAD_COMMAND)
+    if (!io->core)
+        return;
+    if (strcmp(topic, "metric.ingest") == 0 && env->payload_case == MM__ENVELOPE__PAYLOAD_METRICS) {
+        collector_ingest(io->core, env->metrics, now_ms(io));
+        return;
+    }
+    if (env->payload_case != MM__ENVELOPE__PAYLOAD_COMMAND)
         return;
     if (strcmp(topic, "cmd.collector") != 0 && strncmp(topic, "cmd.collector.", 14) != 0)
         return;
@@ -505,25 +515,67 @@ static void emit_io_self(collector_io_t *io, int64_t t)
     collector_emit(sink, &s);
 }
 
+/* Warns when one piece of work held the loop long enough to risk UDP drops. */
+static void note_slow(collector_io_t *io, const char *what, int64_t start_ns)
+{
+    double ms = (double)(mm_clock_mono_ns(io->clock) - start_ns) / 1e6;
+    if (ms >= 250)
+        mm_log_warn("MM-COLLECTOR-SLOW", "%s held the loop for %.0f ms", what, ms);
+    else if (ms >= 20)
+        mm_log_debug("MM-COLLECTOR-SLOW", "%s took %.1f ms", what, ms);
+}
+
 static void on_flush(uv_timer_t *t)
 {
     collector_io_t *io = t->data;
     int64_t now = now_ms(io);
+    int64_t t0 = mm_clock_mono_ns(io->clock);
     collector_statsd_flush(io->statsd, now, collector_sink(io->core));
     collector_emit_self(io->core, now);
     if (io->hist)
         collector_history_emit_self(io->hist, now, collector_sink(io->core));
     emit_io_self(io, now);
+    note_slow(io, "the StatsD flush", t0);
 }
 
 static void on_system(uv_timer_t *t)
 {
     collector_io_t *io = t->data;
+    int64_t t0 = mm_clock_mono_ns(io->clock);
     int r = collector_sysmetrics_collect(io->sys, now_ms(io), collector_sink(io->core));
+    note_slow(io, "system metrics", t0);
     static int last_err;
     if (r < 0 && r != last_err)
         mm_log_warn("MM-COLLECTOR-PROCFS", "reading %s: %s", io->cfg->system.proc_root, mm_strerror(r));
     last_err = r;
+}
+
+static void release_all(collector_io_t *io);
+
+static void on_job_run(uv_work_t *w)
+{
+    collector_io_t *io = w->data;
+    /* The history writer yields to the loop (UDP draining) when both want
+     * the same core: Linux takes a nice value per thread. */
+    setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
+    collector_history_job_run(io->hist, io->job);
+}
+
+static void on_job_done(uv_work_t *w, int status)
+{
+    collector_io_t *io = w->data;
+    (void)status;
+    history_job_t *j = io->job;
+    io->job = NULL;
+    int r = collector_history_job_finish(io->hist, j);
+    static int last_err;
+    if (r < 0 && r != last_err)
+        mm_log_err("MM-COLLECTOR-HISTORY-FAIL", "history commit failed (will retry): %s", mm_strerror(r));
+    last_err = r;
+    double ms = (double)(mm_clock_mono_ns(io->clock) - io->job_started_ns) / 1e6;
+    mm_log_debug("MM-COLLECTOR-HISTORY-COMMIT", "history commit took %.0f ms (worker thread)", ms);
+    if (io->stopping && io->closing == 0)
+        release_all(io);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -531,13 +583,21 @@ static void on_tick(uv_timer_t *t)
     collector_io_t *io = t->data;
     int64_t now = now_ms(io);
     collector_tick(io->core, now);
-    if (io->hist) {
-        int r = collector_history_tick(io->hist, now);
-        static int last_err;
-        if (r < 0 && r != last_err)
-            mm_log_err("MM-COLLECTOR-HISTORY-FAIL", "history commit failed (will retry): %s (%s)", mm_strerror(r),
-                       mm_db_errmsg(io->db));
-        last_err = r;
+    bool cleanup;
+    if (io->hist && !io->job && collector_history_due(io->hist, now, &cleanup)) {
+        /* Taking the rows is quick; writing them runs on a worker thread so
+         * the loop keeps draining the UDP socket. */
+        int64_t t0 = mm_clock_mono_ns(io->clock);
+        io->job = collector_history_job_prepare(io->hist, now, cleanup);
+        note_slow(io, "preparing the history commit", t0);
+        if (io->job) {
+            io->job_started_ns = mm_clock_mono_ns(io->clock);
+            io->work.data = io;
+            if (uv_queue_work(io->loop, &io->work, on_job_run, on_job_done) < 0) {
+                collector_history_job_run(io->hist, io->job);
+                on_job_done(&io->work, 0);
+            }
+        }
     }
 }
 
@@ -545,8 +605,10 @@ static void on_state(uv_timer_t *t)
 {
     collector_io_t *io = t->data;
     int64_t now = now_ms(io);
+    int64_t t0 = mm_clock_mono_ns(io->clock);
     collector_flush(io->core, now);
     collector_publish_state(io->core, now, (uint64_t)now);
+    note_slow(io, "the state republish", t0);
 }
 
 static void on_sqlite_log(void *data, int code, const char *msg)
@@ -673,14 +735,8 @@ fail:
     return r;
 }
 
-static void on_close_count(uv_handle_t *h)
+static void release_all(collector_io_t *io)
 {
-    (void)h;
-    collector_io_t *io = &instance;
-    /* Outside of a stop (a reload closing old handles) only count. */
-    if (--io->closing > 0 || !io->stopping)
-        return;
-    /* Every handle is closed: release what they used. */
     free(io->slots);
     io->slots = NULL;
     io->n_slots = 0;
@@ -697,6 +753,17 @@ static void on_close_count(uv_handle_t *h)
     io->hist = NULL;
     mm_db_free(io->db);
     io->db = NULL;
+}
+
+static void on_close_count(uv_handle_t *h)
+{
+    (void)h;
+    collector_io_t *io = &instance;
+    /* Outside of a stop (a reload closing old handles) only count; during
+     * one, a commit still running on a worker releases at its end. */
+    if (--io->closing > 0 || !io->stopping || io->job)
+        return;
+    release_all(io);
 }
 
 void collector_io_stop(mm_service_t *svc)

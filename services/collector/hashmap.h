@@ -23,7 +23,9 @@ typedef struct {
 void hmap_init(hmap_t *m);
 void hmap_fini(hmap_t *m);
 
-/* First value with hash h for which eq(v, key) holds, or NULL. */
+/* First value with hash h for which eq(v, key) holds, or NULL. With eq NULL
+ * the hash is the identity (series fingerprints): the first value stored
+ * under h, found without touching it. */
 void *hmap_get(const hmap_t *m, uint64_t h, bool (*eq)(const void *v, const void *key), const void *key);
 
 /* Adds v (not NULL) under h; duplicates are the caller's concern. Returns 0 or -ENOMEM. */

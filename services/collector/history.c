@@ -7,6 +7,7 @@
 #include <fnmatch.h>
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,10 @@ struct history {
     size_t n_dr, cap_dr;
     int64_t next_commit, next_cleanup;
     history_stats_t st;
+    /* Held by whoever uses the database: a job running on a worker thread,
+     * or a query on the loop. */
+    pthread_mutex_t lock;
+    int jobs;                   /* prepared and not finished */
 };
 
 static const char *const schema[] = {
@@ -217,6 +222,7 @@ int collector_history_new(mm_db_t *db, const history_opts_t *opts, history_t **r
         if (h->o.tiers[i].step_ms <= 0)
             h->o.tiers[i].step_ms = 60000;
     hmap_init(&h->by_fp);
+    pthread_mutex_init(&h->lock, NULL);
     *ret = h;
     return 0;
 }
@@ -243,12 +249,11 @@ void collector_history_free(history_t *h)
     free(h->dr);
     free(h->all);
     hmap_fini(&h->by_fp);
+    pthread_mutex_destroy(&h->lock);
     free(h);
 }
 
 /* ---- appending ---- */
-
-static bool fp_eq(const void *v, const void *key) { return ((const hseries_t *)v)->fp == *(const uint64_t *)key; }
 
 static char *labels_to_json(const mm_label_t *l, size_t n)
 {
@@ -262,7 +267,7 @@ static char *labels_to_json(const mm_label_t *l, size_t n)
 
 static hseries_t *get_series(history_t *h, const collector_sample_t *s)
 {
-    hseries_t *hs = hmap_get(&h->by_fp, s->fp, fp_eq, &s->fp);
+    hseries_t *hs = hmap_get(&h->by_fp, s->fp, NULL, NULL);
     if (hs || !s->name)
         return hs;
     if (h->n_all >= h->o.max_series) {
@@ -309,6 +314,21 @@ static int push_done_chunk(history_t *h, hseries_t *s)
     h->dc[h->n_dc++] = (done_chunk_t){s, s->chunk.t0, s->chunk.last_t, s->chunk.n, s->chunk.buf, s->chunk.len};
     memset(&s->chunk, 0, sizeof s->chunk);
     s->chunk_dirty = false;
+    return 0;
+}
+
+static int push_done_chunk_raw(history_t *h, hseries_t *s, int64_t t0, int64_t t1, uint32_t n, uint8_t *data,
+                               size_t len)
+{
+    if (h->n_dc == h->cap_dc) {
+        size_t nc = h->cap_dc ? h->cap_dc * 2 : 256;
+        done_chunk_t *nd = realloc(h->dc, nc * sizeof *nd);
+        if (!nd)
+            return -ENOMEM;
+        h->dc = nd;
+        h->cap_dc = nc;
+    }
+    h->dc[h->n_dc++] = (done_chunk_t){s, t0, t1, n, data, len};
     return 0;
 }
 
@@ -382,10 +402,49 @@ void collector_history_append(history_t *h, const collector_sample_t *s)
 
 /* ---- committing ---- */
 
-static int ensure_id(history_t *h, hseries_t *s)
+/* ---- committing: prepare (loop) → run (any thread) → finish (loop) ---- */
+
+typedef struct {
+    hseries_t *s;               /* valid until finish: nothing is forgotten meanwhile */
+    int64_t t0, t1;
+    uint32_t n;
+    uint8_t *data;              /* owned by the job */
+    size_t len;
+    bool open;                  /* a copy of an open chunk (mark dirty again on failure) */
+} job_chunk_t;
+
+struct history_job {
+    int64_t now_ms;
+    bool cleanup;
+    job_chunk_t *c;
+    size_t n_c;
+    done_roll_t *r;
+    size_t n_r;
+    /* Filled by run. */
+    int result;
+    int cleanup_result;
+    hmap_t ids;                 /* fp → id_t for series inserted by this job */
+    uint64_t rows_written, rows_deleted;
+    bool series_deleted;
+    int64_t longest;
+};
+
+typedef struct {
+    uint64_t fp;
+    int64_t id;
+} id_t_;
+
+static int job_id(history_t *h, history_job_t *j, hseries_t *s, int64_t *ret)
 {
-    if (s->id)
+    if (s->id) {
+        *ret = s->id;
         return 0;
+    }
+    id_t_ *known = hmap_get(&j->ids, s->fp, NULL, NULL);
+    if (known) {
+        *ret = known->id;
+        return 0;
+    }
     sqlite3_stmt *st;
     int r = mm_db_prepare(h->db,
                           "INSERT INTO series (fp, name, labels, type, last_ms) VALUES (?, ?, ?, ?, ?) "
@@ -393,68 +452,88 @@ static int ensure_id(history_t *h, hseries_t *s)
                           &st);
     if (r < 0)
         return r;
+    /* name, labels_json and type never change after creation, so reading
+     * them from another thread is safe; last_ms does: use the job's time. */
     sqlite3_bind_int64(st, 1, (int64_t)s->fp);
     sqlite3_bind_text(st, 2, s->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, s->labels_json, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 4, (int)s->type);
-    sqlite3_bind_int64(st, 5, s->last_ms);
+    sqlite3_bind_int64(st, 5, j->now_ms);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         r = mm_db_errno(rc);
         return r < 0 ? r : -EIO;
     }
-    s->id = sqlite3_column_int64(st, 0);
+    id_t_ *e = malloc(sizeof *e);
+    if (!e)
+        return -ENOMEM;
+    e->fp = s->fp;
+    e->id = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
+    if (hmap_put(&j->ids, e->fp, e) < 0) {
+        free(e);
+        return -ENOMEM;
+    }
+    *ret = e->id;
     return 0;
 }
 
-static int write_chunk(history_t *h, hseries_t *s, int64_t t0, int64_t t1, uint32_t n, const uint8_t *d,
-                       size_t len)
+static int job_write_chunk(history_t *h, history_job_t *j, const job_chunk_t *c)
 {
-    int r = ensure_id(h, s);
+    int64_t id;
+    int r = job_id(h, j, c->s, &id);
     if (r < 0)
         return r;
     sqlite3_stmt *st;
-    if ((r = mm_db_prepare(h->db, "INSERT OR REPLACE INTO chunks (series_id, t0, t1, n, data) VALUES (?, ?, ?, ?, ?)",
-                           &st)) < 0)
+    if ((r = mm_db_prepare(h->db, "INSERT INTO chunks (series_id, t0, t1, n, data) VALUES (?, ?, ?, ?, ?) "
+                                  "ON CONFLICT (series_id, t0) DO UPDATE SET t1 = excluded.t1, n = excluded.n, "
+                                  "data = excluded.data", &st)) < 0)
         return r;
-    sqlite3_bind_int64(st, 1, s->id);
-    sqlite3_bind_int64(st, 2, t0);
-    sqlite3_bind_int64(st, 3, t1);
-    sqlite3_bind_int64(st, 4, n);
-    sqlite3_bind_blob(st, 5, d, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, c->t0);
+    sqlite3_bind_int64(st, 3, c->t1);
+    sqlite3_bind_int64(st, 4, c->n);
+    sqlite3_bind_blob(st, 5, c->data, (int)c->len, SQLITE_STATIC);
     r = mm_db_errno(sqlite3_step(st));
     sqlite3_reset(st);
     if (r == 0)
-        h->st.rows_written++;
+        j->rows_written++;
     return r;
 }
 
-static int write_roll(history_t *h, hseries_t *s, int tier, const acc_t *a)
+static int job_write_roll(history_t *h, history_job_t *j, const done_roll_t *d)
 {
-    int r = ensure_id(h, s);
+    int64_t id;
+    int r = job_id(h, j, d->s, &id);
     if (r < 0)
         return r;
     sqlite3_stmt *st;
     if ((r = mm_db_prepare(h->db, "INSERT OR REPLACE INTO rollups (tier, series_id, t, min, max, sum, count) "
                                   "VALUES (?, ?, ?, ?, ?, ?, ?)", &st)) < 0)
         return r;
-    sqlite3_bind_int(st, 1, tier);
-    sqlite3_bind_int64(st, 2, s->id);
-    sqlite3_bind_int64(st, 3, a->t);
-    sqlite3_bind_double(st, 4, a->min);
-    sqlite3_bind_double(st, 5, a->max);
-    sqlite3_bind_double(st, 6, a->sum);
-    sqlite3_bind_int64(st, 7, (int64_t)a->count);
+    sqlite3_bind_int(st, 1, d->tier);
+    sqlite3_bind_int64(st, 2, id);
+    sqlite3_bind_int64(st, 3, d->a.t);
+    sqlite3_bind_double(st, 4, d->a.min);
+    sqlite3_bind_double(st, 5, d->a.max);
+    sqlite3_bind_double(st, 6, d->a.sum);
+    sqlite3_bind_int64(st, 7, (int64_t)d->a.count);
     r = mm_db_errno(sqlite3_step(st));
     sqlite3_reset(st);
     if (r == 0)
-        h->st.rows_written++;
+        j->rows_written++;
     return r;
 }
 
-int collector_history_commit(history_t *h, int64_t now_ms)
+history_job_t *collector_history_job_prepare(history_t *h, int64_t now_ms, bool cleanup)
 {
+    history_job_t *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    j->now_ms = now_ms;
+    j->cleanup = cleanup;
+    hmap_init(&j->ids);
+    h->jobs++;
     /* Close rollup steps that have ended even when no sample came after them. */
     for (size_t i = 0; i < h->n_all; i++) {
         hseries_t *s = h->all[i];
@@ -462,67 +541,42 @@ int collector_history_commit(history_t *h, int64_t now_ms)
             if (s->acc[k].count && now_ms >= s->acc[k].t + h->o.tiers[k].step_ms)
                 push_done_roll(h, s, (int)k);
     }
-    int r = mm_db_begin(h->db);
-    if (r < 0)
-        goto fail;
-    for (size_t i = 0; i < h->n_dc && r == 0; i++) {
-        done_chunk_t *c = &h->dc[i];
-        r = write_chunk(h, c->s, c->t0, c->t1, c->n, c->data, c->len);
-    }
-    for (size_t i = 0; i < h->n_all && r == 0; i++) {
-        hseries_t *s = h->all[i];
-        if (s->chunk_dirty && s->chunk.n)
-            r = write_chunk(h, s, s->chunk.t0, s->chunk.last_t, s->chunk.n, s->chunk.buf, s->chunk.len);
-    }
-    for (size_t i = 0; i < h->n_dr && r == 0; i++)
-        r = write_roll(h, h->dr[i].s, h->dr[i].tier, &h->dr[i].a);
-    if (r < 0) {
-        mm_db_rollback(h->db);
-        goto fail;
-    }
-    if ((r = mm_db_commit(h->db)) < 0)
-        goto fail;
-    /* Committed: now, and only now, let go of what was written. */
-    for (size_t i = 0; i < h->n_dc; i++)
-        free(h->dc[i].data);
-    h->n_dc = 0;
-    h->n_dr = 0;
-    for (size_t i = 0; i < h->n_all;) {
-        hseries_t *s = h->all[i];
-        s->chunk_dirty = false;
-        bool idle = true;
-        for (size_t k = 1; k < h->o.n_tiers; k++)
-            idle = idle && s->acc[k].count == 0;
-        /* A series quiet for a whole chunk window has nothing in memory worth
-         * keeping: forget it (it comes back from the database by fp). */
-        if (idle && now_ms - s->last_ms > 2 * h->o.chunk_ms) {
-            hmap_del(&h->by_fp, s->fp, s);
-            h->all[i] = h->all[--h->n_all];
-            hseries_free(s);
-            continue;
-        }
-        i++;
-    }
-    h->st.commits++;
-    h->st.last_error = 0;
-    h->st.last_commit_ms = now_ms;
-    return 0;
-fail:
-    /* Ids handed out inside the rolled-back transaction do not exist. */
+    size_t n_open = 0;
     for (size_t i = 0; i < h->n_all; i++)
-        if (h->all[i]->id && h->all[i]->chunk_dirty)
-            h->all[i]->id = 0;
-    for (size_t i = 0; i < h->n_dc; i++)
-        h->dc[i].s->id = 0;
-    for (size_t i = 0; i < h->n_dr; i++)
-        h->dr[i].s->id = 0;
-    h->st.commit_errors++;
-    h->st.last_error = r;
-    return r;
+        n_open += h->all[i]->chunk_dirty && h->all[i]->chunk.n;
+    j->c = calloc(h->n_dc + n_open + 1, sizeof *j->c);
+    if (!j->c) {
+        h->jobs--;
+        free(j);
+        return NULL;
+    }
+    /* Closed chunks move to the job; open ones are copied (they keep growing). */
+    for (size_t i = 0; i < h->n_dc; i++) {
+        done_chunk_t *d = &h->dc[i];
+        j->c[j->n_c++] = (job_chunk_t){d->s, d->t0, d->t1, d->n, d->data, d->len, false};
+    }
+    h->n_dc = 0;
+    for (size_t i = 0; i < h->n_all; i++) {
+        hseries_t *s = h->all[i];
+        if (!s->chunk_dirty || !s->chunk.n)
+            continue;
+        uint8_t *copy = malloc(s->chunk.len ? s->chunk.len : 1);
+        if (!copy)
+            continue;   /* stays dirty: the next commit takes it */
+        memcpy(copy, s->chunk.buf, s->chunk.len);
+        j->c[j->n_c++] = (job_chunk_t){s, s->chunk.t0, s->chunk.last_t, s->chunk.n, copy, s->chunk.len, true};
+        s->chunk_dirty = false;
+    }
+    j->r = h->dr;
+    j->n_r = h->n_dr;
+    h->dr = NULL;
+    h->n_dr = h->cap_dr = 0;
+    return j;
 }
 
-int collector_history_cleanup(history_t *h, int64_t now_ms)
+static int run_cleanup(history_t *h, history_job_t *j)
 {
+    int64_t now_ms = j->now_ms;
     int r = mm_db_begin(h->db);
     if (r < 0)
         return r;
@@ -532,7 +586,7 @@ int collector_history_cleanup(history_t *h, int64_t now_ms)
     sqlite3_bind_int64(st, 1, now_ms - h->o.tiers[0].retention_ms);
     if ((r = mm_db_errno(sqlite3_step(st))) < 0)
         goto fail;
-    h->st.rows_deleted += (uint64_t)sqlite3_changes(mm_db_handle(h->db));
+    j->rows_deleted += (uint64_t)sqlite3_changes(mm_db_handle(h->db));
     int64_t longest = h->o.tiers[0].retention_ms;
     for (size_t k = 1; k < h->o.n_tiers; k++) {
         if ((r = mm_db_prepare(h->db, "DELETE FROM rollups WHERE tier = ? AND t < ?", &st)) < 0)
@@ -541,7 +595,7 @@ int collector_history_cleanup(history_t *h, int64_t now_ms)
         sqlite3_bind_int64(st, 2, now_ms - h->o.tiers[k].retention_ms - h->o.tiers[k].step_ms);
         if ((r = mm_db_errno(sqlite3_step(st))) < 0)
             goto fail;
-        h->st.rows_deleted += (uint64_t)sqlite3_changes(mm_db_handle(h->db));
+        j->rows_deleted += (uint64_t)sqlite3_changes(mm_db_handle(h->db));
         if (h->o.tiers[k].retention_ms > longest)
             longest = h->o.tiers[k].retention_ms;
     }
@@ -552,32 +606,171 @@ int collector_history_cleanup(history_t *h, int64_t now_ms)
     sqlite3_bind_int64(st, 1, now_ms - longest);
     if ((r = mm_db_errno(sqlite3_step(st))) < 0)
         goto fail;
-    if (sqlite3_changes(mm_db_handle(h->db)) > 0) {
-        /* Forget cached ids: a deleted series gets a new row when it returns. */
-        for (size_t i = 0; i < h->n_all; i++)
-            if (now_ms - h->all[i]->last_ms > longest)
-                h->all[i]->id = 0;
-    }
+    j->series_deleted = sqlite3_changes(mm_db_handle(h->db)) > 0;
+    j->longest = longest;
     return mm_db_commit(h->db);
 fail:
     mm_db_rollback(h->db);
     return r;
 }
 
-int collector_history_tick(history_t *h, int64_t now_ms)
+void collector_history_job_run(history_t *h, history_job_t *j)
 {
-    int r = 0;
-    if (now_ms >= h->next_commit) {
-        h->next_commit = now_ms + h->o.commit_ms;
-        r = collector_history_commit(h, now_ms);
+    pthread_mutex_lock(&h->lock);
+    int r = mm_db_begin(h->db);
+    for (size_t i = 0; i < j->n_c && r == 0; i++)
+        r = job_write_chunk(h, j, &j->c[i]);
+    for (size_t i = 0; i < j->n_r && r == 0; i++)
+        r = job_write_roll(h, j, &j->r[i]);
+    if (r < 0)
+        mm_db_rollback(h->db);
+    else
+        r = mm_db_commit(h->db);
+    j->result = r;
+    if (j->cleanup)
+        j->cleanup_result = run_cleanup(h, j);
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void job_free(history_job_t *j)
+{
+    for (size_t i = 0; i < j->n_c; i++)
+        free(j->c[i].data);
+    free(j->c);
+    free(j->r);
+    for (size_t i = 0; i < j->ids.cap; i++)
+        free(j->ids.slots[i].v);
+    hmap_fini(&j->ids);
+    free(j);
+}
+
+void collector_history_job_discard(history_t *h, history_job_t *j)
+{
+    if (!j)
+        return;
+    h->jobs--;
+    job_free(j);
+}
+
+int collector_history_job_finish(history_t *h, history_job_t *j)
+{
+    int r = j->result;
+    h->jobs--;
+    if (r == 0) {
+        /* Committed: learn the new ids; what was written can go. */
+        for (size_t i = 0; i < j->ids.cap; i++) {
+            id_t_ *e = j->ids.slots[i].v;
+            if (!e)
+                continue;
+            hseries_t *s = hmap_get(&h->by_fp, e->fp, NULL, NULL);
+            if (s)
+                s->id = e->id;
+        }
+        h->st.commits++;
+        h->st.rows_written += j->rows_written;
+        h->st.last_error = 0;
+        h->st.last_commit_ms = j->now_ms;
+        /* A series quiet for two chunk windows has nothing in memory worth
+         * keeping (it comes back from the database by fp). Skipped while
+         * closed chunks or steps wait to be written: they point at series. */
+        for (size_t i = 0; i < h->n_all && h->n_dc == 0 && h->n_dr == 0 && h->jobs == 0;) {
+            hseries_t *s = h->all[i];
+            bool idle = !s->chunk_dirty;
+            for (size_t k = 1; k < h->o.n_tiers; k++)
+                idle = idle && s->acc[k].count == 0;
+            if (idle && j->now_ms - s->last_ms > 2 * h->o.chunk_ms) {
+                hmap_del(&h->by_fp, s->fp, s);
+                h->all[i] = h->all[--h->n_all];
+                hseries_free(s);
+                continue;
+            }
+            i++;
+        }
+    } else {
+        /* Nothing was written: closed chunks and steps go back, open chunks
+         * are dirty again, and the next commit retries. */
+        for (size_t i = 0; i < j->n_c; i++) {
+            job_chunk_t *c = &j->c[i];
+            if (c->open) {
+                c->s->chunk_dirty = true;
+            } else if (push_done_chunk_raw(h, c->s, c->t0, c->t1, c->n, c->data, c->len) == 0) {
+                c->data = NULL;
+            }
+        }
+        for (size_t i = 0; i < j->n_r; i++) {
+            if (h->n_dr == h->cap_dr) {
+                size_t nc = h->cap_dr ? h->cap_dr * 2 : 256;
+                done_roll_t *nd = realloc(h->dr, nc * sizeof *nd);
+                if (!nd)
+                    break;
+                h->dr = nd;
+                h->cap_dr = nc;
+            }
+            h->dr[h->n_dr++] = j->r[i];
+        }
+        h->st.commit_errors++;
+        h->st.last_error = r;
     }
+    if (j->cleanup) {
+        h->st.rows_deleted += j->rows_deleted;
+        if (j->cleanup_result == 0 && j->series_deleted) {
+            /* Forget cached ids: a deleted series gets a new row when it returns. */
+            for (size_t i = 0; i < h->n_all; i++)
+                if (j->now_ms - h->all[i]->last_ms > j->longest)
+                    h->all[i]->id = 0;
+        }
+        if (r == 0)
+            r = j->cleanup_result;
+    }
+    job_free(j);
+    return r;
+}
+
+int collector_history_commit(history_t *h, int64_t now_ms)
+{
+    history_job_t *j = collector_history_job_prepare(h, now_ms, false);
+    if (!j)
+        return -ENOMEM;
+    collector_history_job_run(h, j);
+    return collector_history_job_finish(h, j);
+}
+
+int collector_history_cleanup(history_t *h, int64_t now_ms)
+{
+    history_job_t *j = calloc(1, sizeof *j);
+    if (!j)
+        return -ENOMEM;
+    hmap_init(&j->ids);
+    j->now_ms = now_ms;
+    j->cleanup = true;
+    h->jobs++;
+    collector_history_job_run(h, j);
+    return collector_history_job_finish(h, j);
+}
+
+bool collector_history_due(history_t *h, int64_t now_ms, bool *ret_cleanup)
+{
+    *ret_cleanup = false;
+    if (now_ms < h->next_commit)
+        return false;
+    h->next_commit = now_ms + h->o.commit_ms;
     if (now_ms >= h->next_cleanup) {
         h->next_cleanup = now_ms + h->o.cleanup_ms;
-        int r2 = collector_history_cleanup(h, now_ms);
-        if (r == 0)
-            r = r2;
+        *ret_cleanup = true;
     }
-    return r;
+    return true;
+}
+
+int collector_history_tick(history_t *h, int64_t now_ms)
+{
+    bool cleanup;
+    if (!collector_history_due(h, now_ms, &cleanup))
+        return 0;
+    history_job_t *j = collector_history_job_prepare(h, now_ms, cleanup);
+    if (!j)
+        return -ENOMEM;
+    collector_history_job_run(h, j);
+    return collector_history_job_finish(h, j);
 }
 
 void collector_history_stats(const history_t *h, history_stats_t *ret)
@@ -670,13 +863,32 @@ static bool labels_match(const char *labels_json, const history_query_t *q)
     return ok;
 }
 
+static int query_locked(history_t *h, const history_query_t *q, int64_t now_ms, char **ret_json);
+
 int collector_history_query(history_t *h, const history_query_t *q, int64_t now_ms, char **ret_json)
 {
-    if (!q->name || !*q->name || q->to_ms < q->from_ms)
-        return -EINVAL;
+    /* Commit first so the answer includes everything appended (this waits
+     * for a commit running on a worker thread). */
     int r = collector_history_commit(h, now_ms);
     if (r < 0)
         return r;
+    pthread_mutex_lock(&h->lock);
+    r = query_locked(h, q, now_ms, ret_json);
+    pthread_mutex_unlock(&h->lock);
+    return r;
+}
+
+static int query_locked(history_t *h, const history_query_t *q, int64_t now_ms, char **ret_json)
+{
+    const char *one[1] = {q->name};
+    const char *const *names = q->n_names ? q->names : one;
+    size_t n_names = q->n_names ? q->n_names : 1;
+    for (size_t i = 0; i < n_names; i++)
+        if (!names[i] || !*names[i])
+            return -EINVAL;
+    if (q->to_ms < q->from_ms)
+        return -EINVAL;
+    int r = 0;
     /* The finest tier that still holds from_ms; a coarser one when the step
      * asked for is at least its step and it covers the range too. */
     size_t tier = h->o.n_tiers - 1;
@@ -704,16 +916,6 @@ int collector_history_query(history_t *h, const history_query_t *q, int64_t now_
     if (!g.b)
         return -ENOMEM;
 
-    bool glob = strpbrk(q->name, "*?[") != NULL;
-    sqlite3_stmt *st;
-    r = mm_db_prepare(h->db, glob ? "SELECT id, name, labels, type FROM series WHERE name GLOB ? ORDER BY name, labels"
-                                  : "SELECT id, name, labels, type FROM series WHERE name = ? ORDER BY labels",
-                      &st);
-    if (r < 0) {
-        free(g.b);
-        return r;
-    }
-    sqlite3_bind_text(st, 1, q->name, -1, SQLITE_TRANSIENT);
     /* Collect matching series first: the data statements below reuse the
      * connection while this one would still be open. */
     json_t *series = json_array();
@@ -721,28 +923,41 @@ int collector_history_query(history_t *h, const history_query_t *q, int64_t now_
     bool truncated = false;
     int64_t *ids = NULL;
     size_t n_ids = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *labels = (const char *)sqlite3_column_text(st, 2);
-        if (!labels_match(labels, q))
-            continue;
-        if (n_ids == max_series) {
-            truncated = true;
-            break;
+    sqlite3_stmt *st;
+    for (size_t k = 0; k < n_names && !truncated; k++) {
+        bool glob = strpbrk(names[k], "*?[") != NULL;
+        r = mm_db_prepare(h->db, glob ? "SELECT id, name, labels, type FROM series WHERE name GLOB ? ORDER BY name, labels"
+                                      : "SELECT id, name, labels, type FROM series WHERE name = ? ORDER BY labels",
+                          &st);
+        if (r < 0) {
+            free(g.b);
+            free(ids);
+            json_decref(series);
+            return r;
         }
-        int64_t *ni = realloc(ids, (n_ids + 1) * sizeof *ids);
-        if (!ni)
-            break;
-        ids = ni;
-        ids[n_ids++] = sqlite3_column_int64(st, 0);
-        json_t *o = json_object();
-        json_object_set_new(o, "name", json_string((const char *)sqlite3_column_text(st, 1)));
-        json_t *lj = json_loads(labels, 0, NULL);
-        json_object_set_new(o, "labels", lj ? lj : json_object());
-        json_object_set_new(o, "type", json_string(type_word(sqlite3_column_int(st, 3))));
-        json_array_append_new(series, o);
+        sqlite3_bind_text(st, 1, names[k], -1, SQLITE_TRANSIENT);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            const char *labels = (const char *)sqlite3_column_text(st, 2);
+            if (!labels_match(labels, q))
+                continue;
+            if (n_ids == max_series) {
+                truncated = true;
+                break;
+            }
+            int64_t *ni = realloc(ids, (n_ids + 1) * sizeof *ids);
+            if (!ni)
+                break;
+            ids = ni;
+            ids[n_ids++] = sqlite3_column_int64(st, 0);
+            json_t *o = json_object();
+            json_object_set_new(o, "name", json_string((const char *)sqlite3_column_text(st, 1)));
+            json_t *lj = json_loads(labels, 0, NULL);
+            json_object_set_new(o, "labels", lj ? lj : json_object());
+            json_object_set_new(o, "type", json_string(type_word(sqlite3_column_int(st, 3))));
+            json_array_append_new(series, o);
+        }
+        sqlite3_reset(st);
     }
-    sqlite3_reset(st);
     for (size_t i = 0; i < n_ids; i++) {
         memset(g.b, 0, g.n * sizeof *g.b);
         if (tier == 0) {
@@ -818,9 +1033,31 @@ int collector_history_query_json(history_t *h, const char *args_json, int64_t no
     history_query_t q = {0};
     mm_label_t match[32];
     json_t *v;
-    q.name = json_string_value(json_object_get(a, "name"));
-    if (!q.name) {
-        snprintf(err, errcap, "\"name\" (a metric name or glob) is required");
+    /* "name": a name or glob, or a list of them. Without it (what
+     * /api/performance asks) the overview: MemMimic's series, the derived
+     * system gauges and the load averages. */
+    static const char *const overview[] = {"memmimic_*", "memmon_system_*", "node_load1", "node_load5", "node_load15"};
+    const char *names[32];
+    json_t *nm = json_object_get(a, "name");
+    bool default_step = false;
+    if (json_is_string(nm)) {
+        q.name = json_string_value(nm);
+    } else if (json_is_array(nm) && json_array_size(nm) > 0 && json_array_size(nm) <= 32) {
+        for (size_t i = 0; i < json_array_size(nm); i++) {
+            names[i] = json_string_value(json_array_get(nm, i));
+            if (!names[i]) {
+                snprintf(err, errcap, "\"name\" must be a string or a list of at most 32 strings");
+                json_decref(a);
+                return -EINVAL;
+            }
+        }
+        q.names = names;
+        q.n_names = json_array_size(nm);
+    } else if (!nm || json_is_null(nm)) {
+        q.names = overview;
+        q.n_names = sizeof overview / sizeof overview[0];
+    } else {
+        snprintf(err, errcap, "\"name\" must be a string or a list of at most 32 strings");
         json_decref(a);
         return -EINVAL;
     }
@@ -839,6 +1076,8 @@ int collector_history_query_json(history_t *h, const char *args_json, int64_t no
     }
     if ((v = json_object_get(a, "step_ms")) && json_is_integer(v))
         q.step_ms = json_integer_value(v);
+    else
+        default_step = true;
     if ((v = json_object_get(a, "max_series")) && json_is_integer(v) && json_integer_value(v) > 0)
         q.max_series = (size_t)json_integer_value(v);
     json_t *m = json_object_get(a, "match");
@@ -856,6 +1095,9 @@ int collector_history_query_json(history_t *h, const char *args_json, int64_t no
         }
         q.match = match;
     }
+    /* Without a step, about 720 points per series: enough for a chart. */
+    if (default_step && q.to_ms > q.from_ms)
+        q.step_ms = (q.to_ms - q.from_ms) / 720;
     if (q.to_ms < q.from_ms || q.step_ms < 0) {
         snprintf(err, errcap, "empty time range or negative step");
         json_decref(a);

@@ -8,6 +8,7 @@
 #ifndef COLLECTOR_HISTORY_H
 #define COLLECTOR_HISTORY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,10 +55,31 @@ void collector_history_free(history_t *h);
 void collector_history_append(history_t *h, const collector_sample_t *s);
 
 /* Writes every open chunk, finished chunk and completed rollup step in one
- * transaction. Blocks on disk I/O (a commit of 100k series takes a few
- * hundred ms). Returns 0 or a negative errno; on error nothing is lost from
- * memory and the next commit retries. */
+ * transaction. Blocks on disk I/O (a commit of 100k series takes about a
+ * second: a daemon uses the job functions below instead). Returns 0 or a
+ * negative errno; on error nothing is lost from memory and the next commit
+ * retries. */
 int collector_history_commit(history_t *h, int64_t now_ms);
+
+/* The same commit in three steps, so the writing can run on a worker
+ * thread while the loop goes on appending:
+ *  - prepare (loop thread) takes what is to be written into a job (NULL
+ *    when out of memory), plus a retention pass when cleanup is set;
+ *  - run (any thread, one job at a time) writes it under the history's
+ *    database lock;
+ *  - finish (loop thread) learns new series ids, or puts everything back
+ *    on failure, frees the job and returns run's result.
+ * Between prepare and finish the loop may append but must not free h.
+ * discard frees a job that will never be finished (its data is lost). */
+typedef struct history_job history_job_t;
+history_job_t *collector_history_job_prepare(history_t *h, int64_t now_ms, bool cleanup);
+void collector_history_job_run(history_t *h, history_job_t *j);
+int collector_history_job_finish(history_t *h, history_job_t *j);
+void collector_history_job_discard(history_t *h, history_job_t *j);
+
+/* True (once) when commit_ms has passed since the last due commit; sets
+ * *ret_cleanup when cleanup_ms has passed too. */
+bool collector_history_due(history_t *h, int64_t now_ms, bool *ret_cleanup);
 
 /* Commits when commit_ms has passed and applies retention when cleanup_ms
  * has; returns the first error. */
@@ -69,6 +91,8 @@ int collector_history_cleanup(history_t *h, int64_t now_ms);
 /* A series selector, time range and step. */
 typedef struct {
     const char *name;           /* exact name, or a glob with '*' / '?' */
+    const char *const *names;   /* several of them instead, when n_names > 0 */
+    size_t n_names;
     const mm_label_t *match;    /* label equality matchers (value "" = label absent) */
     size_t n_match;
     int64_t from_ms, to_ms;
@@ -86,8 +110,10 @@ typedef struct {
 int collector_history_query(history_t *h, const history_query_t *q, int64_t now_ms, char **ret_json);
 
 /* The same, with the query given as the JSON arguments of a history.query
- * command: {"name":"...","match":{"k":"v"},"from_ms":..,"to_ms":..,"step_ms":..}
+ * command: {"name":"..." or [...],"match":{"k":"v"},"from_ms":..,"to_ms":..,"step_ms":..}
  * or {"hours":N,...} for the last N hours (what /api/performance?hours=N asks).
+ * Without "name": the overview (memmimic_*, memmon_system_*, node_load*);
+ * without "step_ms": about 720 points per series.
  * Returns -EINVAL with a reason in err for bad arguments. */
 int collector_history_query_json(history_t *h, const char *args_json, int64_t now_ms, char **ret_json,
                                  char *err, size_t errcap);

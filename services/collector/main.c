@@ -5,7 +5,7 @@
 
 int main(int argc, char **argv)
 {
-    static const char *const subs[] = {"cmd.collector", NULL};
+    static const char *const subs[] = {"cmd.collector", "metric.ingest", NULL};
     const mm_service_def_t def = {
         .name = "collector",
         .summary = "Collects host metrics, StatsD and scrapes; keeps history; publishes metric batches.",

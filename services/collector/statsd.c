@@ -77,6 +77,7 @@ struct collector_statsd {
     size_t n_all, cap_all;
     statsd_stats_t stats;
     uint64_t oversized;
+    char help[6][160];          /* generated HELP per kind */
 };
 
 /* ---- parsing ---- */
@@ -283,6 +284,10 @@ collector_statsd_t *collector_statsd_new(const statsd_opts_t *opts)
     hmap_init(&st->aliases);
     hmap_init(&st->by_fp);
     hmap_init(&st->families);
+    static const char *const words[] = {"counter", "gauge", "timer", "histogram", "distribution", "set"};
+    for (size_t i = 0; i < 6; i++)
+        snprintf(st->help[i], sizeof st->help[i], "StatsD %s from %s", words[i],
+                 st->source ? st->source : "the StatsD listener");
     if (!st->source || bucket_set_init(&st->default_bs, st->opts.default_bounds, st->opts.n_default_bounds) < 0)
         goto fail;
     if (st->opts.n_buckets) {
@@ -373,11 +378,6 @@ static bool alias_eq(const void *v, const void *key)
     return a->len == want && a->key[l->name_len + 1] == kind_char(l->kind) &&
            memcmp(a->key, l->name, l->name_len) == 0 &&
            (l->tags_len == 0 || memcmp(a->key + l->name_len + 2, l->tags, l->tags_len) == 0);
-}
-
-static bool series_fp_eq(const void *v, const void *key)
-{
-    return ((const series_t *)v)->fp == *(const uint64_t *)key;
 }
 
 static bool family_eq(const void *v, const void *key)
@@ -476,6 +476,30 @@ static series_t *resolve(collector_statsd_t *st, const statsd_line_t *l, uint64_
         return NULL;
     }
     size_t nl = mm_metric_name_sanitize(name, sizeof name, l->name, l->name_len);
+    /* Names promtool check metrics accepts: gauges and sets lose a _total,
+     * _count, _sum or _bucket suffix (memmimic_cache_entries_count →
+     * memmimic_cache_entries), timers a unit suffix before _seconds
+     * (latency_ms → latency_seconds). */
+    if (l->kind == STATSD_GAUGE || l->kind == STATSD_SET) {
+        static const char *const bad[] = {"_total", "_count", "_sum", "_bucket"};
+        for (size_t i = 0; i < 4; i++) {
+            if (nl > strlen(bad[i]) && ends_with(name, nl, bad[i])) {
+                nl -= strlen(bad[i]);
+                name[nl] = '\0';
+                break;
+            }
+        }
+    }
+    if (l->kind == STATSD_TIMER) {
+        static const char *const units[] = {"_milliseconds", "_millis", "_ms"};
+        for (size_t i = 0; i < 3; i++) {
+            if (nl > strlen(units[i]) && ends_with(name, nl, units[i])) {
+                nl -= strlen(units[i]);
+                name[nl] = '\0';
+                break;
+            }
+        }
+    }
     if (l->kind == STATSD_COUNTER && !ends_with(name, nl, "_total"))
         strcat(name, "_total");
     else if (l->kind == STATSD_TIMER && !ends_with(name, nl, "_seconds"))
@@ -496,7 +520,7 @@ static series_t *resolve(collector_statsd_t *st, const statsd_line_t *l, uint64_
         labels[i].value = vals[i] ? vals[i] : "";
     }
     uint64_t fp = mm_labels_fingerprint(name, labels, nt);
-    series_t *s = hmap_get(&st->by_fp, fp, series_fp_eq, &fp);
+    series_t *s = hmap_get(&st->by_fp, fp, NULL, NULL);
     if (s) {
         if (s->kind != l->kind &&
             !(hist && (s->kind == STATSD_TIMER || s->kind == STATSD_HISTOGRAM || s->kind == STATSD_DISTRIBUTION))) {
@@ -698,20 +722,12 @@ void collector_statsd_ingest(collector_statsd_t *st, const char *buf, size_t len
 
 /* ---- flush ---- */
 
-static const char *kind_word(statsd_kind_t k)
-{
-    static const char *const w[] = {"counter", "gauge", "timer", "histogram", "distribution", "set"};
-    return w[k];
-}
-
 static void emit_series(collector_statsd_t *st, series_t *s, int64_t now_ms, bool stale,
                         collector_sink_t *sink)
 {
-    char help[160];
-    snprintf(help, sizeof help, "StatsD %s from %s", kind_word(s->kind), st->source);
     collector_sample_t smp = {
         .name = s->name, .family = s->name, .labels = s->labels, .n_labels = s->n_labels,
-        .help = help, .fp = s->fp, .time_ms = now_ms,
+        .help = st->help[s->kind], .fp = s->fp, .time_ms = now_ms,
     };
     switch (s->kind) {
     case STATSD_COUNTER:

@@ -4,7 +4,9 @@
  * <name>_seconds histograms, h/d → histograms in the unit sent, sets →
  * distinct values per flush interval; tags become labels. Series idle for
  * the TTL end with a stale marker; cardinality limits drop new series and
- * count them. No sockets, no clock: callers pass the time. */
+ * count them. Names are made acceptable to promtool check metrics: a gauge
+ * or set loses a _total/_count/_sum/_bucket suffix, a timer a _ms suffix
+ * before _seconds. No sockets, no clock: callers pass the time. */
 #ifndef COLLECTOR_STATSD_H
 #define COLLECTOR_STATSD_H
 

@@ -2,6 +2,7 @@
  * calls the same loader the daemon uses, so the two never disagree. */
 #include "memmonctl.h"
 
+#include "collector_config.h"
 #include "health_config.h"
 
 static int check_health(const mm_config_t *cfg, mm_diag_t *d)
@@ -13,6 +14,7 @@ static int check_health(const mm_config_t *cfg, mm_diag_t *d)
 }
 
 const memmonctl_validator_t memmonctl_validators[] = {
+    {"collector", "collector.yml", collector_config_check},
     {"health", "health.yml", check_health},
     {0},
 };

@@ -188,7 +188,7 @@ static void test_commands(void **state)
     assert_int_equal(n_msgs, 2);
     /* Bad arguments and unknown verbs. */
     cmd.deadline_ms = 0;
-    cmd.args_json = "{\"hours\":1}";
+    cmd.args_json = "{\"name\":[]}";
     collector_command(c, &cmd, T0 + 16000);
     assert_int_equal(msgs[2].status, 400);
     assert_string_equal(msgs[2].error_code, "bad_request");
@@ -210,11 +210,54 @@ static void test_commands(void **state)
     assert_int_equal(system(cmdline), 0);
 }
 
+static void test_ingest(void **state)
+{
+    (void)state;
+    n_msgs = 0;
+    collector_opts_t o = {.publish = on_publish};
+    collector_t *c = collector_new(&o);
+    Mm__Label l1 = MM__LABEL__INIT, l0 = MM__LABEL__INIT;
+    l1.name = "zone";
+    l1.value = "b";
+    l0.name = "app";
+    l0.value = "a";
+    Mm__Label *lp[2] = {&l1, &l0};     /* unsorted on purpose */
+    int64_t ts[2] = {T0, T0 + 1000};
+    double vs[2] = {1, 2};
+    Mm__Series s1 = MM__SERIES__INIT, s2 = MM__SERIES__INIT;
+    s1.name = "pushed_total";
+    s1.type = MM__METRIC_TYPE__COUNTER;
+    s1.n_labels = 2;
+    s1.labels = lp;
+    s1.n_times_ms = 2;
+    s1.times_ms = ts;
+    s1.n_values = 2;
+    s1.values = vs;
+    s2.name = "bad name";
+    s2.n_values = 1;
+    s2.values = vs;
+    Mm__Series *sp[2] = {&s1, &s2};
+    Mm__MetricBatch b = MM__METRIC_BATCH__INIT;
+    b.n_series = 2;
+    b.series = sp;
+    collector_ingest(c, &b, T0 + 2000);
+    collector_flush(c, T0 + 2000);
+    assert_int_equal(n_msgs, 0);    /* not published again */
+    collector_stats_t cs;
+    collector_stats(c, &cs);
+    assert_int_equal(cs.series, 1);
+    collector_publish_state(c, T0 + 3000, 1);
+    assert_int_equal(n_msgs, 1);
+    assert_int_equal(msgs[0].n_series, 1);
+    collector_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batching),
         cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_ingest),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

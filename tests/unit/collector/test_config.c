@@ -112,6 +112,12 @@ static void test_full(void **state)
     assert_string_equal(c->scrape.targets.v[0].instance, "h:443");
     collector_config_free(c);
 
+    /* A null value means the default (for listen: off). */
+    c = load_ok("statsd:\n  listen: ~\nsystem:\n  proc_root:\n");
+    assert_string_equal(c->statsd.listen, "off");
+    assert_string_equal(c->system.proc_root, "/proc");
+    collector_config_free(c);
+
     setenv("MEMMON_STATSD_LISTEN", "127.0.0.1:18125", 1);
     c = load_ok("statsd:\n  listen: 127.0.0.1:1\n");
     assert_string_equal(c->statsd.listen, "127.0.0.1:18125");

@@ -277,8 +277,17 @@ static void test_durability_and_errors(void **state)
 
     char *out = NULL, err[128];
     assert_int_equal(collector_history_query_json(h, "not json", T0, &out, err, sizeof err), -EINVAL);
-    assert_int_equal(collector_history_query_json(h, "{\"hours\":1}", T0, &out, err, sizeof err), -EINVAL);
+    assert_int_equal(collector_history_query_json(h, "{\"name\":7,\"hours\":1}", T0, &out, err, sizeof err), -EINVAL);
     assert_non_null(strstr(err, "name"));
+    /* No name: the overview (memmimic_*, ...), which x is not part of. */
+    append(h, "memmimic_cache_size_bytes", "a", T0 + 41500, 3);
+    j = query(h, "{\"hours\":1}", T0 + 42000);
+    assert_int_equal(json_array_size(json_object_get(j, "series")), 1);
+    assert_int_equal(json_integer_value(json_object_get(j, "step_ms")), 5000);
+    json_decref(j);
+    j = query(h, "{\"name\":[\"x\",\"memmimic_*\"],\"hours\":1}", T0 + 42000);
+    assert_int_equal(json_array_size(json_object_get(j, "series")), 2);
+    json_decref(j);
     assert_int_equal(collector_history_query_json(h, "{\"name\":\"x\",\"hours\":-1}", T0, &out, err, sizeof err), -EINVAL);
     assert_int_equal(collector_history_query_json(h, "{\"name\":\"x\",\"from_ms\":5,\"to_ms\":1}", T0, &out, err, sizeof err), -EINVAL);
     /* A huge range is capped in points, not refused. */
@@ -289,12 +298,60 @@ static void test_durability_and_errors(void **state)
     mm_db_free(db);
 }
 
+static void test_jobs(void **state)
+{
+    (void)state;
+    char p2[160];
+    snprintf(p2, sizeof p2, "%s/jobs.db", dir);
+    mm_db_t *db;
+    assert_int_equal(mm_db_new(p2, 0, &db), 0);
+    history_opts_t o = opts();
+    history_t *h;
+    assert_int_equal(collector_history_new(db, &o, &h), 0);
+    for (int i = 0; i < 70; i++)
+        append(h, "j", "a", T0 + i * 1000, i);
+    /* Prepared, then the loop appends more before the job runs: the job
+     * writes its snapshot, the rest stays for the next commit. */
+    history_job_t *job = collector_history_job_prepare(h, T0 + 70000, false);
+    assert_non_null(job);
+    for (int i = 70; i < 75; i++)
+        append(h, "j", "a", T0 + i * 1000, i);
+    collector_history_job_run(h, job);
+    assert_int_equal(collector_history_job_finish(h, job), 0);
+    assert_int_equal(count_rows(db, "SELECT sum(n) FROM chunks"), 70);
+    assert_int_equal(collector_history_commit(h, T0 + 76000), 0);
+    assert_int_equal(count_rows(db, "SELECT sum(n) FROM chunks"), 75);
+
+    /* A failing commit puts everything back and the next one writes it. */
+    for (int i = 75; i < 130; i++)
+        append(h, "j", "a", T0 + i * 1000, i);
+    assert_int_equal(mm_db_exec(db, "ALTER TABLE rollups RENAME TO rollups_away"), 0);
+    job = collector_history_job_prepare(h, T0 + 130000, false);
+    collector_history_job_run(h, job);
+    assert_true(collector_history_job_finish(h, job) < 0);
+    history_stats_t hs;
+    collector_history_stats(h, &hs);
+    assert_int_equal(hs.commit_errors, 1);
+    assert_int_equal(count_rows(db, "SELECT sum(n) FROM chunks"), 75);
+    assert_int_equal(mm_db_exec(db, "ALTER TABLE rollups_away RENAME TO rollups"), 0);
+    assert_int_equal(collector_history_commit(h, T0 + 131000), 0);
+    assert_int_equal(count_rows(db, "SELECT sum(n) FROM chunks"), 130);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM rollups WHERE tier = 1"), 2);
+    /* A job never run is discarded. */
+    append(h, "j", "a", T0 + 132000, 1);
+    job = collector_history_job_prepare(h, T0 + 133000, true);
+    collector_history_job_discard(h, job);
+    collector_history_free(h);
+    mm_db_free(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codec),
         cmocka_unit_test(test_chunks_rollups_retention),
         cmocka_unit_test(test_durability_and_errors),
+        cmocka_unit_test(test_jobs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

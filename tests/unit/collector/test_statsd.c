@@ -66,11 +66,15 @@ static void test_counters_gauges(void **state)
     ingest(st, "memmimic.searches:1|c\nmemmimic.searches:2|c|@0.5\r\nmemmimic_db_queries_total:4|c", T0);
     ingest(st, "cache.size:100|g\ncache.size:+20|g\ncache.size:-5|g", T0);
     ingest(st, "temp:-3|g\ntemp:7|g", T0);
+    ingest(st, "memmimic.cache_entries_count:12|g\nqueue_total:3|g\nlatency_ms:250|ms", T0);
     collector_statsd_flush(st, T0 + 1000, &c.sink);
     assert_true(cap_value(&c, "memmimic_searches_total") == 5.0);
     assert_true(cap_value(&c, "memmimic_db_queries_total") == 4.0);
     assert_true(cap_value(&c, "cache_size") == 115.0);
     assert_true(cap_value(&c, "temp") == 7.0);
+    assert_true(cap_value(&c, "memmimic_cache_entries") == 12.0);
+    assert_true(cap_value(&c, "queue") == 3.0);
+    assert_true(cap_value(&c, "latency_seconds_sum") == 0.25);
     const cap_sample_t *s = cap_find(&c, "memmimic_searches_total");
     assert_int_equal(s->type, COLLECTOR_COUNTER);
     assert_string_equal(s->help, "StatsD counter from 127.0.0.1");
@@ -85,8 +89,8 @@ static void test_counters_gauges(void **state)
     assert_true(cap_value(&c, "memmimic_searches_total") == 6.0);
     assert_null(cap_find(&c, "cache_size"));
     assert_true(cap_value(&c, "memmon_collector_parse_errors_total") == 0.0);
-    assert_true(cap_value(&c, "memmon_collector_statsd_lines_total") == 9.0);
-    assert_true(cap_value(&c, "memmon_collector_statsd_packets_total") == 4.0);
+    assert_true(cap_value(&c, "memmon_collector_statsd_lines_total") == 12.0);
+    assert_true(cap_value(&c, "memmon_collector_statsd_packets_total") == 5.0);
     cap_fini(&c);
     collector_statsd_free(st);
 }
