@@ -85,7 +85,7 @@ static int parse_metric(const char *text, mm_label_t **ret, size_t *ret_n, char 
     mm_promql_error_t pe;
     memset(&pe, 0, sizeof pe);
     if (mm_promql_parse(text, strlen(text), &e, &pe) < 0) {
-        snprintf(err, errcap, "%s", pe.msg);
+        rules_parse_error(text, &pe, err, errcap);
         return -EINVAL;
     }
     const mm_promql_selector_t *sel;
@@ -858,8 +858,12 @@ static void run_group(tf_t *f, const file_ctx_t *fc, const mm_yaml_node_t *tg)
             if (f->bad)
                 break;
             if (parse_metric(ls ? ls : "", &exp[ne].l, &exp[ne].n, err, sizeof err) < 0) {
-                errs_add(errs, "    expr: %s, time: %s, err: labels \"%s\": %s", b.data, d1,
-                         ls ? ls : "", err);
+                mm_tmpl_buf_t q;
+                mm_tmpl_buf_init(&q);
+                rules_go_quote(ls ? ls : "", &q);
+                errs_add(errs, "    expr: %s, time: %s, err: labels %s: %s", b.data, d1, q.data,
+                         err);
+                mm_tmpl_buf_fini(&q);
                 bad_labels = true;
                 break;
             }
@@ -906,6 +910,44 @@ out:
     mm_tmpl_buf_fini(&b);
 }
 
+/* Go's filepath.Clean, in place: no "." elements, ".." resolved where it
+ * can be, no repeated or trailing slashes; "" becomes ".". */
+static void clean_path(char *p)
+{
+    bool abs = p[0] == '/';
+    char *elems[512];
+    size_t n = 0;
+    char *save = NULL;
+    char *copy = strdup(p);
+    if (!copy)
+        return;
+    for (char *e = strtok_r(copy, "/", &save); e && n < 512; e = strtok_r(NULL, "/", &save)) {
+        if (strcmp(e, ".") == 0)
+            continue;
+        if (strcmp(e, "..") == 0 && n > 0 && strcmp(elems[n - 1], "..") != 0) {
+            n--;
+            continue;
+        }
+        if (strcmp(e, "..") == 0 && abs)
+            continue;
+        elems[n++] = e;
+    }
+    size_t len = 0;
+    if (abs)
+        p[len++] = '/';
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(elems[i]);
+        if (i)
+            p[len++] = '/';
+        memmove(p + len, elems[i], l);
+        len += l;
+    }
+    if (len == 0)
+        p[len++] = '.';
+    p[len] = '\0';
+    free(copy);
+}
+
 static void test_doc(const char *path, const char *buf, size_t len, file_ctx_t *fcin,
                      errs_t *errs)
 {
@@ -945,6 +987,7 @@ static void test_doc(const char *path, const char *buf, size_t len, file_ctx_t *
             snprintf(pat, sizeof pat, "%s", n->str);
         else
             snprintf(pat, sizeof pat, "%s/%s", dir, n->str);
+        clean_path(pat);
         glob_t g;
         int grc = glob(pat, 0, NULL, &g);
         if (grc != 0 || g.gl_pathc == 0) {
