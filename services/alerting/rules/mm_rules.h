@@ -120,8 +120,8 @@ int mm_rules_group_eval(mm_rules_group_t *g, mm_promql_store_t *store, int64_t t
  * elapsed. It never resolves or drops an alert, never writes to the store,
  * and leaves what the next scheduled evaluation returns unchanged apart from
  * those earlier transitions. Returns the number of alerts whose state
- * changed (0 when the group has extra points off or the rule is a recording
- * rule), -EINVAL on an evaluation error (kept as the rule's last error),
+ * changed (0 when the group has extra points off, the rule is a recording
+ * rule, or t_ms is not after the group's last scheduled evaluation), -EINVAL on an evaluation error (kept as the rule's last error),
  * -ENOMEM. */
 int mm_rules_rule_eval_extra(mm_rules_rule_t *r, mm_promql_store_t *store, int64_t t_ms);
 

@@ -581,6 +581,8 @@ static int write_output(mm_rules_rule_t *r, mm_promql_store_t *store, int64_t t,
 int mm_rules_group_eval(mm_rules_group_t *g, mm_promql_store_t *store, int64_t t_ms)
 {
     int failed = 0;
+    g->evaluated = true;
+    g->last_eval = t_ms;
     for (size_t i = 0; i < g->n_rules; i++) {
         mm_rules_rule_t *r = g->rules[i];
         outv_t o = {0};
@@ -601,7 +603,9 @@ int mm_rules_group_eval(mm_rules_group_t *g, mm_promql_store_t *store, int64_t t
 
 int mm_rules_rule_eval_extra(mm_rules_rule_t *r, mm_promql_store_t *store, int64_t t_ms)
 {
-    if (r->kind != MM_RULES_ALERTING || !r->g->extra_points)
+    /* Only between scheduled evaluations, moving forward in time. */
+    if (r->kind != MM_RULES_ALERTING || !r->g->extra_points ||
+        (r->g->evaluated && t_ms <= r->g->last_eval))
         return 0;
     mm_promql_result_t *res = NULL;
     mm_rules_alert_t *al = NULL;

@@ -55,6 +55,8 @@ struct mm_rules_group {
     int64_t interval;
     long limit;
     bool extra_points;
+    bool evaluated;                /* last_eval is set */
+    int64_t last_eval;             /* time of the last scheduled evaluation */
     mm_rules_rule_t **rules;
     size_t n_rules;
 };
