@@ -174,6 +174,8 @@ static void usage(FILE *f)
             "  config KEY           print the effective value of a memmon.yml key\n"
             "  status [--url URL] [--json]\n"
             "                       print the stack's state from the gateway\n"
+            "  rules check FILE...  check rule files like `promtool check rules`\n"
+            "  rules test FILE...   run promtool unit-test files with memmon's engine\n"
             "  version\n\n"
             "DIR defaults to $MEMMON_CONFIG_DIR, else /etc/memmon.\n");
 }
@@ -218,6 +220,8 @@ int main(int argc, char **argv)
         }
         return cmd_status(dir, url, raw);
     }
+    if (strcmp(cmd, "rules") == 0)
+        return memmonctl_rules(argc - i, argv + i);
     if (strcmp(cmd, "version") == 0) {
         printf("memmonctl %s\n", MM_VERSION);
         return 0;

@@ -19,4 +19,8 @@ extern const memmonctl_validator_t memmonctl_validators[];
 /* Prints a human summary of /api/status JSON. Returns 0 or -EBADMSG. */
 int memmonctl_print_status(const char *json, FILE *out);
 
+/* `memmonctl rules check|test FILE...` (rules.c); argv starts at the verb.
+ * Returns the exit status. */
+int memmonctl_rules(int argc, char **argv);
+
 #endif

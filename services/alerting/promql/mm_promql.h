@@ -31,7 +31,7 @@ typedef enum {
  * the expression text (parse errors only; evaluation errors set it to 0). */
 typedef struct {
     size_t offset;
-    char msg[256];
+    char msg[1024];
 } mm_promql_error_t;
 
 typedef struct mm_promql_expr mm_promql_expr_t;

@@ -59,7 +59,7 @@ typedef struct {
     int chain_n;
     bool failed;
     int code;
-    char msg[256];
+    char msg[1024];
 } ev_t;
 
 typedef struct {

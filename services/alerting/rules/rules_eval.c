@@ -1,0 +1,652 @@
+/* Group evaluation with Prometheus 2.42's semantics (rules/group.go,
+ * alerting.go, recording.go, with keep_firing_for as later releases have
+ * it): rules run in order at one timestamp, each one's output is written to
+ * the store before the next runs, alert states move inactive -> pending ->
+ * firing -> resolved, and series no longer returned get stale markers. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mm_err.h"
+#include "rules_internal.h"
+
+/* A label set under construction: borrowed strings, set/delete by name. */
+typedef struct {
+    mm_label_t *l;
+    size_t n, cap;
+} lb_t;
+
+static int lb_set(lb_t *b, const char *name, const char *value)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (strcmp(b->l[i].name, name) == 0) {
+            if (!value || !*value)
+                b->l[i] = b->l[--b->n];
+            else
+                b->l[i].value = value;
+            return 0;
+        }
+    if (!value || !*value)
+        return 0;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        mm_label_t *nl = realloc(b->l, cap * sizeof *nl);
+        if (!nl)
+            return -ENOMEM;
+        b->l = nl;
+        b->cap = cap;
+    }
+    b->l[b->n].name = name;
+    b->l[b->n].value = value;
+    b->n++;
+    return 0;
+}
+
+static int lb_from(lb_t *b, const mm_label_t *l, size_t n, bool drop_name)
+{
+    b->n = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (drop_name && strcmp(l[i].name, "__name__") == 0)
+            continue;
+        if (lb_set(b, l[i].name, l[i].value) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static void set_error(mm_rules_rule_t *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void set_error(mm_rules_rule_t *r, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    free(r->last_error);
+    r->last_error = strdup(msg);
+}
+
+static void clear_error(mm_rules_rule_t *r)
+{
+    free(r->last_error);
+    r->last_error = NULL;
+}
+
+static mm_promql_opts_t eval_opts(const mm_rules_t *rs)
+{
+    mm_promql_opts_t o = {
+        .lookback_ms = rs->lookback,
+        .subquery_step_ms = rs->substep,
+        .max_samples = rs->max_samples,
+    };
+    return o;
+}
+
+/* Runs the rule's query; a scalar becomes one sample without labels, as
+ * Prometheus's EngineQueryFunc does. */
+static int run_query(mm_rules_rule_t *r, const mm_promql_store_t *store, int64_t t,
+                     mm_promql_result_t **ret)
+{
+    mm_promql_opts_t o = eval_opts(r->g->rs);
+    mm_promql_error_t err;
+    memset(&err, 0, sizeof err);
+    int rc = mm_promql_eval(r->expr, store, t, &o, ret, &err);
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc < 0) {
+        set_error(r, "%s", err.msg[0] ? err.msg : mm_strerror(rc));
+        return -EINVAL;
+    }
+    if ((*ret)->type != MM_PROMQL_VECTOR && (*ret)->type != MM_PROMQL_SCALAR) {
+        mm_promql_result_free(*ret);
+        *ret = NULL;
+        set_error(r, "rule result is not a vector or scalar");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* The template engine's `query`: an instant query through our engine. */
+typedef struct {
+    const mm_promql_store_t *store;
+    const mm_rules_t *rs;
+} qctx_t;
+
+static int on_query(void *user, const char *query, int64_t time_ms, mm_tmpl_result_t *res,
+                    char *errbuf, size_t errcap)
+{
+    qctx_t *q = user;
+    mm_promql_expr_t *e = NULL;
+    mm_promql_result_t *out = NULL;
+    mm_promql_error_t err;
+    memset(&err, 0, sizeof err);
+    int rc = mm_promql_parse(query, strlen(query), &e, &err);
+    if (rc < 0) {
+        snprintf(errbuf, errcap, "%s", err.msg);
+        return rc;
+    }
+    mm_promql_opts_t o = eval_opts(q->rs);
+    rc = mm_promql_eval(e, q->store, time_ms, &o, &out, &err);
+    if (rc < 0) {
+        snprintf(errbuf, errcap, "%s", err.msg[0] ? err.msg : mm_strerror(rc));
+        goto out;
+    }
+    if (out->type == MM_PROMQL_SCALAR) {
+        rc = mm_tmpl_result_add(res, NULL, 0, out->scalar);
+    } else if (out->type == MM_PROMQL_VECTOR) {
+        for (size_t i = 0; i < out->n_samples && rc == 0; i++)
+            rc = mm_tmpl_result_add(res, out->samples[i].labels, out->samples[i].n_labels,
+                                    out->samples[i].v);
+    } else {
+        snprintf(errbuf, errcap, "rule result is not a vector or scalar");
+        rc = -EINVAL;
+    }
+out:
+    mm_promql_result_free(out);
+    mm_promql_expr_free(e);
+    return rc;
+}
+
+/* Expands one label or annotation: the literal text when it has no action,
+ * else the template's output or Prometheus's error text. */
+static int expand(const mm_rules_rule_t *r, const mm_tmpl_t *t, const char *text,
+                  const mm_tmpl_data_t *data, mm_tmpl_buf_t *out)
+{
+    out->len = 0;
+    if (!t)
+        return rules_buf_add(out, text, strlen(text));
+    mm_tmpl_err_t err;
+    memset(&err, 0, sizeof err);
+    int rc = mm_tmpl_exec(t, data, out, &err);
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc < 0) {
+        out->len = 0;
+        (void)r;
+        return mm_tmpl_format_error(mm_tmpl_name(t), &err, out);
+    }
+    return rules_buf_add(out, "", 0);
+}
+
+static int cmp_alert(const void *a, const void *b)
+{
+    const mm_rules_alert_t *x = a, *y = b;
+    return rules_labels_cmp(x->labels, x->n_labels, y->labels, y->n_labels);
+}
+
+static void alert_fini(mm_rules_alert_t *a)
+{
+    rules_labels_free(a->labels, a->n_labels);
+    rules_labels_free(a->annotations, a->n_annotations);
+    memset(a, 0, sizeof *a);
+}
+
+/* Builds the alerts an evaluation's result describes (labels templated,
+ * alertname set, annotations expanded), sorted by labels. A duplicate label
+ * set is Prometheus's evaluation error. */
+static int build_alerts(mm_rules_rule_t *r, const mm_promql_store_t *store, int64_t t,
+                        const mm_promql_result_t *res, mm_rules_alert_t **ret, size_t *ret_n)
+{
+    const mm_rules_t *rs = r->g->rs;
+    size_t n = res->type == MM_PROMQL_SCALAR ? 1 : res->n_samples;
+    mm_rules_alert_t *al = calloc(n ? n : 1, sizeof *al);
+    mm_tmpl_buf_t *vals = calloc(r->n_labels ? r->n_labels : 1, sizeof *vals);
+    mm_tmpl_buf_t abuf;
+    mm_tmpl_buf_init(&abuf);
+    lb_t b = {0};
+    qctx_t q = {.store = store, .rs = rs};
+    int rc = -ENOMEM;
+    size_t k = 0;
+    if (!al || !vals)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        const mm_label_t *sl = NULL;
+        size_t sn = 0;
+        double v = res->scalar;
+        if (res->type == MM_PROMQL_VECTOR) {
+            sl = res->samples[i].labels;
+            sn = res->samples[i].n_labels;
+            v = res->samples[i].v;
+        }
+        mm_tmpl_data_t d = {
+            .labels = sl, .nlabels = sn,
+            .external_labels = rs->ext, .nexternal_labels = rs->n_ext,
+            .external_url = rs->ext_url, .value = v, .time_ms = t,
+            .query = on_query, .query_user = &q,
+        };
+        if (lb_from(&b, sl, sn, true) < 0)
+            goto out;
+        for (size_t j = 0; j < r->n_labels; j++) {
+            if (expand(r, r->label_tmpl ? r->label_tmpl[j] : NULL, r->labels[j].value, &d,
+                       &vals[j]) < 0)
+                goto out;
+        }
+        for (size_t j = 0; j < r->n_labels; j++)
+            if (lb_set(&b, r->labels[j].name, vals[j].data ? vals[j].data : "") < 0)
+                goto out;
+        if (lb_set(&b, "alertname", r->name) < 0)
+            goto out;
+        mm_labels_sort(b.l, b.n);
+        mm_rules_alert_t *a = &al[k];
+        if (rules_labels_dup(b.l, b.n, &a->labels) < 0)
+            goto out;
+        a->n_labels = b.n;
+        k++;
+        a->fp = mm_labels_fingerprint(NULL, a->labels, a->n_labels);
+        a->value = v;
+        a->state = MM_RULES_PENDING;
+        a->active_at = t;
+        if (r->n_ann) {
+            a->annotations = calloc(r->n_ann, sizeof *a->annotations);
+            if (!a->annotations)
+                goto out;
+            for (size_t j = 0; j < r->n_ann; j++) {
+                if (expand(r, r->ann_tmpl ? r->ann_tmpl[j] : NULL, r->ann[j].value, &d,
+                           &abuf) < 0)
+                    goto out;
+                a->annotations[j].name = strdup(r->ann[j].name);
+                a->annotations[j].value = strdup(abuf.data ? abuf.data : "");
+                a->n_annotations = j + 1;
+                if (!a->annotations[j].name || !a->annotations[j].value)
+                    goto out;
+            }
+        }
+    }
+    qsort(al, k, sizeof *al, cmp_alert);
+    for (size_t i = 1; i < k; i++)
+        if (cmp_alert(&al[i - 1], &al[i]) == 0) {
+            set_error(r, "vector contains metrics with the same labelset after applying alert "
+                         "labels");
+            rc = -EINVAL;
+            goto out;
+        }
+    *ret = al;
+    *ret_n = k;
+    al = NULL;
+    k = 0;
+    rc = 0;
+out:
+    if (al) {
+        for (size_t i = 0; i < k; i++)
+            alert_fini(&al[i]);
+        free(al);
+    }
+    for (size_t j = 0; vals && j < r->n_labels; j++)
+        mm_tmpl_buf_fini(&vals[j]);
+    free(vals);
+    mm_tmpl_buf_fini(&abuf);
+    free(b.l);
+    return rc;
+}
+
+static mm_rules_alert_t *find_alert(mm_rules_rule_t *r, const mm_rules_alert_t *key)
+{
+    if (r->n_alerts == 0)
+        return NULL;
+    return bsearch(key, r->alerts, r->n_alerts, sizeof *r->alerts, cmp_alert);
+}
+
+static int add_alert(mm_rules_rule_t *r, mm_rules_alert_t *a)
+{
+    if (r->n_alerts == r->cap_alerts) {
+        size_t cap = r->cap_alerts ? r->cap_alerts * 2 : 8;
+        mm_rules_alert_t *na = realloc(r->alerts, cap * sizeof *na);
+        if (!na)
+            return -ENOMEM;
+        r->alerts = na;
+        r->cap_alerts = cap;
+    }
+    size_t i = r->n_alerts;
+    while (i > 0 && cmp_alert(&r->alerts[i - 1], a) > 0)
+        i--;
+    memmove(&r->alerts[i + 1], &r->alerts[i], (r->n_alerts - i) * sizeof *a);
+    r->alerts[i] = *a;
+    r->n_alerts++;
+    memset(a, 0, sizeof *a);
+    return 0;
+}
+
+/* An output sample of a rule: owned labels and a value. */
+typedef struct {
+    mm_label_t *l;
+    size_t n;
+    double v;
+} out_t;
+
+typedef struct {
+    out_t *s;
+    size_t n, cap;
+} outv_t;
+
+static void outv_fini(outv_t *o)
+{
+    for (size_t i = 0; i < o->n; i++)
+        rules_labels_free(o->s[i].l, o->s[i].n);
+    free(o->s);
+    memset(o, 0, sizeof *o);
+}
+
+static int outv_add(outv_t *o, lb_t *b, double v)
+{
+    if (o->n == o->cap) {
+        size_t cap = o->cap ? o->cap * 2 : 16;
+        out_t *ns = realloc(o->s, cap * sizeof *ns);
+        if (!ns)
+            return -ENOMEM;
+        o->s = ns;
+        o->cap = cap;
+    }
+    mm_labels_sort(b->l, b->n);
+    out_t *s = &o->s[o->n];
+    if (rules_labels_dup(b->l, b->n, &s->l) < 0)
+        return -ENOMEM;
+    s->n = b->n;
+    s->v = v;
+    o->n++;
+    return 0;
+}
+
+/* Appends one alert's ALERTS and ALERTS_FOR_STATE samples. */
+static int alert_samples(const mm_rules_rule_t *r, const mm_rules_alert_t *a, outv_t *o)
+{
+    lb_t b = {0};
+    int rc = -ENOMEM;
+    /* Rule labels first (as Prometheus's sample() does), then the alert's. */
+    for (size_t i = 0; i < r->n_labels; i++)
+        if (lb_set(&b, r->labels[i].name, r->labels[i].value) < 0)
+            goto out;
+    for (size_t i = 0; i < a->n_labels; i++)
+        if (lb_set(&b, a->labels[i].name, a->labels[i].value) < 0)
+            goto out;
+    if (lb_set(&b, "__name__", "ALERTS") < 0 ||
+        lb_set(&b, "alertstate", a->state == MM_RULES_FIRING ? "firing" : "pending") < 0 ||
+        outv_add(o, &b, 1) < 0)
+        goto out;
+    if (lb_from(&b, a->labels, a->n_labels, false) < 0 ||
+        lb_set(&b, "__name__", "ALERTS_FOR_STATE") < 0 ||
+        outv_add(o, &b, (double)(a->active_at / 1000)) < 0)
+        goto out;
+    rc = 0;
+out:
+    free(b.l);
+    return rc;
+}
+
+static int eval_alerting(mm_rules_rule_t *r, const mm_promql_store_t *store, int64_t t,
+                         outv_t *o)
+{
+    mm_promql_result_t *res = NULL;
+    mm_rules_alert_t *al = NULL;
+    size_t n = 0;
+    int rc = run_query(r, store, t, &res);
+    if (rc < 0)
+        return rc;
+    rc = build_alerts(r, store, t, res, &al, &n);
+    mm_promql_result_free(res);
+    if (rc < 0)
+        return rc;
+    /* Remember the result's label sets: the arrays stay valid below even
+     * when an alert moves into r->alerts (it keeps its label array). */
+    bool *present = NULL;
+    mm_rules_alert_t *keys = calloc(n ? n : 1, sizeof *keys);
+    if (!keys) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        keys[i].labels = al[i].labels;
+        keys[i].n_labels = al[i].n_labels;
+    }
+    /* Merge: an active alert keeps its labels and times, takes the new value
+     * and annotations; a new (or resolved) one starts pending at t. */
+    for (size_t i = 0; i < n; i++) {
+        mm_rules_alert_t *cur = find_alert(r, &al[i]);
+        if (cur && cur->state != MM_RULES_INACTIVE) {
+            cur->value = al[i].value;
+            rules_labels_free(cur->annotations, cur->n_annotations);
+            cur->annotations = al[i].annotations;
+            cur->n_annotations = al[i].n_annotations;
+            al[i].annotations = NULL;
+            al[i].n_annotations = 0;
+        } else if (cur) {
+            alert_fini(cur);
+            *cur = al[i];
+            memset(&al[i], 0, sizeof al[i]);
+        } else if ((rc = add_alert(r, &al[i])) < 0) {
+            goto out;
+        }
+    }
+    present = calloc(r->n_alerts ? r->n_alerts : 1, sizeof *present);
+    if (!present) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < r->n_alerts; i++)
+        present[i] = n && bsearch(&r->alerts[i], keys, n, sizeof *keys, cmp_alert) != NULL;
+    size_t num_active = 0, w = 0;
+    for (size_t i = 0; i < r->n_alerts; i++) {
+        mm_rules_alert_t *a = &r->alerts[i];
+        bool keep = true, emit = true;
+        if (!present[i]) {
+            bool keep_firing = false;
+            if (a->state == MM_RULES_FIRING && r->keep_ms > 0) {
+                if (a->keep_firing_since == 0)
+                    a->keep_firing_since = t;
+                if (t - a->keep_firing_since < r->keep_ms)
+                    keep_firing = true;
+            }
+            if (a->state == MM_RULES_PENDING ||
+                (a->resolved_at != 0 && t - a->resolved_at > MM_RULES_RESOLVED_RETENTION_MS))
+                keep = false;
+            if (a->state != MM_RULES_INACTIVE && !keep_firing) {
+                a->state = MM_RULES_INACTIVE;
+                a->resolved_at = t;
+            }
+            if (!keep_firing)
+                emit = false;
+        } else {
+            a->keep_firing_since = 0;
+        }
+        if (emit) {
+            num_active++;
+            if (a->state == MM_RULES_PENDING && t - a->active_at >= r->for_ms) {
+                a->state = MM_RULES_FIRING;
+                a->fired_at = t;
+            }
+            if ((rc = alert_samples(r, a, o)) < 0)
+                goto out;
+        }
+        if (keep)
+            r->alerts[w++] = *a;
+        else
+            alert_fini(a);
+    }
+    r->n_alerts = w;
+    if (r->g->limit > 0 && num_active > (size_t)r->g->limit) {
+        rules_alerts_clear(r);
+        outv_fini(o);
+        set_error(r, "exceeded limit of %ld with %zu alerts", r->g->limit, num_active);
+        rc = -EINVAL;
+        goto out;
+    }
+    rc = 0;
+out:
+    free(present);
+    free(keys);
+    for (size_t i = 0; i < n; i++)
+        alert_fini(&al[i]);
+    free(al);
+    return rc;
+}
+
+static int cmp_out(const void *a, const void *b)
+{
+    const out_t *x = a, *y = b;
+    return rules_labels_cmp(x->l, x->n, y->l, y->n);
+}
+
+static int eval_recording(mm_rules_rule_t *r, const mm_promql_store_t *store, int64_t t,
+                          outv_t *o)
+{
+    mm_promql_result_t *res = NULL;
+    int rc = run_query(r, store, t, &res);
+    if (rc < 0)
+        return rc;
+    lb_t b = {0};
+    size_t n = res->type == MM_PROMQL_SCALAR ? 1 : res->n_samples;
+    for (size_t i = 0; i < n; i++) {
+        const mm_label_t *sl = NULL;
+        size_t sn = 0;
+        double v = res->scalar;
+        if (res->type == MM_PROMQL_VECTOR) {
+            sl = res->samples[i].labels;
+            sn = res->samples[i].n_labels;
+            v = res->samples[i].v;
+        }
+        rc = -ENOMEM;
+        if (lb_from(&b, sl, sn, false) < 0 || lb_set(&b, "__name__", r->name) < 0)
+            goto out;
+        for (size_t j = 0; j < r->n_labels; j++)
+            if (lb_set(&b, r->labels[j].name, r->labels[j].value) < 0)
+                goto out;
+        if (outv_add(o, &b, v) < 0)
+            goto out;
+    }
+    if (o->n)
+        qsort(o->s, o->n, sizeof *o->s, cmp_out);
+    for (size_t i = 1; i < o->n; i++)
+        if (cmp_out(&o->s[i - 1], &o->s[i]) == 0) {
+            set_error(r, "vector contains metrics with the same labelset after applying rule "
+                         "labels");
+            rc = -EINVAL;
+            goto out;
+        }
+    if (r->g->limit > 0 && o->n > (size_t)r->g->limit) {
+        set_error(r, "exceeded limit of %ld with %zu series", r->g->limit, o->n);
+        rc = -EINVAL;
+        goto out;
+    }
+    rc = 0;
+out:
+    free(b.l);
+    mm_promql_result_free(res);
+    return rc;
+}
+
+/* Writes the output at t, stale markers for what the last evaluation wrote
+ * and this one did not, and remembers this output for the next time. */
+static int write_output(mm_rules_rule_t *r, mm_promql_store_t *store, int64_t t, outv_t *o)
+{
+    rules_lset_t *now = calloc(o->n ? o->n : 1, sizeof *now);
+    if (!now)
+        return -ENOMEM;
+    for (size_t i = 0; i < o->n; i++) {
+        int rc = mm_promql_store_append(store, o->s[i].l, o->s[i].n, t, o->s[i].v);
+        if (rc == -ENOMEM) {
+            free(now);
+            return rc;
+        }
+        now[i].labels = o->s[i].l;
+        now[i].n = o->s[i].n;
+        now[i].fp = mm_labels_fingerprint(NULL, o->s[i].l, o->s[i].n);
+        o->s[i].l = NULL;
+        o->s[i].n = 0;
+    }
+    for (size_t i = 0; i < r->n_prev; i++) {
+        bool found = false;
+        for (size_t j = 0; j < o->n && !found; j++)
+            found = now[j].fp == r->prev[i].fp &&
+                    rules_labels_cmp(now[j].labels, now[j].n, r->prev[i].labels,
+                                     r->prev[i].n) == 0;
+        if (!found) {
+            int rc = mm_promql_store_append(store, r->prev[i].labels, r->prev[i].n, t,
+                                            mm_stale_nan());
+            if (rc == -ENOMEM) {
+                for (size_t j = 0; j < o->n; j++)
+                    rules_labels_free(now[j].labels, now[j].n);
+                free(now);
+                return rc;
+            }
+        }
+    }
+    rules_prev_clear(r);
+    r->prev = now;
+    r->n_prev = o->n;
+    return 0;
+}
+
+int mm_rules_group_eval(mm_rules_group_t *g, mm_promql_store_t *store, int64_t t_ms)
+{
+    int failed = 0;
+    g->evaluated = true;
+    g->last_eval = t_ms;
+    for (size_t i = 0; i < g->n_rules; i++) {
+        mm_rules_rule_t *r = g->rules[i];
+        outv_t o = {0};
+        int rc = r->kind == MM_RULES_ALERTING ? eval_alerting(r, store, t_ms, &o)
+                                              : eval_recording(r, store, t_ms, &o);
+        if (rc == 0) {
+            clear_error(r);
+            rc = write_output(r, store, t_ms, &o);
+        }
+        outv_fini(&o);
+        if (rc == -ENOMEM)
+            return rc;
+        if (rc < 0)
+            failed++;
+    }
+    return failed;
+}
+
+int mm_rules_rule_eval_extra(mm_rules_rule_t *r, mm_promql_store_t *store, int64_t t_ms)
+{
+    /* Only between scheduled evaluations, moving forward in time. */
+    if (r->kind != MM_RULES_ALERTING || !r->g->extra_points ||
+        (r->g->evaluated && t_ms <= r->g->last_eval))
+        return 0;
+    mm_promql_result_t *res = NULL;
+    mm_rules_alert_t *al = NULL;
+    size_t n = 0;
+    int rc = run_query(r, store, t_ms, &res);
+    if (rc < 0)
+        return rc;
+    rc = build_alerts(r, store, t_ms, res, &al, &n);
+    mm_promql_result_free(res);
+    if (rc < 0)
+        return rc;
+    int changed = 0;
+    for (size_t i = 0; i < n; i++) {
+        mm_rules_alert_t *cur = find_alert(r, &al[i]);
+        if (cur && cur->state == MM_RULES_PENDING) {
+            if (t_ms - cur->active_at >= r->for_ms && t_ms >= cur->active_at) {
+                cur->state = MM_RULES_FIRING;
+                cur->fired_at = t_ms;
+                changed++;
+            }
+        } else if (!cur || cur->state == MM_RULES_INACTIVE) {
+            mm_rules_alert_t a = al[i];
+            memset(&al[i], 0, sizeof al[i]);
+            if (r->for_ms == 0) {
+                a.state = MM_RULES_FIRING;
+                a.fired_at = t_ms;
+            }
+            if (cur) {
+                alert_fini(cur);
+                *cur = a;
+            } else if ((rc = add_alert(r, &a)) < 0) {
+                alert_fini(&a);
+                goto out;
+            }
+            changed++;
+        }
+    }
+    rc = changed;
+out:
+    for (size_t i = 0; i < n; i++)
+        alert_fini(&al[i]);
+    free(al);
+    return rc;
+}
