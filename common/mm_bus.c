@@ -3,6 +3,7 @@
 #include "mm_bus.h"
 
 #include "mm_config.h"
+#include "mm_map.h"
 
 #include <errno.h>
 #include <nng/nng.h>
@@ -209,29 +210,26 @@ out:
 /* ---- sequence tracking ---- */
 
 typedef struct {
-    char *key;          /* instance "\0" family */
-    size_t key_len;
     uint64_t boot_id;
     uint64_t last_seq;
+    size_t key_len;
+    char key[];         /* instance "\0" family */
 } track_entry_t;
 
+typedef struct {
+    const char *key;
+    size_t len;
+} track_key_t;
+
 struct mm_seqtrack {
-    track_entry_t *slots;
-    size_t cap;         /* power of two */
-    size_t used;
+    mm_map_t streams;   /* hash(key) -> track_entry_t */
 };
 
 mm_seqtrack_t *mm_seqtrack_new(void)
 {
     mm_seqtrack_t *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
-    t->cap = 64;
-    t->slots = calloc(t->cap, sizeof *t->slots);
-    if (!t->slots) {
-        free(t);
-        return NULL;
-    }
+    if (t)
+        mm_map_init(&t->streams);
     return t;
 }
 
@@ -239,47 +237,17 @@ void mm_seqtrack_free(mm_seqtrack_t *t)
 {
     if (!t)
         return;
-    for (size_t i = 0; i < t->cap; i++)
-        free(t->slots[i].key);
-    free(t->slots);
+    for (size_t i = 0; i < t->streams.cap; i++)
+        free(t->streams.slots[i].v);
+    mm_map_fini(&t->streams);
     free(t);
 }
 
-static uint64_t hash_bytes(const char *p, size_t n)
+static bool track_eq(const void *v, const void *key)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-static track_entry_t *track_find(track_entry_t *slots, size_t cap, const char *key, size_t len)
-{
-    size_t i = hash_bytes(key, len) & (cap - 1);
-    for (;;) {
-        track_entry_t *e = &slots[i];
-        if (!e->key || (e->key_len == len && memcmp(e->key, key, len) == 0))
-            return e;
-        i = (i + 1) & (cap - 1);
-    }
-}
-
-static int track_grow(mm_seqtrack_t *t)
-{
-    size_t ncap = t->cap * 2;
-    track_entry_t *ns = calloc(ncap, sizeof *ns);
-    if (!ns)
-        return -ENOMEM;
-    for (size_t i = 0; i < t->cap; i++) {
-        if (t->slots[i].key)
-            *track_find(ns, ncap, t->slots[i].key, t->slots[i].key_len) = t->slots[i];
-    }
-    free(t->slots);
-    t->slots = ns;
-    t->cap = ncap;
-    return 0;
+    const track_entry_t *e = v;
+    const track_key_t *k = key;
+    return e->key_len == k->len && memcmp(e->key, k->key, k->len) == 0;
 }
 
 uint64_t mm_seqtrack_note(mm_seqtrack_t *t, const char *instance, uint64_t boot_id,
@@ -290,20 +258,20 @@ uint64_t mm_seqtrack_note(mm_seqtrack_t *t, const char *instance, uint64_t boot_
     memcpy(key, instance, il);
     key[il] = '\0';
     memcpy(key + il + 1, family, fl);
-    size_t len = il + 1 + fl;
+    track_key_t k = {key, il + 1 + fl};
+    uint64_t h = mm_hash_bytes(key, k.len, 0);
 
-    if ((t->used + 1) * 4 > t->cap * 3 && track_grow(t) < 0)
-        return 0;
-    track_entry_t *e = track_find(t->slots, t->cap, key, len);
-    if (!e->key) {
-        e->key = malloc(len);
-        if (!e->key)
+    track_entry_t *e = mm_map_get(&t->streams, h, track_eq, &k);
+    if (!e) {
+        e = malloc(sizeof *e + k.len);
+        if (!e)
             return 0;
-        memcpy(e->key, key, len);
-        e->key_len = len;
+        memcpy(e->key, key, k.len);
+        e->key_len = k.len;
         e->boot_id = boot_id;
         e->last_seq = seq;
-        t->used++;
+        if (mm_map_put(&t->streams, h, e) < 0)
+            free(e);
         return 0;
     }
     if (e->boot_id != boot_id) {
@@ -319,7 +287,7 @@ uint64_t mm_seqtrack_note(mm_seqtrack_t *t, const char *instance, uint64_t boot_
     return missing;
 }
 
-size_t mm_seqtrack_streams(const mm_seqtrack_t *t) { return t->used; }
+size_t mm_seqtrack_streams(const mm_seqtrack_t *t) { return t->streams.n; }
 
 /* ---- the client ---- */
 

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hashmap.h"
 #include "mm_err.h"
+#include "mm_map.h"
 
 #define REPLY_CACHE 128
 
@@ -42,7 +42,7 @@ typedef struct {
 struct collector {
     collector_sink_t sink;      /* first: the sink pointer is the collector */
     collector_opts_t o;
-    hmap_t by_fp;
+    mm_map_t by_fp;
     entry_t **all;
     size_t n_all, cap_all;
     entry_t **pend;
@@ -96,7 +96,7 @@ static entry_t *entry_new(const collector_sample_t *s, uint64_t fp)
 
 static void remove_entry(collector_t *c, entry_t *e)
 {
-    hmap_del(&c->by_fp, e->fp, e);
+    mm_map_del(&c->by_fp, e->fp, e);
     c->all[e->index] = c->all[--c->n_all];
     c->all[e->index]->index = e->index;
     entry_free(e);
@@ -119,7 +119,7 @@ collector_t *collector_new(const collector_opts_t *opts)
         c->o.state_chunk_bytes = 256 * 1024;
     if (!c->o.max_series)
         c->o.max_series = 1000000;
-    hmap_init(&c->by_fp);
+    mm_map_init(&c->by_fp);
     return c;
 }
 
@@ -131,7 +131,7 @@ void collector_free(collector_t *c)
         entry_free(c->all[i]);
     free(c->all);
     free(c->pend);
-    hmap_fini(&c->by_fp);
+    mm_map_fini(&c->by_fp);
     for (size_t i = 0; i < REPLY_CACHE; i++) {
         free(c->memo[i].error_code);
         free(c->memo[i].error_message);
@@ -164,7 +164,7 @@ static void on_emit(collector_sink_t *sink, const collector_sample_t *s)
             return;
         fp = mm_labels_fingerprint(s->name, s->labels, s->n_labels);
     }
-    entry_t *e = hmap_get(&c->by_fp, fp, NULL, NULL);
+    entry_t *e = mm_map_get(&c->by_fp, fp, NULL, NULL);
     bool stale = mm_is_stale_nan(s->value);
     if (!e) {
         if (stale || !s->name)
@@ -175,7 +175,7 @@ static void on_emit(collector_sink_t *sink, const collector_sample_t *s)
         }
         e = entry_new(s, fp);
         if (!e || push((void **)&c->all, &c->cap_all, c->n_all, sizeof *c->all) < 0 ||
-            hmap_put(&c->by_fp, fp, e) < 0) {
+            mm_map_put(&c->by_fp, fp, e) < 0) {
             entry_free(e);
             return;
         }
@@ -197,7 +197,7 @@ static void on_emit(collector_sink_t *sink, const collector_sample_t *s)
     if (c->n_pend && c->pend_bytes + add + 512 > c->o.batch_max_bytes) {
         collector_flush(c, s->time_ms);
         /* e may have been removed if it was dead; look it up again. */
-        e = hmap_get(&c->by_fp, fp, NULL, NULL);
+        e = mm_map_get(&c->by_fp, fp, NULL, NULL);
         if (!e)
             return;
         add = 18 + e->est + (e->help_sent || !e->help ? 0 : strlen(e->help) + 3);

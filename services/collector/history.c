@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hashmap.h"
 #include "mm_err.h"
+#include "mm_map.h"
 
 typedef struct {
     int64_t t;                  /* step start; count == 0 means empty */
@@ -51,7 +51,7 @@ typedef struct {
 struct history {
     mm_db_t *db;
     history_opts_t o;
-    hmap_t by_fp;
+    mm_map_t by_fp;
     hseries_t **all;
     size_t n_all, cap_all;
     done_chunk_t *dc;
@@ -221,7 +221,7 @@ int collector_history_new(mm_db_t *db, const history_opts_t *opts, history_t **r
     for (size_t i = 1; i < h->o.n_tiers; i++)
         if (h->o.tiers[i].step_ms <= 0)
             h->o.tiers[i].step_ms = 60000;
-    hmap_init(&h->by_fp);
+    mm_map_init(&h->by_fp);
     pthread_mutex_init(&h->lock, NULL);
     *ret = h;
     return 0;
@@ -248,7 +248,7 @@ void collector_history_free(history_t *h)
     free(h->dc);
     free(h->dr);
     free(h->all);
-    hmap_fini(&h->by_fp);
+    mm_map_fini(&h->by_fp);
     pthread_mutex_destroy(&h->lock);
     free(h);
 }
@@ -267,7 +267,7 @@ static char *labels_to_json(const mm_label_t *l, size_t n)
 
 static hseries_t *get_series(history_t *h, const collector_sample_t *s)
 {
-    hseries_t *hs = hmap_get(&h->by_fp, s->fp, NULL, NULL);
+    hseries_t *hs = mm_map_get(&h->by_fp, s->fp, NULL, NULL);
     if (hs || !s->name)
         return hs;
     if (h->n_all >= h->o.max_series) {
@@ -291,7 +291,7 @@ static hseries_t *get_series(history_t *h, const collector_sample_t *s)
         h->all = na;
         h->cap_all = nc;
     }
-    if (hmap_put(&h->by_fp, hs->fp, hs) < 0)
+    if (mm_map_put(&h->by_fp, hs->fp, hs) < 0)
         goto fail;
     h->all[h->n_all++] = hs;
     return hs;
@@ -423,7 +423,7 @@ struct history_job {
     /* Filled by run. */
     int result;
     int cleanup_result;
-    hmap_t ids;                 /* fp → id_t for series inserted by this job */
+    mm_map_t ids;                 /* fp → id_t for series inserted by this job */
     uint64_t rows_written, rows_deleted;
     bool series_deleted;
     int64_t longest;
@@ -440,7 +440,7 @@ static int job_id(history_t *h, history_job_t *j, hseries_t *s, int64_t *ret)
         *ret = s->id;
         return 0;
     }
-    id_t_ *known = hmap_get(&j->ids, s->fp, NULL, NULL);
+    id_t_ *known = mm_map_get(&j->ids, s->fp, NULL, NULL);
     if (known) {
         *ret = known->id;
         return 0;
@@ -470,7 +470,7 @@ static int job_id(history_t *h, history_job_t *j, hseries_t *s, int64_t *ret)
     e->fp = s->fp;
     e->id = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
-    if (hmap_put(&j->ids, e->fp, e) < 0) {
+    if (mm_map_put(&j->ids, e->fp, e) < 0) {
         free(e);
         return -ENOMEM;
     }
@@ -532,7 +532,7 @@ history_job_t *collector_history_job_prepare(history_t *h, int64_t now_ms, bool 
         return NULL;
     j->now_ms = now_ms;
     j->cleanup = cleanup;
-    hmap_init(&j->ids);
+    mm_map_init(&j->ids);
     h->jobs++;
     /* Close rollup steps that have ended even when no sample came after them. */
     for (size_t i = 0; i < h->n_all; i++) {
@@ -640,7 +640,7 @@ static void job_free(history_job_t *j)
     free(j->r);
     for (size_t i = 0; i < j->ids.cap; i++)
         free(j->ids.slots[i].v);
-    hmap_fini(&j->ids);
+    mm_map_fini(&j->ids);
     free(j);
 }
 
@@ -662,7 +662,7 @@ int collector_history_job_finish(history_t *h, history_job_t *j)
             id_t_ *e = j->ids.slots[i].v;
             if (!e)
                 continue;
-            hseries_t *s = hmap_get(&h->by_fp, e->fp, NULL, NULL);
+            hseries_t *s = mm_map_get(&h->by_fp, e->fp, NULL, NULL);
             if (s)
                 s->id = e->id;
         }
@@ -679,7 +679,7 @@ int collector_history_job_finish(history_t *h, history_job_t *j)
             for (size_t k = 1; k < h->o.n_tiers; k++)
                 idle = idle && s->acc[k].count == 0;
             if (idle && j->now_ms - s->last_ms > 2 * h->o.chunk_ms) {
-                hmap_del(&h->by_fp, s->fp, s);
+                mm_map_del(&h->by_fp, s->fp, s);
                 h->all[i] = h->all[--h->n_all];
                 hseries_free(s);
                 continue;
@@ -740,7 +740,7 @@ int collector_history_cleanup(history_t *h, int64_t now_ms)
     history_job_t *j = calloc(1, sizeof *j);
     if (!j)
         return -ENOMEM;
-    hmap_init(&j->ids);
+    mm_map_init(&j->ids);
     j->now_ms = now_ms;
     j->cleanup = true;
     h->jobs++;

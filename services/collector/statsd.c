@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hashmap.h"
 #include "mm_err.h"
+#include "mm_map.h"
 
 #define MAX_TAGS 32
 #define MAX_NAME 200
@@ -70,9 +70,9 @@ struct collector_statsd {
     bucket_set_t *rule_bs;
     statsd_buckets_t *rules;    /* our copy of opts.buckets */
     double *default_copy;       /* our copy of opts.default_bounds */
-    hmap_t aliases;             /* raw key hash -> alias_t */
-    hmap_t by_fp;               /* fp -> series_t */
-    hmap_t families;            /* name hash -> family_t */
+    mm_map_t aliases;             /* raw key hash -> alias_t */
+    mm_map_t by_fp;               /* fp -> series_t */
+    mm_map_t families;            /* name hash -> family_t */
     series_t **all;
     size_t n_all, cap_all;
     statsd_stats_t stats;
@@ -281,9 +281,9 @@ collector_statsd_t *collector_statsd_new(const statsd_opts_t *opts)
         memcpy(st->default_copy, opts->default_bounds, opts->n_default_bounds * sizeof(double));
         st->opts.default_bounds = st->default_copy;
     }
-    hmap_init(&st->aliases);
-    hmap_init(&st->by_fp);
-    hmap_init(&st->families);
+    mm_map_init(&st->aliases);
+    mm_map_init(&st->by_fp);
+    mm_map_init(&st->families);
     static const char *const words[] = {"counter", "gauge", "timer", "histogram", "distribution", "set"};
     for (size_t i = 0; i < 6; i++)
         snprintf(st->help[i], sizeof st->help[i], "StatsD %s from %s", words[i],
@@ -336,9 +336,9 @@ void collector_statsd_free(collector_statsd_t *st)
         free(st->families.slots[i].v);
     for (size_t i = 0; i < st->n_all; i++)
         series_free(st->all[i]);
-    hmap_fini(&st->aliases);
-    hmap_fini(&st->by_fp);
-    hmap_fini(&st->families);
+    mm_map_fini(&st->aliases);
+    mm_map_fini(&st->by_fp);
+    mm_map_fini(&st->families);
     free(st->all);
     free(st->default_bs.le);
     for (size_t i = 0; i < st->opts.n_buckets; i++) {
@@ -360,9 +360,9 @@ static char kind_char(statsd_kind_t k) { return "cgmhds"[k]; }
 
 static uint64_t raw_key_hash(const statsd_line_t *l)
 {
-    uint64_t h = hash_bytes(l->name, l->name_len, (uint64_t)l->kind + 1);
+    uint64_t h = mm_hash_bytes(l->name, l->name_len, (uint64_t)l->kind + 1);
     if (l->tags_len)
-        h = hash_bytes(l->tags, l->tags_len, h);
+        h = mm_hash_bytes(l->tags, l->tags_len, h);
     return h;
 }
 
@@ -459,7 +459,7 @@ static int add_alias(collector_statsd_t *st, const statsd_line_t *l, uint64_t h,
     a->key[l->name_len + 1] = kind_char(l->kind);
     if (l->tags_len)
         memcpy(a->key + l->name_len + 2, l->tags, l->tags_len);
-    if (hmap_put(&st->aliases, h, a) < 0) {
+    if (mm_map_put(&st->aliases, h, a) < 0) {
         free(a);
         return -ENOMEM;
     }
@@ -520,7 +520,7 @@ static series_t *resolve(collector_statsd_t *st, const statsd_line_t *l, uint64_
         labels[i].value = vals[i] ? vals[i] : "";
     }
     uint64_t fp = mm_labels_fingerprint(name, labels, nt);
-    series_t *s = hmap_get(&st->by_fp, fp, NULL, NULL);
+    series_t *s = mm_map_get(&st->by_fp, fp, NULL, NULL);
     if (s) {
         if (s->kind != l->kind &&
             !(hist && (s->kind == STATSD_TIMER || s->kind == STATSD_HISTOGRAM || s->kind == STATSD_DISTRIBUTION))) {
@@ -532,8 +532,8 @@ static series_t *resolve(collector_statsd_t *st, const statsd_line_t *l, uint64_
         goto out;
     }
     /* Limits: a new series. */
-    uint64_t fh = hash_bytes(name, strlen(name), 7);
-    family_t *fam = hmap_get(&st->families, fh, family_eq, name);
+    uint64_t fh = mm_hash_bytes(name, strlen(name), 7);
+    family_t *fam = mm_map_get(&st->families, fh, family_eq, name);
     if (st->n_all >= st->opts.max_series) {
         st->stats.dropped_limit_total++;
         goto out;
@@ -573,7 +573,7 @@ static series_t *resolve(collector_statsd_t *st, const statsd_line_t *l, uint64_
     }
     if (!fam) {
         fam = malloc(sizeof *fam + strlen(name) + 1);
-        if (!fam || hmap_put(&st->families, fh, fam) < 0) {
+        if (!fam || mm_map_put(&st->families, fh, fam) < 0) {
             free(fam);
             series_free(s);
             s = NULL;
@@ -594,7 +594,7 @@ static series_t *resolve(collector_statsd_t *st, const statsd_line_t *l, uint64_
         st->all = na;
         st->cap_all = nc;
     }
-    if (hmap_put(&st->by_fp, fp, s) < 0) {
+    if (mm_map_put(&st->by_fp, fp, s) < 0) {
         series_free(s);
         s = NULL;
         goto out;
@@ -614,7 +614,7 @@ out:
 
 static void set_add(series_t *s, const char *v, size_t len)
 {
-    uint64_t h = hash_bytes(v, len, 3) | 1;   /* 0 marks an empty slot */
+    uint64_t h = mm_hash_bytes(v, len, 3) | 1;   /* 0 marks an empty slot */
     if ((s->set_n + 1) * 2 > s->set_cap) {
         if (s->set_n >= SET_MAX)
             return;
@@ -696,7 +696,7 @@ static void ingest_line(collector_statsd_t *st, const char *line, size_t len, in
     }
     uint64_t h = raw_key_hash(&l);
     raw_key_t key = {&l};
-    alias_t *a = hmap_get(&st->aliases, h, alias_eq, &key);
+    alias_t *a = mm_map_get(&st->aliases, h, alias_eq, &key);
     series_t *s = a ? a->s : resolve(st, &l, h);
     if (!s)
         return;
@@ -801,7 +801,7 @@ static void remove_series(collector_statsd_t *st, series_t *s)
         for (size_t i = 0; i < st->aliases.cap && s->n_aliases;) {
             alias_t *a = st->aliases.slots[i].v;
             if (a && a->s == s) {
-                hmap_del(&st->aliases, a->h, a);
+                mm_map_del(&st->aliases, a->h, a);
                 free(a);
                 s->n_aliases--;
                 continue;   /* the backward shift may have moved another entry here */
@@ -809,9 +809,9 @@ static void remove_series(collector_statsd_t *st, series_t *s)
             i++;
         }
     }
-    hmap_del(&st->by_fp, s->fp, s);
+    mm_map_del(&st->by_fp, s->fp, s);
     if (--s->fam->n == 0) {
-        hmap_del(&st->families, s->fam->h, s->fam);
+        mm_map_del(&st->families, s->fam->h, s->fam);
         free(s->fam);
     }
     st->all[s->index] = st->all[--st->n_all];

@@ -58,9 +58,9 @@ int gateway_new(const gateway_opts_t *opts, const mm_clock_t *clock, gateway_t *
     gw->ring_cap = opts->event_ring ? opts->event_ring : DEFAULT_RING;
     gw->ring = calloc(gw->ring_cap, sizeof(*gw->ring));
     gw->health_level = -1;
-    gateway_map_init(&gw->series);
-    gateway_map_init(&gw->fam_by_name);
-    gateway_map_init(&gw->groups);
+    mm_map_init(&gw->series);
+    mm_map_init(&gw->fam_by_name);
+    mm_map_init(&gw->groups);
     if (!gw->instance || !gw->ring) {
         gateway_free(gw);
         return -ENOMEM;
@@ -125,9 +125,9 @@ void gateway_free(gateway_t *gw)
     for (size_t i = 0; i < gw->nfam; i++)
         family_free(gw->families[i]);
     free(gw->families);
-    gateway_map_fini(&gw->series);
-    gateway_map_fini(&gw->fam_by_name);
-    gateway_map_fini(&gw->groups);
+    mm_map_fini(&gw->series);
+    mm_map_fini(&gw->fam_by_name);
+    mm_map_fini(&gw->groups);
     for (size_t i = 0; i < gw->nsvc; i++)
         service_fini(&gw->services[i]);
     free(gw->services);
@@ -246,10 +246,16 @@ static bool ends_with(const char *s, size_t n, const char *suf)
     return n >= m && !memcmp(s + n - m, suf, m);
 }
 
+static uint64_t family_hash(const char *name) { return mm_hash_bytes(name, strlen(name), 0); }
+
+static bool family_named(const void *v, const void *name)
+{
+    return !strcmp(((const gw_family_t *)v)->name, name);
+}
+
 static gw_family_t *family_get(gateway_t *gw, const char *name)
 {
-    gw_family_t *f = gateway_map_get(&gw->fam_by_name, gateway_hash_str(name));
-    return f && !strcmp(f->name, name) ? f : NULL;
+    return mm_map_get(&gw->fam_by_name, family_hash(name), family_named, name);
 }
 
 static gw_family_t *family_get_n(gateway_t *gw, const char *name, size_t n, const char *suffix)
@@ -305,7 +311,7 @@ static gw_family_t *family_create(gateway_t *gw, const char *name, Mm__MetricTyp
         return NULL;
     }
     f->type = type;
-    if (gateway_map_put(&gw->fam_by_name, gateway_hash_str(name), f) < 0) {
+    if (mm_map_put(&gw->fam_by_name, family_hash(name), f) < 0) {
         family_free(f);
         return NULL;
     }
@@ -317,7 +323,7 @@ static gw_family_t *family_create(gateway_t *gw, const char *name, Mm__MetricTyp
 
 static void family_remove(gateway_t *gw, gw_family_t *f)
 {
-    gateway_map_del(&gw->fam_by_name, gateway_hash_str(f->name));
+    mm_map_del(&gw->fam_by_name, family_hash(f->name), f);
     size_t last = --gw->nfam;
     if (f->pos != last) {
         gw->families[f->pos] = gw->families[last];
@@ -370,7 +376,7 @@ static gw_group_t *group_get_or_create(gateway_t *gw, gw_family_t *f, const mm_l
         if (!skip || strcmp(labels[i].name, skip))
             tmp[m++] = labels[i];
     uint64_t key = mm_labels_fingerprint(f->name, tmp, m) ^ 0x9e3779b97f4a7c15ULL;
-    gw_group_t *g = gateway_map_get(&gw->groups, key);
+    gw_group_t *g = mm_map_get(&gw->groups, key, NULL, NULL);
     if (g)
         return g->fam == f ? g : NULL;
     g = calloc(1, sizeof(*g));
@@ -393,9 +399,9 @@ static gw_group_t *group_get_or_create(gateway_t *gw, gw_family_t *f, const mm_l
         }
     }
     g->labels = g->own_labels;
-    if (gateway_map_put(&gw->groups, key, g) < 0 ||
+    if (mm_map_put(&gw->groups, key, g) < 0 ||
         ptr_push((void ***)&f->groups, &f->ngroups, &f->gcap, g) < 0) {
-        gateway_map_del(&gw->groups, key);
+        mm_map_del(&gw->groups, key, g);
         group_free(g);
         return NULL;
     }
@@ -406,7 +412,7 @@ static gw_group_t *group_get_or_create(gateway_t *gw, gw_family_t *f, const mm_l
 static void group_remove(gateway_t *gw, gw_group_t *g)
 {
     gw_family_t *f = g->fam;
-    gateway_map_del(&gw->groups, g->key);
+    mm_map_del(&gw->groups, g->key, g);
     size_t last = --f->ngroups;
     if (g->pos != last) {
         f->groups[g->pos] = f->groups[last];
@@ -419,7 +425,7 @@ static void group_remove(gateway_t *gw, gw_group_t *g)
 static void series_remove(gateway_t *gw, gw_series_t *s)
 {
     gw_family_t *f = s->fam;
-    gateway_map_del(&gw->series, s->fp);
+    mm_map_del(&gw->series, s->fp, s);
     gw->nseries--;
     if (s->grp) {
         gw_group_t *g = s->grp;
@@ -634,7 +640,7 @@ static gw_series_t *series_create(gateway_t *gw, const Mm__Series *in, uint64_t 
         }
         s->grp = g;
     }
-    if (gateway_map_put(&gw->series, fp, s) < 0) {
+    if (mm_map_put(&gw->series, fp, s) < 0) {
         gw->nseries++;
         series_remove(gw, s);
         return NULL;
@@ -665,7 +671,7 @@ static void apply_series(gateway_t *gw, const Mm__Series *in, int64_t env_time)
         }
         fp = mm_labels_fingerprint(in->name, tmp, n);
     }
-    gw_series_t *s = gateway_map_get(&gw->series, fp);
+    gw_series_t *s = mm_map_get(&gw->series, fp, NULL, NULL);
     if (s && strcmp(s->name, in->name) != 0) {
         gw->dropped_conflict++;
         return;

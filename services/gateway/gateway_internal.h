@@ -5,8 +5,8 @@
 
 #include "expo.h"
 #include "gateway.h"
-#include "gateway_map.h"
 #include "mm_labels.h"
+#include "mm_map.h"
 
 enum { ROLE_PLAIN, ROLE_BUCKET, ROLE_QUANTILE, ROLE_SUM, ROLE_COUNT };
 
@@ -109,9 +109,9 @@ struct gateway {
     uint64_t generation;
     bool ready;
 
-    gateway_map_t series;       /* fp -> gw_series_t */
-    gateway_map_t fam_by_name;  /* hash(name) -> gw_family_t */
-    gateway_map_t groups;       /* group key -> gw_group_t */
+    mm_map_t series;       /* fp -> gw_series_t */
+    mm_map_t fam_by_name;  /* hash(name) -> gw_family_t */
+    mm_map_t groups;       /* group key -> gw_group_t */
     gw_family_t **families;
     size_t nfam, famcap;
     bool fam_sorted;            /* families[] is in name order */
