@@ -131,6 +131,9 @@ void gateway_free(gateway_t *gw)
     for (size_t i = 0; i < gw->nsvc; i++)
         service_fini(&gw->services[i]);
     free(gw->services);
+    for (size_t i = 1; i < gw->nowners; i++)
+        free(gw->owners[i].instance);
+    free(gw->owners);
     free(gw->health_json);
     for (size_t i = 0; i < gw->nchecks; i++)
         free(gw->checks[i].name);
@@ -655,7 +658,8 @@ fail_family:
     return NULL;
 }
 
-static void apply_series(gateway_t *gw, const Mm__Series *in, int64_t env_time)
+static void apply_series(gateway_t *gw, const Mm__Series *in, int64_t env_time,
+                         uint32_t owner, uint64_t snap)
 {
     if (!in->n_values || !in->name)
         return;
@@ -693,14 +697,91 @@ static void apply_series(gateway_t *gw, const Mm__Series *in, int64_t env_time)
         s->val_dirty = true;
     s->value = v;
     s->time_ms = t;
+    s->owner = owner;
+    s->sent_ms = env_time;
+    if (snap)
+        s->snap = snap;
     gw->generation++;
 }
 
-static void apply_batch(gateway_t *gw, const Mm__MetricBatch *batch, int64_t env_time)
+/* The index of the sender `instance` in gw->owners, added when new; 0 (the
+ * anonymous owner, never swept) when it cannot be added. */
+static uint32_t owner_index(gateway_t *gw, const char *instance)
+{
+    if (!instance || !*instance)
+        return 0;
+    for (size_t i = 1; i < gw->nowners; i++)
+        if (!strcmp(gw->owners[i].instance, instance))
+            return (uint32_t)i;
+    if (gw->nowners == gw->ownercap) {
+        size_t cap = gw->ownercap ? gw->ownercap * 2 : 8;
+        gw_owner_t *v = realloc(gw->owners, cap * sizeof(*v));
+        if (!v)
+            return 0;
+        gw->owners = v;
+        gw->ownercap = cap;
+        if (gw->nowners == 0) {
+            memset(&gw->owners[0], 0, sizeof gw->owners[0]);
+            gw->nowners = 1;
+        }
+    }
+    gw_owner_t *o = &gw->owners[gw->nowners];
+    memset(o, 0, sizeof *o);
+    if (!(o->instance = strdup(instance)))
+        return 0;
+    return (uint32_t)gw->nowners++;
+}
+
+static void apply_batch(gateway_t *gw, const Mm__MetricBatch *batch, int64_t env_time,
+                        uint32_t owner, uint64_t snap)
 {
     for (size_t i = 0; i < batch->n_series; i++)
-        apply_series(gw, batch->series[i], env_time);
+        apply_series(gw, batch->series[i], env_time, owner, snap);
     gw->last_batch_ms = mm_clock_now_ms(gw->clock);
+}
+
+/* Drops the series of owner `o` that its complete snapshot did not hold,
+ * unless a live batch updated them after the snapshot was taken. */
+static void sweep_owner(gateway_t *gw, uint32_t o)
+{
+    const gw_owner_t *ow = &gw->owners[o];
+    size_t n = 0, cap = 0;
+    gw_series_t **gone = NULL;
+    for (size_t i = 0; i < gw->series.cap; i++) {
+        gw_series_t *s = gw->series.slots[i].v;
+        if (!s || s->owner != o || s->snap == ow->snap || s->sent_ms >= ow->snap_ms)
+            continue;
+        if (ptr_push((void ***)&gone, &n, &cap, s) < 0)
+            break;
+    }
+    for (size_t i = 0; i < n; i++)
+        series_remove(gw, gone[i]);
+    free(gone);
+    if (n) {
+        gw->swept += n;
+        gw->generation++;
+    }
+}
+
+static void apply_state_metrics(gateway_t *gw, const Mm__Envelope *env)
+{
+    const Mm__StateChunk *c = env->state;
+    uint32_t o = owner_index(gw, env->instance);
+    uint64_t snap = c->snapshot_id ? c->snapshot_id : 1;
+    if (o) {
+        gw_owner_t *ow = &gw->owners[o];
+        if (ow->snap != snap || ow->total != c->total) {
+            ow->snap = snap;
+            ow->total = c->total;
+            ow->got = 0;
+            ow->snap_ms = env->time_ms;
+        }
+        /* A chunk seen twice (a resend) does not complete the snapshot. */
+        ow->got++;
+    }
+    apply_batch(gw, c->metrics, env->time_ms, o, snap);
+    if (o && gw->owners[o].total && gw->owners[o].got == gw->owners[o].total)
+        sweep_owner(gw, o);
 }
 
 /* ---- services ---- */
@@ -1018,7 +1099,7 @@ void gateway_on_envelope(gateway_t *gw, const char *topic, const Mm__Envelope *e
     bool from_self = env->instance && !strcmp(env->instance, gw->instance);
     switch (env->payload_case) {
     case MM__ENVELOPE__PAYLOAD_METRICS:
-        apply_batch(gw, env->metrics, env->time_ms);
+        apply_batch(gw, env->metrics, env->time_ms, owner_index(gw, env->instance), 0);
         gw->ready = true;
         if (gw->on_metrics)
             gw->on_metrics(gw->hook_data, env, env->metrics);
@@ -1036,7 +1117,7 @@ void gateway_on_envelope(gateway_t *gw, const char *topic, const Mm__Envelope *e
         break;
     case MM__ENVELOPE__PAYLOAD_STATE:
         if (env->state->part_case == MM__STATE_CHUNK__PART_METRICS)
-            apply_batch(gw, env->state->metrics, env->time_ms);
+            apply_state_metrics(gw, env);
         else if (env->state->part_case == MM__STATE_CHUNK__PART_HEALTH)
             apply_health(gw, env->state->health, env->time_ms);
         if (!from_self)

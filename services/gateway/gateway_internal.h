@@ -29,6 +29,9 @@ typedef struct {
     char val[GATEWAY_EXPO_VALUE_MAX];
     uint8_t val_len;
     bool val_dirty;
+    uint32_t owner;             /* index in gateway_t.owners: who last sent it */
+    uint64_t snap;              /* the owner's last full-state snapshot holding it */
+    int64_t sent_ms;            /* envelope time of its last update */
     size_t pos;                 /* index in fam->series or grp->members */
 } gw_series_t;
 
@@ -75,6 +78,15 @@ typedef struct {
     bool up;                    /* as last reported in an event */
 } gw_service_t;
 
+/* A sender of metrics, and the full-state snapshot it is sending: once all
+ * chunks of one snapshot have arrived, the series it no longer holds go. */
+typedef struct {
+    char *instance;
+    uint64_t snap;
+    uint32_t got, total;
+    int64_t snap_ms;            /* envelope time of the snapshot's first chunk seen */
+} gw_owner_t;
+
 typedef struct {
     uint64_t seq;
     char *topic;
@@ -117,6 +129,9 @@ struct gateway {
     bool fam_sorted;            /* families[] is in name order */
     size_t nseries;
     int64_t last_batch_ms;
+    gw_owner_t *owners;
+    size_t nowners, ownercap;
+    uint64_t swept;             /* series dropped because a full state lacked them */
 
     gw_service_t *services;
     size_t nsvc, svccap;

@@ -526,6 +526,9 @@ void gateway_render_own_exposition(gateway_t *gw, gateway_buf_t *b)
     own_sample(b, "memmon_gateway_series_dropped_total", r1, 1, (double)gw->dropped_conflict);
     own_sample(b, "memmon_gateway_series_dropped_total", r2, 1, (double)gw->dropped_invalid);
     own_sample(b, "memmon_gateway_series_dropped_total", r3, 1, (double)gw->dropped_limit);
+    gateway_expo_family(b, "memmon_gateway_series_swept_total", "counter",
+                        "Series removed because their sender's complete state no longer held them.");
+    own_sample(b, "memmon_gateway_series_swept_total", NULL, 0, (double)gw->swept);
     gateway_expo_family(b, "memmon_gateway_bus_envelopes_total", "counter",
                         "Bus envelopes the gateway applied.");
     own_sample(b, "memmon_gateway_bus_envelopes_total", NULL, 0, (double)gw->envelopes);

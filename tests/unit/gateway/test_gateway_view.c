@@ -97,6 +97,30 @@ static void send_batch(gateway_t *gw)
     batch_reset();
 }
 
+/* The pooled series as chunk `index` of `total` of snapshot `snap`. */
+static void send_state_chunk(gateway_t *gw, const char *inst, uint64_t snap, uint32_t index,
+                             uint32_t total, int64_t time_ms)
+{
+    Mm__MetricBatch b = MM__METRIC_BATCH__INIT;
+    b.n_series = npool;
+    b.series = pool_ptrs;
+    Mm__StateChunk c = MM__STATE_CHUNK__INIT;
+    c.snapshot_id = snap;
+    c.index = index;
+    c.total = total;
+    c.part_case = MM__STATE_CHUNK__PART_METRICS;
+    c.metrics = &b;
+    Mm__Envelope env = MM__ENVELOPE__INIT;
+    env.sender = (char *)"collector";
+    env.instance = (char *)inst;
+    env.family = (char *)"state";
+    env.time_ms = time_ms;
+    env.payload_case = MM__ENVELOPE__PAYLOAD_STATE;
+    env.state = &c;
+    gateway_on_envelope(gw, "state.collector", &env);
+    batch_reset();
+}
+
 static void send_heartbeat(gateway_t *gw, const char *svc, const char *inst, uint64_t boot,
                            Mm__ServiceState st)
 {
@@ -224,6 +248,49 @@ static void test_conflicts(void **state)
     gateway_render_own_exposition(gw, &b);
     assert_non_null(strstr(b.data, "memmon_gateway_series_dropped_total{reason=\"conflict\"} 3\n"));
     assert_non_null(strstr(b.data, "memmon_gateway_series_dropped_total{reason=\"invalid\"} 2\n"));
+    gateway_buf_fini(&b);
+    gateway_free(gw);
+}
+
+/* A complete full-state snapshot removes its sender's series it no longer
+ * holds; an incomplete one, other senders' series and series updated after
+ * the snapshot was taken stay. */
+static void test_state_sweep(void **state)
+{
+    (void)state;
+    gateway_t *gw = make();
+    add("a", "", MM__METRIC_TYPE__GAUGE, NULL, NULL, 1);
+    add("b", "", MM__METRIC_TYPE__GAUGE, NULL, NULL, 1);
+    add("h_bucket", "le=1", MM__METRIC_TYPE__HISTOGRAM, "h", NULL, 1);
+    add("h_bucket", "le=+Inf", MM__METRIC_TYPE__HISTOGRAM, "h", NULL, 1);
+    add("h_count", "", MM__METRIC_TYPE__HISTOGRAM, "h", NULL, 1);
+    send_batch(gw);                                 /* host-collector, at T0 */
+    add("other", "", MM__METRIC_TYPE__GAUGE, NULL, NULL, 1);
+    send_state_chunk(gw, "host2-collector", 9, 0, 1, T0);
+    assert_int_equal(gateway_series_count(gw), 6);
+
+    /* Snapshot 5 in two chunks, holding only a; the second chunk is lost. */
+    add("a", "", MM__METRIC_TYPE__GAUGE, NULL, NULL, 2);
+    send_state_chunk(gw, "host-collector", 5, 0, 2, T0 + 1000);
+    assert_int_equal(gateway_series_count(gw), 6);
+    /* Snapshot 6 complete in two chunks: a, then nothing. */
+    add("a", "", MM__METRIC_TYPE__GAUGE, NULL, NULL, 3);
+    send_state_chunk(gw, "host-collector", 6, 0, 2, T0 + 2000);
+    add("c", "", MM__METRIC_TYPE__GAUGE, NULL, NULL, 1);
+    send_batch(gw);   /* a live update sent at T0, before the snapshot: still swept */
+    assert_int_equal(gateway_series_count(gw), 7);
+    send_state_chunk(gw, "host-collector", 6, 1, 2, T0 + 2000);
+    assert_int_equal(gateway_series_count(gw), 2);  /* a and other */
+    char *e = expo(gw);
+    assert_non_null(strstr(e, "\na 3\n"));
+    assert_non_null(strstr(e, "\nother 1\n"));
+    assert_null(strstr(e, "h_bucket"));
+    assert_null(strstr(e, "\nb "));
+    free(e);
+    gateway_buf_t b;
+    gateway_buf_init(&b);
+    gateway_render_own_exposition(gw, &b);
+    assert_non_null(strstr(b.data, "memmon_gateway_series_swept_total 5\n"));
     gateway_buf_fini(&b);
     gateway_free(gw);
 }
@@ -672,6 +739,7 @@ int main(void)
         cmocka_unit_test(test_exposition),
         cmocka_unit_test(test_histogram_without_inf),
         cmocka_unit_test(test_conflicts),
+        cmocka_unit_test(test_state_sweep),
         cmocka_unit_test(test_metrics_json),
         cmocka_unit_test(test_services),
         cmocka_unit_test(test_health_and_ring),
