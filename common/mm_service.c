@@ -163,7 +163,11 @@ static void reload(mm_service_t *svc)
     char msg[sizeof svc->config_error];
     int r = load_all(svc, &cfg, &own, &d);
     if (r == 0 && svc->def->reload) {
+        /* The callback sees the new memmon.yml through mm_service_config(). */
+        mm_config_t old = svc->cfg;
+        svc->cfg = cfg;
         r = svc->def->reload(svc, own, &d);
+        svc->cfg = old;
         if (r < 0) {
             /* The header promises that a refused config is freed here. */
             if (svc->def->config_free)

@@ -26,7 +26,8 @@ typedef struct {
     void (*config_free)(void *own);
     /* Starts the service's activity on svc's loop. `own` stays owned by svc. */
     int (*start)(mm_service_t *svc, void *own);
-    /* Switches to a new config (already validated). Return 0 to accept it;
+    /* Switches to a new config (already validated); mm_service_config()
+     * returns the new memmon.yml during the call. Return 0 to accept it;
      * svc then frees the old one. On error svc frees new_own and keeps the old. */
     int (*reload)(mm_service_t *svc, void *new_own, mm_diag_t *d);
     /* Stops activity and closes handles; the loop then runs until empty. */
