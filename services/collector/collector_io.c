@@ -3,7 +3,6 @@
  * history.c) with data and the time. */
 #include "collector_io.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include "collector_config.h"
 #include "history.h"
 #include "mm_build.h"
+#include "mm_curl.h"
 #include "mm_db.h"
 #include "mm_err.h"
 #include "mm_log.h"
@@ -76,6 +76,7 @@ struct collector_io {
     int64_t job_started_ns;
     int closing;                /* handles still closing */
     bool started, stopping;
+    bool curl_timer_open;
 };
 
 static collector_io_t instance;
@@ -256,7 +257,7 @@ static void on_curl_poll(uv_poll_t *h, int status, int events)
             flags |= CURL_CSELECT_OUT;
     }
     int running;
-    curl_multi_socket_action(cs->io->multi, cs->fd, flags, &running);
+    mm_curl.multi_socket_action(cs->io->multi, cs->fd, flags, &running);
     check_multi(cs->io);
 }
 
@@ -271,7 +272,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
         if (cs) {
             uv_poll_stop(&cs->poll);
             uv_close((uv_handle_t *)&cs->poll, on_curl_sock_closed);
-            curl_multi_assign(io->multi, fd, NULL);
+            mm_curl.multi_assign(io->multi, fd, NULL);
         }
         return 0;
     }
@@ -286,7 +287,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
             return -1;
         }
         cs->poll.data = cs;
-        curl_multi_assign(io->multi, fd, cs);
+        mm_curl.multi_assign(io->multi, fd, cs);
     }
     int ev = 0;
     if (what & CURL_POLL_IN)
@@ -301,7 +302,7 @@ static void on_curl_timer(uv_timer_t *t)
 {
     collector_io_t *io = t->data;
     int running;
-    curl_multi_socket_action(io->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    mm_curl.multi_socket_action(io->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     check_multi(io);
 }
 
@@ -340,23 +341,11 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-static void scrape_done(scrape_slot_t *s, CURLcode code)
+/* Applies one scrape's outcome (error NULL: the body is good) and logs
+ * when the target goes up or down. */
+static void scrape_result(scrape_slot_t *s, const char *error)
 {
     collector_io_t *io = s->io;
-    char err[256];
-    const char *error = NULL;
-    long status = 0;
-    curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (s->too_big) {
-        snprintf(err, sizeof err, "response larger than %zu bytes", s->max);
-        error = err;
-    } else if (code != CURLE_OK) {
-        snprintf(err, sizeof err, "%s", curl_easy_strerror(code));
-        error = err;
-    } else if (status != 200) {
-        snprintf(err, sizeof err, "HTTP status %ld", status);
-        error = err;
-    }
     double dur = (double)(mm_clock_mono_ns(io->clock) - s->started_ns) / 1e9;
     int up = collector_scrape_apply(&s->t, s->body ? s->body : "", s->len, error, dur, now_ms(io),
                                     collector_sink(io->core));
@@ -368,24 +357,62 @@ static void scrape_done(scrape_slot_t *s, CURLcode code)
                         s->t.last_error);
         s->last_up = up;
     }
-    curl_multi_remove_handle(io->multi, s->easy);
-    curl_easy_cleanup(s->easy);
-    s->easy = NULL;
     s->len = 0;
     s->too_big = false;
+}
+
+static void scrape_done(scrape_slot_t *s, CURLcode code)
+{
+    collector_io_t *io = s->io;
+    char err[256];
+    const char *error = NULL;
+    long status = 0;
+    mm_curl.easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (s->too_big) {
+        snprintf(err, sizeof err, "response larger than %zu bytes", s->max);
+        error = err;
+    } else if (code != CURLE_OK) {
+        snprintf(err, sizeof err, "%s", mm_curl.easy_strerror(code));
+        error = err;
+    } else if (status != 200) {
+        snprintf(err, sizeof err, "HTTP status %ld", status);
+        error = err;
+    }
+    scrape_result(s, error);
+    mm_curl.multi_remove_handle(io->multi, s->easy);
+    mm_curl.easy_cleanup(s->easy);
+    s->easy = NULL;
 }
 
 static void check_multi(collector_io_t *io)
 {
     CURLMsg *m;
     int left;
-    while ((m = curl_multi_info_read(io->multi, &left))) {
+    while ((m = mm_curl.multi_info_read(io->multi, &left))) {
         if (m->msg != CURLMSG_DONE)
             continue;
         scrape_slot_t *s;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+        mm_curl.easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&s);
         scrape_done(s, m->data.result);
     }
+}
+
+/* The curl multi handle, made (and libcurl loaded) for the first scrape. */
+static int multi_open(collector_io_t *io, char *err, size_t errcap)
+{
+    int r = mm_curl_load(err, errcap);
+    if (r < 0)
+        return r;
+    if (!(io->multi = mm_curl.multi_init())) {
+        snprintf(err, errcap, "cannot create a curl multi handle");
+        return -ENOMEM;
+    }
+    mm_curl.multi_setopt(io->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    mm_curl.multi_setopt(io->multi, CURLMOPT_SOCKETDATA, io);
+    mm_curl.multi_setopt(io->multi, CURLMOPT_TIMERFUNCTION, on_curl_timeout);
+    mm_curl.multi_setopt(io->multi, CURLMOPT_TIMERDATA, io);
+    mm_curl.multi_setopt(io->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 4L);
+    return 0;
 }
 
 static void on_scrape_timer(uv_timer_t *t)
@@ -394,20 +421,26 @@ static void on_scrape_timer(uv_timer_t *t)
     collector_io_t *io = s->io;
     if (s->easy)
         return;     /* the last one is still running (its timeout ends it) */
-    s->easy = curl_easy_init();
+    char err[256];
+    if (!io->multi && multi_open(io, err, sizeof err) < 0) {
+        s->started_ns = mm_clock_mono_ns(io->clock);
+        scrape_result(s, err);
+        return;
+    }
+    s->easy = mm_curl.easy_init();
     if (!s->easy)
         return;
-    curl_easy_setopt(s->easy, CURLOPT_URL, s->url);
-    curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
-    curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
-    curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms);
-    curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(s->easy, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(s->easy, CURLOPT_USERAGENT, "memmon-collector/" MM_VERSION);
-    curl_easy_setopt(s->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    mm_curl.easy_setopt(s->easy, CURLOPT_URL, s->url);
+    mm_curl.easy_setopt(s->easy, CURLOPT_PRIVATE, s);
+    mm_curl.easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_body);
+    mm_curl.easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
+    mm_curl.easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, (long)s->timeout_ms);
+    mm_curl.easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
+    mm_curl.easy_setopt(s->easy, CURLOPT_ACCEPT_ENCODING, "");
+    mm_curl.easy_setopt(s->easy, CURLOPT_USERAGENT, "memmon-collector/" MM_VERSION);
+    mm_curl.easy_setopt(s->easy, CURLOPT_PROTOCOLS_STR, "http,https");
     s->started_ns = mm_clock_mono_ns(io->clock);
-    curl_multi_add_handle(io->multi, s->easy);
+    mm_curl.multi_add_handle(io->multi, s->easy);
 }
 
 static void on_slot_closed(uv_handle_t *h)
@@ -426,8 +459,8 @@ static void slot_close(scrape_slot_t *s, bool end_series)
 {
     collector_io_t *io = s->io;
     if (s->easy) {
-        curl_multi_remove_handle(io->multi, s->easy);
-        curl_easy_cleanup(s->easy);
+        mm_curl.multi_remove_handle(io->multi, s->easy);
+        mm_curl.easy_cleanup(s->easy);
         s->easy = NULL;
     }
     if (end_series && io->core)
@@ -702,17 +735,9 @@ int collector_io_start(mm_service_t *svc, void *own)
         mm_log_err("MM-COLLECTOR-STATSD-FAIL", "cannot listen on udp %s: %s", io->cfg->statsd.listen, mm_strerror(r));
         goto fail;
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    io->multi = curl_multi_init();
-    if (!io->multi)
-        goto fail;
-    curl_multi_setopt(io->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(io->multi, CURLMOPT_SOCKETDATA, io);
-    curl_multi_setopt(io->multi, CURLMOPT_TIMERFUNCTION, on_curl_timeout);
-    curl_multi_setopt(io->multi, CURLMOPT_TIMERDATA, io);
-    curl_multi_setopt(io->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 4L);
     uv_timer_init(io->loop, &io->curl_timer);
     io->curl_timer.data = io;
+    io->curl_timer_open = true;
     if ((r = slots_build(io, io->cfg, &io->slots, &io->n_slots, NULL, 0)) < 0)
         goto fail;
 
@@ -741,7 +766,7 @@ static void release_all(collector_io_t *io)
     io->slots = NULL;
     io->n_slots = 0;
     if (io->multi)
-        curl_multi_cleanup(io->multi);
+        mm_curl.multi_cleanup(io->multi);
     io->multi = NULL;
     collector_sysmetrics_free(io->sys);
     io->sys = NULL;
@@ -802,12 +827,13 @@ void collector_io_stop(mm_service_t *svc)
             io->closing++;
             uv_close((uv_handle_t *)timers[i], on_close_count);
         }
-    } else if (io->multi) {
+    } else if (io->curl_timer_open) {
         uv_timer_stop(&io->curl_timer);
         io->closing++;
         uv_close((uv_handle_t *)&io->curl_timer, on_close_count);
     }
     io->started = false;
+    io->curl_timer_open = false;
     on_close_count(NULL);
 }
 

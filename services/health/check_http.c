@@ -2,7 +2,6 @@
  * handle, a uv_poll per socket, one uv timer), checking status, a body regex
  * (PCRE2, anchored both ends as CONTRACTS.md §6 asks, with match limits),
  * latency thresholds and, for https, days until the certificate expires. */
-#include <curl/curl.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 #include <pcre2.h>
 
 #include "health_probe.h"
+#include "mm_curl.h"
 
 typedef struct {
     CURLM *multi;
@@ -64,11 +64,11 @@ static void check_done(curlctx_t *c)
 {
     CURLMsg *m;
     int left;
-    while ((m = curl_multi_info_read(c->multi, &left))) {
+    while ((m = mm_curl.multi_info_read(c->multi, &left))) {
         if (m->msg != CURLMSG_DONE)
             continue;
         http_t *h = NULL;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&h);
+        mm_curl.easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&h);
         if (h)
             http_finish(h, m->data.result);
     }
@@ -86,7 +86,7 @@ static void on_poll(uv_poll_t *p, int status, int events)
         flags |= CURL_CSELECT_OUT;
     int running;
     curlctx_t *c = s->ctx;
-    curl_multi_socket_action(c->multi, s->fd, flags, &running);
+    mm_curl.multi_socket_action(c->multi, s->fd, flags, &running);
     check_done(c);
 }
 
@@ -94,7 +94,7 @@ static void on_timer(uv_timer_t *t)
 {
     curlctx_t *c = t->data;
     int running;
-    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    mm_curl.multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     check_done(c);
 }
 
@@ -106,7 +106,7 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *soc
     if (what == CURL_POLL_REMOVE) {
         if (s) {
             uv_poll_stop(&s->poll);
-            curl_multi_assign(c->multi, fd, NULL);
+            mm_curl.multi_assign(c->multi, fd, NULL);
             uv_close((uv_handle_t *)&s->poll, on_handle_close);
         }
         return 0;
@@ -122,7 +122,7 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *soc
         }
         s->poll.data = s;
         c->open++;
-        curl_multi_assign(c->multi, fd, s);
+        mm_curl.multi_assign(c->multi, fd, s);
     }
     int ev = 0;
     if (what & CURL_POLL_IN)
@@ -151,7 +151,7 @@ static void ctx_close(void *data)
     if (!c)
         return;
     /* Every easy handle was removed by the cancelled runs. */
-    curl_multi_cleanup(c->multi);
+    mm_curl.multi_cleanup(c->multi);
     c->multi = NULL;
     c->closing = true;
     uv_timer_stop(&c->timer);
@@ -163,14 +163,9 @@ static curlctx_t *ctx_get(health_run_t *run)
     curlctx_t *c = health_io_curl(run->io);
     if (c)
         return c;
-    static bool global_done;
-    if (!global_done) {
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-        global_done = true;
-    }
     if (!(c = calloc(1, sizeof(*c))))
         return NULL;
-    if (!(c->multi = curl_multi_init())) {
+    if (!(c->multi = mm_curl.multi_init())) {
         free(c);
         return NULL;
     }
@@ -178,11 +173,11 @@ static curlctx_t *ctx_get(health_run_t *run)
     uv_timer_init(c->loop, &c->timer);
     c->timer.data = c;
     c->open = 1;
-    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
+    mm_curl.multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    mm_curl.multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    mm_curl.multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    mm_curl.multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    mm_curl.multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 16L);
     health_io_set_curl(run->io, c, ctx_close);
     return c;
 }
@@ -218,10 +213,10 @@ static void http_release(http_t *h)
     health_run_t *run = h->run;
     if (h->easy) {
         if (h->ctx->multi)
-            curl_multi_remove_handle(h->ctx->multi, h->easy);
-        curl_easy_cleanup(h->easy);
+            mm_curl.multi_remove_handle(h->ctx->multi, h->easy);
+        mm_curl.easy_cleanup(h->easy);
     }
-    curl_slist_free_all(h->headers);
+    mm_curl.slist_free_all(h->headers);
     free(h->body);
     run->probe = NULL;
     free(h);
@@ -277,11 +272,11 @@ static regex_memo_t *regex_get(health_run_t *run, char *err, size_t cap)
 static double cert_days_left(CURL *e, int64_t now_ms)
 {
     struct curl_certinfo *ci = NULL;
-    if (curl_easy_getinfo(e, CURLINFO_CERTINFO, &ci) != CURLE_OK || !ci || ci->num_of_certs < 1)
+    if (mm_curl.easy_getinfo(e, CURLINFO_CERTINFO, &ci) != CURLE_OK || !ci || ci->num_of_certs < 1)
         return NAN;
     for (struct curl_slist *s = ci->certinfo[0]; s; s = s->next)
         if (strncmp(s->data, "Expire date:", 12) == 0) {
-            time_t t = curl_getdate(s->data + 12, NULL);
+            time_t t = mm_curl.getdate(s->data + 12, NULL);
             if (t < 0)
                 return NAN;
             return ((double)t * 1000.0 - (double)now_ms) / 86400000.0;
@@ -301,15 +296,15 @@ static void http_finish(http_t *h, CURLcode rc)
     const char *method = k->method ? k->method : "GET";
     if (rc != CURLE_OK) {
         health_result_raise(r, HEALTH_CRITICAL, "%s %s: %s", method, k->url,
-                            h->err[0] ? h->err : curl_easy_strerror(rc));
+                            h->err[0] ? h->err : mm_curl.easy_strerror(rc));
         health_run_done(run);
         http_release(h);
         return;
     }
     long status = 0;
     double total_s = 0;
-    curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(h->easy, CURLINFO_TOTAL_TIME, &total_s);
+    mm_curl.easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
+    mm_curl.easy_getinfo(h->easy, CURLINFO_TOTAL_TIME, &total_s);
     double ms = total_s * 1000.0;
     health_result_detail(r, "status", "%ld", status);
     health_result_detail(r, "latency_ms", "%.3f", ms);
@@ -360,50 +355,56 @@ static void http_finish(http_t *h, CURLcode rc)
 static int http_start(health_run_t *run)
 {
     const health_check_conf_t *k = run->conf;
+    char err[256];
+    if (mm_curl_load(err, sizeof err) < 0) {
+        health_result_raise(&run->result, HEALTH_CRITICAL, "cannot start the probe: %s", err);
+        health_run_done(run);
+        return -ENOENT;
+    }
     curlctx_t *c = ctx_get(run);
     if (!c)
         return -ENOMEM;
     http_t *h = calloc(1, sizeof(*h));
-    if (!h || !(h->easy = curl_easy_init())) {
+    if (!h || !(h->easy = mm_curl.easy_init())) {
         free(h);
         return -ENOMEM;
     }
     h->run = run;
     h->ctx = c;
     CURL *e = h->easy;
-    curl_easy_setopt(e, CURLOPT_URL, k->url);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, h);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->err);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, h);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)k->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "memmon-health");
+    mm_curl.easy_setopt(e, CURLOPT_URL, k->url);
+    mm_curl.easy_setopt(e, CURLOPT_PRIVATE, h);
+    mm_curl.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    mm_curl.easy_setopt(e, CURLOPT_ERRORBUFFER, h->err);
+    mm_curl.easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    mm_curl.easy_setopt(e, CURLOPT_WRITEDATA, h);
+    mm_curl.easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)k->timeout_ms);
+    mm_curl.easy_setopt(e, CURLOPT_USERAGENT, "memmon-health");
     /* A 4 KiB receive buffer instead of 16: many transfers are in flight at
      * once and bodies are capped anyway. */
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, k->tls_verify ? 1L : 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, k->tls_verify ? 2L : 0L);
+    mm_curl.easy_setopt(e, CURLOPT_BUFFERSIZE, 4096L);
+    mm_curl.easy_setopt(e, CURLOPT_SSL_VERIFYPEER, k->tls_verify ? 1L : 0L);
+    mm_curl.easy_setopt(e, CURLOPT_SSL_VERIFYHOST, k->tls_verify ? 2L : 0L);
     if (k->cert_days.set)
-        curl_easy_setopt(e, CURLOPT_CERTINFO, 1L);
+        mm_curl.easy_setopt(e, CURLOPT_CERTINFO, 1L);
     if (k->method && strcmp(k->method, "HEAD") == 0)
-        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+        mm_curl.easy_setopt(e, CURLOPT_NOBODY, 1L);
     else if (k->method && strcmp(k->method, "GET") != 0)
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, k->method);
+        mm_curl.easy_setopt(e, CURLOPT_CUSTOMREQUEST, k->method);
     if (k->body)
-        curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, k->body);
+        mm_curl.easy_setopt(e, CURLOPT_COPYPOSTFIELDS, k->body);
     for (size_t i = 0; i < k->headers.n; i++)
-        h->headers = curl_slist_append(h->headers, k->headers.v[i]);
+        h->headers = mm_curl.slist_append(h->headers, k->headers.v[i]);
     if (h->headers)
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, h->headers);
+        mm_curl.easy_setopt(e, CURLOPT_HTTPHEADER, h->headers);
     health_run_ref(run);
     run->probe = h;
-    CURLMcode mc = curl_multi_add_handle(c->multi, e);
+    CURLMcode mc = mm_curl.multi_add_handle(c->multi, e);
     if (mc != CURLM_OK) {
-        curl_easy_cleanup(e);
+        mm_curl.easy_cleanup(e);
         h->easy = NULL;
         health_result_raise(&run->result, HEALTH_CRITICAL, "cannot start the request: %s",
-                            curl_multi_strerror(mc));
+                            mm_curl.multi_strerror(mc));
         health_run_done(run);
         http_release(h);
     }

@@ -2,10 +2,12 @@
 loses no history already committed (acknowledged), and the restarted
 collector's full-state republish brings its series back to a subscriber."""
 
+import http.server
 import json
 import os
 import signal
 import socket
+import threading
 import time
 
 import harness
@@ -83,5 +85,46 @@ def test_restart_heals_through_state():
         cfg.cleanup()
 
 
+def test_scrape_target_up_and_down():
+    """A Prometheus text endpoint is scraped over HTTP (libcurl is loaded for
+    the first scrape): its samples reach the gateway with job and instance,
+    `up` is 1; when the endpoint goes away, `up` turns 0."""
+    class Exporter(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = (b"# HELP e2e_scraped_total Things.\n# TYPE e2e_scraped_total counter\n"
+                    b"e2e_scraped_total{kind=\"a\"} 5\n")
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Exporter)
+    port = srv.server_address[1]
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    cfg = TempConfig(files={"collector.yml": (
+        "scrape:\n  interval: 500ms\n  timeout: 400ms\n  targets:\n"
+        "    - job: e2e\n      url: http://127.0.0.1:%d/metrics\n" % port)})
+    inst = "127.0.0.1:%d" % port
+    try:
+        with Stack(cfg, ["bus", "collector", "gateway"]) as st:
+            def metrics():
+                return st.http("GET", "/metrics")[2].decode()
+            wait_for(lambda: ('e2e_scraped_total{instance="%s",job="e2e",kind="a"} 5' % inst)
+                     in metrics(), timeout=20, interval=0.3, what="scraped sample")
+            assert 'up{instance="%s",job="e2e"} 1' % inst in metrics()
+            srv.shutdown()
+            srv.server_close()
+            wait_for(lambda: 'up{instance="%s",job="e2e"} 0' % inst in metrics(),
+                     timeout=20, interval=0.3, what="up 0 after the target went away")
+            assert "MM-COLLECTOR-SCRAPE-DOWN" in st.log("collector")
+    finally:
+        cfg.cleanup()
+
+
 if __name__ == "__main__":
-    harness.main([test_kill9_keeps_acknowledged_history, test_restart_heals_through_state])
+    harness.main([test_kill9_keeps_acknowledged_history, test_restart_heals_through_state,
+                  test_scrape_target_up_and_down])
