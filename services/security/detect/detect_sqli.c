@@ -22,6 +22,8 @@ enum {
     W_NONE = 0, W_SELECT, W_INSERT, W_UPDATE, W_DELETE, W_DDL, W_EXEC, W_DECLARE,
     W_WAITFOR, W_SHUTDOWN, W_FROM, W_INTO, W_VALUES, W_SET, W_OBJECT, W_ORDER, W_GROUP,
     W_BY, W_HAVING, W_LIMIT, W_OUTFILE, W_DELAY, W_WHERE, W_ALL, W_DANGER, W_SQLFN, W_SQLVAR,
+    W_CASE, W_WHEN, W_THEN, W_SETOP, W_TYPE,
+    S_OPEN = 200,  /* a T_STR that runs to the end of the value: the application closes it */
 };
 
 typedef struct {
@@ -36,14 +38,19 @@ static const kw_t kws[] = {
     {"all", T_KEY, W_ALL}, {"alter", T_STMT, W_DDL},
     {"and", T_LOGIC, 0}, {"as", T_KEY, 0},
     {"ascii", T_FUNC, W_SQLFN}, {"benchmark", T_FUNC, W_DANGER},
-    {"between", T_CMP, 0}, {"binary", T_OP, 0},
-    {"by", T_KEY, W_BY}, {"case", T_KEY, 0},
+    {"between", T_CMP, 0}, {"bigint", T_WORD, W_TYPE},
+    {"binary", T_OP, 0}, {"bool", T_WORD, W_TYPE}, {"boolean", T_WORD, W_TYPE},
+    {"by", T_KEY, W_BY}, {"case", T_KEY, W_CASE},
     {"cast", T_FUNC, W_SQLFN}, {"char", T_FUNC, W_SQLFN},
-    {"chr", T_FUNC, W_SQLFN}, {"coalesce", T_FUNC, W_SQLFN},
-    {"compress", T_FUNC, W_SQLFN}, {"concat", T_FUNC, W_SQLFN},
-    {"concat_ws", T_FUNC, W_SQLFN}, {"conv", T_FUNC, W_SQLFN},
+    {"charset", T_FUNC, W_SQLFN}, {"chr", T_FUNC, W_SQLFN},
+    {"coalesce", T_FUNC, W_SQLFN}, {"coercibility", T_FUNC, W_SQLFN},
+    {"collation", T_FUNC, W_SQLFN}, {"compress", T_FUNC, W_SQLFN},
+    {"concat", T_FUNC, W_SQLFN}, {"concat_ws", T_FUNC, W_SQLFN},
+    {"connection_id", T_FUNC, W_SQLFN}, {"conv", T_FUNC, W_SQLFN},
     {"convert", T_FUNC, W_SQLFN}, {"crc32", T_FUNC, W_SQLFN},
-    {"create", T_STMT, W_DDL}, {"current_user", T_KEY, W_SQLVAR},
+    {"create", T_STMT, W_DDL}, {"current_date", T_KEY, W_SQLVAR},
+    {"current_time", T_KEY, W_SQLVAR}, {"current_timestamp", T_KEY, W_SQLVAR},
+    {"current_user", T_KEY, W_SQLVAR},
     {"database", T_KEY, W_OBJECT}, {"dbms_pipe.receive_message", T_FUNC, W_DANGER},
     {"declare", T_STMT, W_DECLARE}, {"delay", T_KEY, W_DELAY},
     {"delete", T_STMT, W_DELETE}, {"desc", T_STMT, 0},
@@ -51,7 +58,7 @@ static const kw_t kws[] = {
     {"div", T_OP, 0}, {"drop", T_STMT, W_DDL},
     {"dual", T_SYS, 0}, {"dumpfile", T_KEY, W_OUTFILE},
     {"else", T_KEY, 0}, {"elt", T_FUNC, W_SQLFN},
-    {"end", T_KEY, 0}, {"exec", T_STMT, W_EXEC},
+    {"end", T_KEY, 0}, {"except", T_WORD, W_SETOP}, {"exec", T_STMT, W_EXEC},
     {"execute", T_STMT, W_EXEC}, {"exists", T_FUNC, W_SQLFN},
     {"exp", T_FUNC, W_SQLFN}, {"extractvalue", T_FUNC, W_DANGER},
     {"false", T_NUM, 0}, {"floor", T_FUNC, W_SQLFN},
@@ -63,24 +70,29 @@ static const kw_t kws[] = {
     {"in", T_CMP, 0}, {"index", T_KEY, W_OBJECT},
     {"infile", T_KEY, W_OUTFILE}, {"information_schema", T_SYS, 1},
     {"insert", T_STMT, W_INSERT}, {"instr", T_FUNC, W_SQLFN},
-    {"into", T_KEY, W_INTO}, {"is", T_CMP, 0},
-    {"isnull", T_FUNC, W_SQLFN}, {"json_extract", T_FUNC, W_SQLFN},
+    {"int", T_WORD, W_TYPE}, {"integer", T_WORD, W_TYPE},
+    {"intersect", T_WORD, W_SETOP}, {"into", T_KEY, W_INTO}, {"is", T_CMP, 0},
+    {"isnull", T_FUNC, W_SQLFN}, {"json", T_WORD, W_TYPE},
+    {"json_extract", T_FUNC, W_SQLFN}, {"jsonb", T_WORD, W_TYPE},
+    {"last_insert_id", T_FUNC, W_SQLFN},
     {"left", T_FUNC, W_SQLFN}, {"length", T_FUNC, W_SQLFN},
     {"like", T_CMP, 0}, {"limit", T_KEY, W_LIMIT},
     {"load", T_STMT, W_DDL}, {"load_file", T_FUNC, W_DANGER},
+    {"localtime", T_KEY, W_SQLVAR}, {"localtimestamp", T_KEY, W_SQLVAR},
     {"locate", T_FUNC, W_SQLFN}, {"lpad", T_FUNC, W_SQLFN},
     {"ltrim", T_FUNC, W_SQLFN}, {"make_set", T_FUNC, W_SQLFN},
     {"md5", T_FUNC, W_SQLFN}, {"mid", T_FUNC, W_SQLFN},
     {"mod", T_OP, 0}, {"msysobjects", T_SYS, 1},
     {"mysql.user", T_SYS, 1}, {"name_const", T_FUNC, W_DANGER},
     {"not", T_OP, 0}, {"null", T_NUM, 0},
-    {"nullif", T_FUNC, W_SQLFN}, {"or", T_LOGIC, 0},
+    {"nullif", T_FUNC, W_SQLFN}, {"numeric", T_WORD, W_TYPE}, {"or", T_LOGIC, 0},
     {"ord", T_FUNC, W_SQLFN}, {"order", T_KEY, W_ORDER},
     {"outfile", T_KEY, W_OUTFILE}, {"pg_catalog", T_SYS, 1},
     {"pg_shadow", T_SYS, 1}, {"pg_sleep", T_FUNC, W_DANGER},
     {"pg_user", T_SYS, 1}, {"pi", T_FUNC, W_SQLFN},
     {"procedure", T_KEY, W_OBJECT}, {"rand", T_FUNC, W_SQLFN},
-    {"randomblob", T_FUNC, W_DANGER}, {"regexp", T_CMP, 0},
+    {"randomblob", T_FUNC, W_DANGER}, {"regclass", T_WORD, W_TYPE},
+    {"regexp", T_CMP, 0},
     {"reverse", T_FUNC, W_SQLFN}, {"right", T_FUNC, W_SQLFN},
     {"rlike", T_CMP, 0}, {"rpad", T_FUNC, W_SQLFN},
     {"rtrim", T_FUNC, W_SQLFN}, {"schema", T_KEY, W_OBJECT},
@@ -94,15 +106,16 @@ static const kw_t kws[] = {
     {"sysdatabases", T_SYS, 1}, {"sysdate", T_FUNC, W_SQLFN},
     {"sysobjects", T_SYS, 1}, {"system_user", T_KEY, W_SQLVAR},
     {"sysusers", T_SYS, 1}, {"table", T_KEY, W_OBJECT},
-    {"then", T_KEY, 0}, {"true", T_NUM, 0},
+    {"text", T_WORD, W_TYPE}, {"then", T_KEY, W_THEN}, {"true", T_NUM, 0},
     {"truncate", T_STMT, W_DDL}, {"unhex", T_FUNC, W_SQLFN},
     {"union", T_UNION, 0}, {"update", T_STMT, W_UPDATE},
     {"updatexml", T_FUNC, W_DANGER}, {"user", T_KEY, W_OBJECT},
     {"utl_http.request", T_FUNC, W_DANGER}, {"utl_inaddr.get_host_address", T_FUNC, W_DANGER},
     {"utl_inaddr.get_host_name", T_FUNC, W_DANGER}, {"uuid", T_FUNC, W_SQLFN},
-    {"values", T_KEY, W_VALUES}, {"version", T_FUNC, W_SQLFN},
+    {"values", T_KEY, W_VALUES}, {"varchar", T_WORD, W_TYPE},
+    {"version", T_FUNC, W_SQLFN},
     {"view", T_KEY, W_OBJECT}, {"waitfor", T_STMT, W_WAITFOR},
-    {"when", T_KEY, 0}, {"where", T_KEY, W_WHERE},
+    {"when", T_KEY, W_WHEN}, {"where", T_KEY, W_WHERE},
     {"xor", T_LOGIC, 0}, {"xp_cmdshell", T_FUNC, W_DANGER},
 };
 
@@ -210,6 +223,35 @@ static bool last_component_xp(const uint8_t *w, size_t n)
     return b > 0 && n - b >= 4 && (mm_detect_word_eq(w + b, 3, "xp_") || mm_detect_word_eq(w + b, 3, "sp_"));
 }
 
+/* A keyword cut in two by an inline comment ("uni", an empty comment, "on"):
+ * the word at s[i..*k) is not one, but joined with the word right after a
+ * short comment without spaces it is. Moves *k past the second part and returns the keyword. */
+static const kw_t *split_keyword(const uint8_t *s, size_t n, size_t i, size_t *k, unsigned *flags)
+{
+    size_t a = *k;
+    if (a + 4 > n || s[a] != '/' || s[a + 1] != '*' || a - i > 16)
+        return NULL;
+    size_t e = a + 2;
+    while (e + 1 < n && e - a < 16 && !(s[e] == '*' && s[e + 1] == '/') && !mm_detect_isspace(s[e]))
+        e++;
+    if (e + 1 >= n || s[e] != '*' || s[e + 1] != '/')
+        return NULL;
+    size_t b = e + 2, m = b;
+    while (m < n && m - b < 16 && mm_detect_isalpha(s[m]))
+        m++;
+    if (m == b || (m < n && is_word(s[m])))
+        return NULL;
+    uint8_t w[34];
+    memcpy(w, s + i, a - i);
+    memcpy(w + (a - i), s + b, m - b);
+    const kw_t *kw = kw_find(w, (a - i) + (m - b));
+    if (!kw || kw->type == T_WORD)
+        return NULL;
+    *flags |= MM_DETECT_DEC_SQLCOMMENT;
+    *k = m;
+    return kw;
+}
+
 static bool lex_next(lexer_t *lx, tok_t *t)
 {
     if (!skip_space(lx))
@@ -253,7 +295,21 @@ static bool lex_next(lexer_t *lx, tok_t *t)
             k++;
         }
         t->type = c == '`' ? T_WORD : T_STR;
+        if (k >= n && c != '`')
+            t->sub = S_OPEN;
+        if (c == '`' && k < n) {
+            /* A quoted identifier is still the name it quotes: `information_schema` */
+            const kw_t *kw = kw_find(s + i + 1, k - i - 1);
+            if (kw && kw->type == T_SYS)
+                t->type = T_SYS, t->sub = kw->sub;
+        }
         lx->i = k < n ? k + 1 : n;
+        return true;
+    }
+    if (c == '\\' && i + 1 < n && s[i + 1] == 'N' && (i + 2 == n || !is_word(s[i + 2]))) {
+        /* MySQL's \N is NULL */
+        t->type = T_NUM;
+        lx->i = i + 2;
         return true;
     }
     if (c == '[') {
@@ -303,7 +359,9 @@ static bool lex_next(lexer_t *lx, tok_t *t)
     }
     if (is_word(c)) {
         size_t k = i + 1;
-        while (k < n && (is_word(s[k]) || (s[k] == '.' && k + 1 < n && (is_word(s[k + 1]) || s[k + 1] == '.'))))
+        /* A dot joins names (db.table); before a digit it starts a number: select.1 */
+        while (k < n && (is_word(s[k]) || (s[k] == '.' && k + 1 < n && !mm_detect_isdigit(s[k + 1]) &&
+                                           (is_word(s[k + 1]) || s[k + 1] == '.'))))
             k++;
         /* N'..', x'..', _utf8'..' are strings with a prefix. */
         if (k < n && s[k] == '\'' && (k - i <= 1 || s[i] == '_')) {
@@ -311,6 +369,8 @@ static bool lex_next(lexer_t *lx, tok_t *t)
             return lex_next(lx, t);
         }
         const kw_t *kw = kw_find(s + i, k - i);
+        if (!kw)
+            kw = split_keyword(s, n, i, &k, lx->flags);
         if (!kw) {
             /* A qualified name counts as its catalog: information_schema.tables. */
             const uint8_t *dot = memchr(s + i, '.', k - i);
@@ -348,8 +408,10 @@ static bool lex_next(lexer_t *lx, tok_t *t)
         if (kw) {
             t->type = kw->type;
             t->sub = kw->sub;
-            if (call && (kw->type == T_KEY || kw->type == T_SYS) && kw->sub == W_OBJECT)
+            if (call && (kw->type == T_KEY || kw->type == T_SYS) && (kw->sub == W_OBJECT || kw->sub == W_SQLVAR))
                 t->type = T_FUNC;
+            if (call && kw->type == T_WORD)
+                t->type = T_FUNC, t->sub = 0;
             if (!call && kw->type == T_FUNC)
                 t->type = T_WORD, t->sub = 0;
         } else if (k - i >= 4 && (mm_detect_word_eq(s + i, 3, "xp_") || mm_detect_word_eq(s + i, 3, "sp_") ||
@@ -426,6 +488,13 @@ typedef struct {
     bool unit_quote;      /* the breaking quote follows a digit: 4" is inches */
     bool prose;           /* two plain words in a row were seen */
     unsigned sqlish;      /* operators, parentheses, SQL functions seen */
+    int ex;               /* expression reader: EX_* */
+    unsigned ex_ops;      /* binary operators read */
+    unsigned ex_operands; /* operands read after the break */
+    unsigned ex_depth;    /* open parentheses */
+    bool ex_words;        /* a bare word was an operand */
+    bool ex_logic, ex_cmp;/* AND/OR/XOR and a comparison were operators */
+    size_t brk_pos;       /* the quote the value breaks out of (quoted context) */
     const uint8_t *s;
     size_t n;
     int score;
@@ -476,11 +545,127 @@ static bool short_comment(const uint8_t *s, size_t n, size_t pos)
     return text <= 3;
 }
 
+/* The expression reader: from the break (or the start of an unquoted
+ * value) it follows operand, operator, operand... with parentheses and calls,
+ * and dies on anything else (two words in a row, a stray token). */
+enum { EX_DEAD = 0, EX_OPERAND, EX_OPERATOR, EX_CALL };
+
+/* The text of a string reopened at pos to the end of the value: a few
+ * characters of a literal, not more text or another quote. */
+static bool short_tail(const uint8_t *s, size_t n, size_t pos)
+{
+    if (n - pos > 7)
+        return false;
+    for (size_t i = pos + 1; i < n; i++)
+        if (s[i] == '\'' || s[i] == '"' || s[i] == '&' || s[i] == '=')
+            return false;
+    return true;
+}
+
+/* A comment that ends the value with at most one character of text. */
+static bool bare_comment(const uint8_t *s, size_t n, size_t pos)
+{
+    size_t i = pos + ((s[pos] == '#') ? 1 : 2), text = 0;
+    for (; i < n; i++)
+        if (!mm_detect_isspace(s[i]))
+            text++;
+    return text <= 1;
+}
+
+static void expr_step(sql_state_t *st, const tok_t *c, const tok_t *p)
+{
+    char k = c->type;
+    switch (st->ex) {
+    case EX_CALL:
+        if (k == T_LPAR) {
+            st->ex_depth++;
+            st->ex = EX_OPERAND;
+            return;
+        }
+        break;
+    case EX_OPERAND:
+        if (k == T_STR && c->sub == S_OPEN) {
+            /* The value reopens the string the application will close:
+             * x' OP ... OP 'y */
+            if (st->quoted && st->ex_ops > 0 && st->ex_depth == 0 && !st->prose_prefix &&
+                (p->type == T_OP || p->type == T_CMP || p->type == T_LOGIC) &&
+                st->s[c->pos] == st->s[st->brk_pos] && short_tail(st->s, st->n, c->pos)) {
+                /* With no operand between, only a word operator alone in
+                 * the value: 'OR', x' XOR 'y */
+                if (st->ex_operands)
+                    hit(st, 65, "break-expression-reopen", st->brk_pos);
+                else if (mm_detect_isalpha(st->s[p->pos]) && st->brk_pos <= 2)
+                    hit(st, 55, "break-expression-reopen", st->brk_pos);
+            }
+            break;
+        }
+        if (k == T_NUM || k == T_VAR || k == T_SYS || k == T_STR || (k == T_KEY && c->sub == W_SQLVAR) ||
+            (k == T_WORD && st->quoted)) {
+            st->ex_words |= k == T_WORD;
+            st->ex_operands++;
+            st->ex = EX_OPERATOR;
+            return;
+        }
+        if (k == T_FUNC && (st->quoted || c->sub != 0)) {
+            st->ex_operands++;
+            st->ex = EX_CALL;
+            return;
+        }
+        if (k == T_LPAR) {
+            st->ex_depth++;
+            return;
+        }
+        if (k == T_OP || k == T_CMP)
+            return; /* unary and word operators: NOT LIKE, IS NOT */
+        if (k == T_RPAR && p->type == T_LPAR && W(st, 2)->type == T_FUNC && st->ex_depth > 0) {
+            st->ex_depth--; /* f() */
+            st->ex = EX_OPERATOR;
+            return;
+        }
+        break;
+    case EX_OPERATOR:
+        if (k == T_OP || k == T_CMP || k == T_LOGIC) {
+            st->ex_logic |= k == T_LOGIC && mm_detect_isalpha(st->s[c->pos]);
+            st->ex_cmp |= k == T_CMP;
+            st->ex_ops++;
+            st->ex = EX_OPERAND;
+            return;
+        }
+        if (k == T_RPAR && st->ex_depth > 0) {
+            st->ex_depth--;
+            return;
+        }
+        if (k == T_COMMA && st->ex_depth > 0) {
+            st->ex = EX_OPERAND;
+            return;
+        }
+        if (k == T_COMMENT && st->ex_depth == 0) {
+            /* x'-col-- closes the string, computes, and comments out the rest;
+             * unquoted, only a literal expression ended by a bare comment: 1*1-- */
+            if (st->quoted && st->ex_ops > 0 && !st->prose_prefix && short_comment(st->s, st->n, c->pos))
+                hit(st, 65, "break-expression-comment", st->brk_pos);
+            else if (!st->quoted && !st->ex_words && bare_comment(st->s, st->n, c->pos))
+                hit(st, 55, "expression-comment", c->pos);
+        }
+        /* A whole value of literals joined by a boolean word and a
+         * comparison: (1)or(1)=(1) */
+        if (k == T_END && st->ex_depth == 0 && !st->quoted && !st->ex_words && st->ex_logic && st->ex_cmp)
+            hit(st, 60, "logic-expression", st->w[0].pos);
+        break;
+    default:
+        return;
+    }
+    st->ex = EX_DEAD;
+}
+
 /* Called with each token (idx already advanced, token stored at w[idx]). */
 static void analyse(sql_state_t *st)
 {
     const tok_t *c = W(st, 0), *p = W(st, 1), *p2 = W(st, 2), *p3 = W(st, 3);
     size_t i = st->idx;
+
+    if (st->ex != EX_DEAD)
+        expr_step(st, c, p);
 
     /* Prose has runs of plain words; SQL has operators, parentheses, literals. */
     if (c->type == T_WORD && p->type == T_WORD)
@@ -601,8 +786,8 @@ static void analyse(sql_state_t *st)
     if (p2->type == T_FUNC && p->type == T_LPAR && c->type == T_FUNC && c->sub != 0 &&
         (p2->sub != 0 || W(st, 3)->type == T_LPAR || W(st, 3)->type == T_LOGIC))
         hit(st, 60, "nested-functions", p2->pos);
-    /* UNION ending a value after an operand: -1 union */
-    if (c->type == T_END && p->type == T_UNION &&
+    /* UNION ending a value (or followed only by a comment that ends it) after an operand: -1 union */
+    if ((c->type == T_END || c->type == T_COMMENT) && p->type == T_UNION &&
         (p2->type == T_NUM || p2->type == T_RPAR || (st->broken && st->quoted && st->bk + 1 == st->idx - 1)))
         hit(st, 55, "union-tail", p->pos);
     /* A break then FROM table WHERE: 1) FROM users WHERE name= */
@@ -622,6 +807,48 @@ static void analyse(sql_state_t *st)
     /* operand op SQL-function call opening a value: 1 - ORD('A') */
     if (i == 3 && p3->type == T_NUM && p2->type == T_OP && p->type == T_FUNC && p->sub != 0 && c->type == T_LPAR)
         hit(st, 55, "arith-call", p3->pos);
+
+    /* A conditional on a literal comparison: IF(1=2, ...), IIF((3=4), ...) */
+    if (c->type == T_NUM && p->type == T_CMP && p2->type == T_NUM &&
+        (p3->type == T_LPAR || (p3->type == T_LPAR && W(st, 4)->type == T_LPAR))) {
+        const tok_t *f = W(st, 4)->type == T_LPAR ? W(st, 5) : W(st, 4);
+        if (f->type == T_FUNC && (f->sub != 0 || mm_detect_word_eq(st->s + f->pos, 2, "if")) &&
+            f->pos + 2 <= st->n)
+            hit(st, 60, "conditional-call", f->pos);
+    }
+    /* CASE [x] WHEN literal THEN literal */
+    if (p->sub == W_THEN && p->type == T_KEY && (c->type == T_NUM || c->type == T_STR) &&
+        (p2->type == T_NUM || p2->type == T_STR) && p3->sub == W_WHEN && p3->type == T_KEY &&
+        (W(st, 4)->sub == W_CASE || (W(st, 5)->sub == W_CASE && (W(st, 4)->type == T_NUM || W(st, 4)->type == T_STR)))) {
+        /* CASE opens the value or an expression, not a sentence: "in case 1 when" */
+        const tok_t *b = W(st, 4)->sub == W_CASE ? W(st, 5) : W(st, 6);
+        char bt = b->type;
+        if (bt == 0 || bt == T_LPAR || bt == T_COMMA || bt == T_SEMI || bt == T_STMT || b->sub == W_BY ||
+            ((bt == T_CMP || bt == T_OP) && !mm_detect_isalpha(st->s[b->pos])))
+            hit(st, 60, "case-when", p3->pos);
+    }
+    /* A set operator then a SELECT of SQL: EXCEPT SELECT 1, INTERSECT SELECT * */
+    if (p2->sub == W_SETOP && p->type == T_STMT && p->sub == W_SELECT && p3->type != T_WORD &&
+        (c->type == T_NUM || c->type == T_STR || c->type == T_VAR || (c->type == T_FUNC && c->sub != 0) ||
+         (c->type == T_OP && st->s[c->pos] == '*')))
+        hit(st, 75, "setop-select", p2->pos);
+    /* A call's result cast to a type: f(x)::int, '...'::json */
+    if (c->type == T_WORD && c->sub == W_TYPE && p->type == T_OP && st->s[p->pos] == ':' &&
+        (p2->type == T_RPAR || (p2->type == T_STR && st->quoted)))
+        hit(st, 55, "cast-call", p->pos);
+    /* A SQL function of an information function: charset(user()) */
+    if (c->type == T_RPAR && p->type == T_LPAR && p2->type == T_FUNC &&
+        (p2->sub == W_SQLVAR || p2->sub == W_OBJECT) && p3->type == T_LPAR && W(st, 4)->type == T_FUNC &&
+        W(st, 4)->sub != 0)
+        hit(st, 60, "nested-functions", W(st, 4)->pos);
+    /* break & operand NOT BETWEEN|LIKE|IN ...: 1 and 1 not between 0 and 1 */
+    if (st->broken && i == st->bk + 4 && p3->type == T_LOGIC && (p2->type == T_NUM || p2->type == T_STR) &&
+        p->type == T_OP && mm_detect_lower(st->s[p->pos]) == 'n' && c->type == T_CMP)
+        hit(st, st->quoted ? 80 : 70, "break-logic", p3->pos);
+    /* ORDER BY a conditional at a break: 1 order by if(1<2, a, b) */
+    if (st->broken && i == st->bk + 3 && p2->sub == W_ORDER && p->sub == W_BY && c->type == T_FUNC &&
+        (c->sub != 0 || mm_detect_word_eq(st->s + c->pos, 2, "if")))
+        hit(st, 60, "order-by", p2->pos);
 
     /* INTO OUTFILE / DUMPFILE */
     if (c->sub == W_OUTFILE && p->sub == W_INTO)
@@ -751,11 +978,15 @@ static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
     if (quoted) {
         /* The value ends a string the application opened: that is the break. */
         st->w[0] = (tok_t){T_STR, 0, start ? start - 1 : 0};
+        st->brk_pos = st->w[0].pos;
         st->broken = true;
         st->bk = 0;
         st->idx = 0;
         first = false;
         idx = 1;
+        st->ex = EX_OPERATOR;
+    } else {
+        st->ex = EX_OPERAND;
     }
     for (;;) {
         bool more = lex_next(&lx, &t);
@@ -782,6 +1013,7 @@ static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
                 st->w[1] = t;
                 st->idx = 1;
                 st->lead_logic = true;
+                st->ex = EX_DEAD;
                 st->broken = true;
                 st->bk = 0;
             }
@@ -814,7 +1046,8 @@ static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
  * ({"$ne": 1}, user[$gt]=, $where). */
 static int query_language(const uint8_t *s, size_t n, size_t *pos)
 {
-    static const char *const ops[] = {"$ne", "$gt", "$gte", "$lt", "$lte", "$nin", "$regex", "$where", "$exists", "$expr"};
+    static const char *const ops[] = {"$ne", "$eq", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$not", "$nor",
+                                      "$or", "$and", "$regex", "$where", "$exists", "$expr"};
     for (size_t i = 0; i + 2 < n; i++) {
         if (s[i] == '(' && (s[i + 1] == '|' || s[i + 1] == '&' || s[i + 1] == '!') && s[i + 2] == '(') {
             const uint8_t *eq = memchr(s + i, '=', n - i < 64 ? n - i : 64);

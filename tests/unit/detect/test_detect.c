@@ -128,6 +128,16 @@ static void test_sqli_shapes(void **state)
         "(select 1 from information_schema.tables)", "HOPE AND -8=3", "select current_setting('hba_file')",
         "; insert into users (name) values ('x')", " ORDER BY 6--", "1' group by 1,2--",
         "{\"user\": {\"$ne\": null}}", "*)(|(mail=*))", "drop table users",
+        /* A string closed, an expression of operators, the string reopened or commented out. */
+        "zz'*qty-'5", "bob' or price^2!='", "x\" xor -3 rlike \"7", "ab' div total--", "k'|col-'",
+        "q' is not \\N - '", "'XOR'", "n' / current_time regexp '1",
+        /* A literal expression ended by a bare comment. */
+        "7*3--", "@ver #", "( 'q' )  -- -", "(5)and(2)=(2)",
+        /* Keywords cut by comments, set operators, conditionals, casts. */
+        "5 un/**/ion se/**/lect 1,2", "intersect select 7,8", "BAR,IF(17=42,BAR,1/0)",
+        "case 3 when 'q' then 4 end", "md5(session_user())", "2 and 5 not like 6",
+        "3 order by if(2>1,a,b)", "substr(lo_get(99),1)::int", "-4 union #",
+        "from `information_schema`.columns", "{\"$nor\": [1]}",
     };
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (sqli(attacks[i]) < 50)
@@ -145,6 +155,12 @@ static void test_sqli_lookalikes(void **state)
         "Bonnie and Clyde (1967)", "a < b and c > d", "https://example.com/guide#section=intro",
         "Union Jack", "drop the table cloth", "12.5 x 12.5\"", "Drop table tennis practice at 5",
         "SELECT your favourite: tea or coffee?", "x = y || z",
+        "select one or more", "drop us a line", "meet at union station", "Tom's & Jerry's", "5'-10\" tall",
+        "4' x 8' sheet", "rock 'n' roll", "\"Yes\" or \"No\"", "I said 'or else'", "10 -- 20",
+        "page 1 -- intro", "he said \"hi\" - \"bye\"", "in case 1 when 's' then 2", "everything except select.",
+        "std::string", "\"quote\" + \"unquote\"", "it's a 1-2-3 'thing'", "(a) or (b) = (c)",
+        "{\"name\": \"O'Reilly\", \"qty\": 2}", "price: $5 & up; call 555-1234 -- ask for Bob",
+        "36\" x 48\" frame", "Q: which is best? A: 'none'", "a 'b' c 'd' e",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (sqli(benign[i]) >= 50)
