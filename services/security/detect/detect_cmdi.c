@@ -50,9 +50,10 @@ static const char *const sub_cmds[] = {
     "sc:stop", "wmic:process", "wmic:useraccount",
 };
 
-/* Words that run the word after them (time curl ..., sudo id). */
+/* Words that run the word after them (time curl ..., sudo id; the SQLite
+ * shell's .shell and .system). */
 static const char *const prefix_cmds[] = {
-    "busybox", "command", "env", "exec", "nice", "nohup", "sudo", "time", "timeout", "xargs",
+    ".shell", ".system", "busybox", "command", "env", "exec", "nice", "nohup", "sudo", "time", "timeout", "xargs",
 };
 
 /* Functions of PHP, Perl, Python, Ruby and friends that run commands or code. */
@@ -93,6 +94,9 @@ typedef struct {
     bool pending_sep;
     bool pending_subst;   /* the command opens a substitution: `ping ...` */
     bool pending_second;  /* judging the second argument of a first command */
+    bool pending_shape;   /* the command word carries its own switch: dir/s */
+    bool pending_brace;   /* the command word is an item of a brace list */
+    bool brace_list;      /* inside {a,b,...}: bash runs it as a command line */
     bool in_subst;        /* the last opener was a substitution */
     size_t pending_pos;
     char pending_name[40];
@@ -196,12 +200,96 @@ static bool host_shape(const ctok_t *t)
 
 static void on_token(cmd_t *c, const ctok_t *t);
 
+/* Copies s[0..n) lowercased without quotes into w; false when it is empty,
+ * too long or holds anything but name characters. */
+static bool unquoted_word(const uint8_t *s, size_t n, char *w, size_t cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t ch = s[i];
+        if (ch == '\'' || ch == '"')
+            continue;
+        if (!mm_detect_isalnum(ch) && ch != '-' && ch != '_' && ch != '.')
+            return false;
+        if (k + 1 >= cap)
+            return false;
+        w[k++] = (char)mm_detect_lower(ch);
+    }
+    w[k] = 0;
+    return k > 0;
+}
+
+/* The command a word in command position names, beyond its normal form:
+ * a version suffix (gcc7.4, python-3.11), a switch written onto it after a
+ * separator (bcdboot/r, dir/s), or the value of a query-style assignment
+ * (cmd=curl). Fills name; *attached says the word carries an argument. */
+static int command_name(const ctok_t *t, bool after_sep, char *name, size_t cap, bool *attached)
+{
+    *attached = false;
+    snprintf(name, cap, "%s", t->norm);
+    int k = cmd_kind(name);
+    if (k != K_NONE)
+        return k;
+    size_t l = strlen(name);
+    if (t->has_eq) {
+        const char *eq = strchr(name, '=');
+        if (eq && eq > name && eq[1]) {
+            memmove(name, eq + 1, strlen(eq + 1) + 1);
+            k = cmd_kind(name);
+            return k >= K_MID ? k : K_NONE;
+        }
+        return K_NONE;
+    }
+    size_t e = l;
+    bool dot = false;
+    while (e > 2 && (mm_detect_isdigit(name[e - 1]) || name[e - 1] == '.' || name[e - 1] == '-')) {
+        dot |= name[e - 1] == '.' || name[e - 1] == '-';
+        e--;
+    }
+    if (e < l && dot && mm_detect_isdigit(name[l - 1])) {
+        name[e] = 0;
+        k = cmd_kind(name);
+        if (k >= K_MID)
+            return k;
+        name[e] = t->norm[e];
+    }
+    const uint8_t *sl = memchr(t->raw, '/', t->raw_len);
+    if (after_sep && sl && sl - t->raw >= 2) {
+        size_t sw = (size_t)(t->raw + t->raw_len - sl - 1);
+        bool alpha = sw >= 1 && sw <= 2 && mm_detect_isalpha(sl[1]) && (sw == 1 || mm_detect_isalpha(sl[2]));
+        if (alpha && unquoted_word(t->raw, (size_t)(sl - t->raw), name, cap)) {
+            k = cmd_kind(name);
+            if (k >= K_MID) {
+                *attached = true;
+                return k;
+            }
+        }
+    }
+    snprintf(name, cap, "%s", t->norm);
+    return K_NONE;
+}
+
 /* Judges a command word that has just been followed by token t. */
 static void judge_pending(cmd_t *c, const ctok_t *t)
 {
     int k = c->pending_kind;
     c->pending_kind = K_NONE;
-    bool shape = arg_shape(t);
+    bool shape = arg_shape(t) || c->pending_shape;
+    if (c->pending_brace) {
+        /* {cat,/etc/passwd}: bash expands the list into a command line */
+        chit(c, k == K_WEAK ? 65 : 75, "brace-command", c->pending_pos, c->pending_name);
+        return;
+    }
+    if (strcmp(c->pending_name, "alias") == 0 && t->kind == C_WORD && t->raw_len > 2) {
+        /* alias x=curl: a name defined to run a command */
+        const uint8_t *eq = memchr(t->raw, '=', t->raw_len);
+        char w[40];
+        if (eq && unquoted_word(eq + 1, (size_t)(t->raw + t->raw_len - eq - 1), w, sizeof w) &&
+            cmd_kind(w) != K_NONE) {
+            chit(c, 70, "alias-command", c->pending_pos, w);
+            return;
+        }
+    }
     if (t->kind == C_WORD && t->raw_len > 0 && t->raw_len < 16) {
         /* A bare number (sleep 5, ping -n 3) or a known subcommand (net user). */
         bool num = true;
@@ -225,8 +313,9 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
         chit(c, shape || fin || t->kind == C_WORD ? 70 : 45, "substitution-command", c->pending_pos, c->pending_name);
         return;
     }
-    /* A quoted argument that is itself a command line: trap 'rm -rf x' */
-    if (t->kind == C_WORD && t->raw_len > 3 && (t->raw[0] == '\'' || t->raw[0] == '"')) {
+    /* A quoted argument that is itself a command line: trap 'rm -rf x'
+     * (the quote goes on past the space that ended the word). */
+    if (t->kind == C_WORD && t->raw_len > 2 && (t->raw[0] == '\'' || t->raw[0] == '"')) {
         size_t e = 1;
         while (e < t->raw_len && e < 32 && (mm_detect_isalnum(t->raw[e]) || t->raw[e] == '-'))
             e++;
@@ -235,7 +324,7 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
         for (size_t q = 0; q < wl; q++)
             w[q] = (char)mm_detect_lower(t->raw[1 + q]);
         w[wl] = 0;
-        if (cmd_kind(w) >= K_MID && e < t->raw_len && t->raw[e] == ' ')
+        if (cmd_kind(w) >= K_MID && (e == t->raw_len || t->raw[e] == ' ') && wl >= 2)
             shape = true;
     }
     /* First in the value, a plain first argument may be a subcommand: look
@@ -300,8 +389,22 @@ static void on_token(cmd_t *c, const ctok_t *t)
         if (c->batch == 1 && mm_detect_word_eq(t->raw, t->raw_len, "do"))
             chit(c, 65, "batch-for", t->pos, "for..do");
         if (c->at_cmd && t->has_eq) {
-            /* NAME=value keeps command position: a=1 b=2 cmd */
+            /* NAME=value keeps command position: a=1 b=2 cmd; but a value
+             * that names a command (cmd=id) is one in a query-style value. */
             c->first = false;
+            char name[40];
+            bool attached;
+            int k = command_name(t, c->after_sep, name, sizeof name, &attached);
+            if (k != K_NONE) {
+                c->at_cmd = false;
+                c->pending_kind = k;
+                c->pending_sep = c->after_sep;
+                c->pending_subst = c->in_subst;
+                c->pending_shape = false;
+                c->pending_brace = c->brace_list;
+                c->pending_pos = t->pos;
+                snprintf(c->pending_name, sizeof c->pending_name, "%s", name);
+            }
             break;
         }
         if (c->at_cmd) {
@@ -321,13 +424,17 @@ static void on_token(cmd_t *c, const ctok_t *t)
                 c->at_cmd = true;
                 c->first = was_first;
             }
-            int k = cmd_kind(t->norm);
+            char name[40];
+            bool attached;
+            int k = command_name(t, c->after_sep, name, sizeof name, &attached);
             if (k != K_NONE) {
                 c->pending_kind = k;
                 c->pending_sep = c->after_sep;
                 c->pending_subst = c->in_subst;
+                c->pending_shape = attached;
+                c->pending_brace = c->brace_list;
                 c->pending_pos = t->pos;
-                snprintf(c->pending_name, sizeof c->pending_name, "%s", t->norm);
+                snprintf(c->pending_name, sizeof c->pending_name, "%s", name);
             }
             /* Wildcards standing in for a command: /???/??t, /bin/c?t */
             if (t->raw_len >= 3 && (t->raw[0] == '/' || t->raw[0] == '\\')) {
@@ -414,7 +521,9 @@ static void normalise(ctok_t *t, unsigned *flags)
                 base = k; /* c:\windows\... */
             continue;
         }
-        if (c == '$' && i + 1 < n && (r[i + 1] == '@' || r[i + 1] == '*' || mm_detect_isdigit(r[i + 1]))) {
+        if (c == '$' && i + 1 < n && (r[i + 1] == '@' || r[i + 1] == '*' || mm_detect_isdigit(r[i + 1]) ||
+                                      (r[i + 1] == '_' && k > 0))) {
+            /* $@ $* $1 and bash's $_ inside a name: c$@at, c$_at */
             *flags |= MM_DETECT_DEC_SHELLQUOTE;
             i++;
             continue;
@@ -596,6 +705,22 @@ static void code_shapes(const uint8_t *s, size_t n, cmd_t *c)
     }
 }
 
+/* Is s[i] == '{' a bash brace list, {a,b} with a comma and no space, closed
+ * within 64 bytes? */
+static bool brace_list_at(const uint8_t *s, size_t n, size_t i)
+{
+    bool comma = false;
+    for (size_t k = i + 1; k < n && k - i < 64; k++) {
+        if (s[k] == '}')
+            return comma;
+        if (s[k] == ',')
+            comma = true;
+        else if (mm_detect_isspace(s[k]) || s[k] == '{' || s[k] == '"' || s[k] == ':')
+            return false;
+    }
+    return false;
+}
+
 int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *flags)
 {
     cmd_t c;
@@ -656,8 +781,10 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
             continue;
         }
         if (ch == '(' || ch == '{') {
-            if (ch == '{')
+            if (ch == '{') {
                 brace++;
+                c.brace_list = brace_list_at(s, n, i);
+            }
             t.kind = C_OPEN;
             t.raw = s + i;
             t.raw_len = 1;
@@ -668,6 +795,8 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
         if (ch == ')' || ch == '}') {
             if (ch == '}' && brace > 0)
                 brace--;
+            if (ch == '}')
+                c.brace_list = false;
             t.kind = C_CLOSE;
             i++;
             on_token(&c, &t);

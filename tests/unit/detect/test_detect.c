@@ -184,6 +184,11 @@ static void test_xss_shapes(void **state)
         "<div style=\"width:expression(alert(1))\">", "<object data=\"data:text/html,<script>\">",
         "javascript:alert(document.cookie)", "<x onclick=confirm`1`>", "<<script>alert(1);//<</script>",
         "<math><maction xlink:href=\"javascript:alert(1)\">", "alert(1)",
+        /* External entities and schemas, links in MathML/SVG, JSFuck, sinks in templates. */
+        "<!DOCTYPE r [<!ENTITY e SYSTEM \"file:///etc/hosts\">]><r>&e;</r>", "<!DOCTYPE q SYSTEM \"http://h/q.dtd\">",
+        "<q xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\"urn:q http://h/q.xsd\">",
+        "<math><b xlink:href=\"//h.example/p\">go", "[][(![]+[])[+[]]+(![]+[])[!+[]+!+[]]+(!![]+[])[+[]]+(!![]+[])[!+[]+!+[]+!+[]]]",
+        "`${ confirm }`", "(window/*c*/)['name']", "prompt\\`7\\`",
     };
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (xss(attacks[i]) < 50)
@@ -199,6 +204,9 @@ static void test_xss_lookalikes(void **state)
         "the onion=tasty", "Javascript: The Good Parts", "I love <you>", "email <me@example.org>",
         "see the document. It helps", "<?xml version=\"1.0\"?><svg></svg>",
         "the log likelihood\"), because the logarithm is an increasing function.",
+        "see (alert) for details", "<!DOCTYPE html>", "<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\">",
+        "<!DOCTYPE html SYSTEM \"about:legacy-compat\">", "<math>x^2</math>", "[ ] ! ( ) checkboxes",
+        "!!! [[ ]] (( )) !!!", "document (final) [v2]", "a <= b && c >= d", "<a href=\"https://example.org\">docs</a>",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (xss(benign[i]) >= 50)
@@ -224,6 +232,10 @@ static void test_cmdi_shapes(void **state)
         "FOR /F %a IN (x) DO echo", "IF EXIST c:\\x.txt echo", "';system('id');//", "<?php system($_GET['c']); ?>",
         "<!--#exec cmd=\"/bin/id\"-->", "${jndi:ldap://evil/a}", "{cat,/etc/passwd}", "/\?\?\?/\?\?t /\?\?\?/p\?\?s\?\?",
         "|| c:\\windows\\system32\\cmd.exe /c dir", "; powershell -enc AAA", "time curl example.org",
+        /* Query-style assignments of a command, aliases, brace lists, SQLite's
+         * .shell, version suffixes, switches written onto the name, $_ splices. */
+        "cmd=uname -a", "alias k='wget'", "{,uname,-a}", ";.system id", "a | perl5.36 -e 1", "&vssadmin/q",
+        ";w$_hoami", "; trap 'rm -f x' EXIT",
     };
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (cmdi(attacks[i]) < 50)
@@ -240,6 +252,10 @@ static void test_cmdi_lookalikes(void **state)
         "Mozilla/5.0 (X11; Linux x86_64; rv:24.0) Gecko/20100101 Firefox/24.0", "Q&A", "black & white",
         "If not now, when?", "for the record; who knows", "sleep well & dream", "echo chamber",
         "{\"a\":[{},{}]}", "Type the words", "Time - the movie", "I'd; later", "don't | won't",
+        "CD1 & CD2", "PS/2 keyboard", "mouse & ps/2", "blu-ray & cd/dvd", "sort=date -1", "{a,b,c}",
+        "the set {1,2,3} is finite", "python3.11 is out", "gcc 7.4 release notes", "alias: John Smith",
+        "\"rm\" is short for remove", "if you read this; cat lovers unite", "Tom & Jerry; Wile E. Coyote",
+        "drop us a line & we'll reply", "union station | platform 2", "select one or more; then submit",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (cmdi(benign[i]) >= 50)
