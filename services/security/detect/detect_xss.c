@@ -80,6 +80,7 @@ typedef struct {
     char attr[16];
     bool noclose[3];      /* no closing " ' ` after noclose_at */
     unsigned closers;     /* closing tags of structural elements seen */
+    bool foreign;         /* an <svg> or <math> opened: links inside are live */
     size_t noclose_at[3];
 } xss_t;
 
@@ -250,6 +251,8 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
             xhit(x, 50, "markup-closers", lt, tag, tag_len, NULL, 0);
         return k;
     }
+    if (svgmath)
+        x->foreign = true;
     if (exec) {
         bool strong = mm_detect_word_eq(tag, tag_len, "script") || mm_detect_word_eq(tag, tag_len, "iframe") ||
                       mm_detect_word_eq(tag, tag_len, "object") || mm_detect_word_eq(tag, tag_len, "embed") ||
@@ -342,6 +345,14 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
             xhit(x, 80, "css-exec", lt, tag, tag_len, an, an_len);
         else if (val && mm_detect_word_eq(an, an_len, "http-equiv") && mm_detect_word_eq(val, val_len < 7 ? val_len : 7, "refresh"))
             xhit(x, 70, "meta-refresh", lt, tag, tag_len, an, an_len);
+        else if (val && an_len >= 14 && mm_detect_word_eq(an + an_len - 14, 14, "schemalocation") &&
+                 find_ci(val, val_len < 512 ? val_len : 512, "://"))
+            /* xsi:schemaLocation="ns http://...": the parser fetches the URL */
+            xhit(x, 60, "external-schema", lt, tag, tag_len, an, an_len);
+        else if (val && x->foreign && !svgmath &&
+                 mm_detect_in_set(an, an_len, url_attrs, sizeof url_attrs / sizeof url_attrs[0]))
+            /* <math><a xlink:href=...>: a link planted in SVG or MathML */
+            xhit(x, 55, "foreign-link", lt, tag, tag_len, an, an_len);
     }
     if (nattr > 0 && nvals > 0 && mm_detect_in_set(tag, tag_len, html_tags, sizeof html_tags / sizeof html_tags[0]))
         xhit(x, 50, "html-injection", lt, tag, tag_len, NULL, 0);
@@ -354,8 +365,35 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
 static void loose(const uint8_t *s, size_t n, xss_t *x)
 {
     bool opener = false;
+    size_t fuck = 0, fuck_bang = 0;
     for (size_t i = 0; i < n; i++) {
         uint8_t c = s[i];
+        /* JSFuck: script written with []()!+ only (spaces where '+' was
+         * read as one) */
+        if (c == '[' || c == ']' || c == '(' || c == ')' || c == '!' || c == '+' || c == ' ') {
+            fuck += c != ' ';
+            fuck_bang += c == '!';
+            if (fuck >= 40 && fuck_bang >= 4)
+                xhit(x, 65, "jsfuck", i, NULL, 0, NULL, 0);
+            continue;
+        }
+        fuck = fuck_bang = 0;
+        /* An XML document type or entity that loads an external resource:
+         * <!DOCTYPE x SYSTEM "...">, <!ENTITY e SYSTEM "..."> (XXE) */
+        if (c == '<' && i + 9 < n && s[i + 1] == '!' &&
+            (mm_detect_word_eq(s + i + 2, 7, "doctype") || mm_detect_word_eq(s + i + 2, 6, "entity"))) {
+            size_t lim = n - i < 160 ? n - i : 160;
+            const uint8_t *gt = memchr(s + i + 2, '>', lim - 2);
+            size_t span = gt ? (size_t)(gt - (s + i)) : lim;
+            bool entity = (s[i + 2] | 32) == 'e';
+            const uint8_t *sys = find_ci(s + i, span, " system ");
+            if (!sys && entity)
+                sys = find_ci(s + i, span, " public ");
+            /* HTML's own <!DOCTYPE html SYSTEM "about:legacy-compat"> loads nothing */
+            if (sys && sys + 8 < s + i + span && (sys[8] == '"' || sys[8] == '\'') &&
+                !find_ci(sys, (size_t)(s + i + span - sys), "about:"))
+                xhit(x, 65, "xml-external-entity", i, NULL, 0, NULL, 0);
+        }
         if (c == '<' && i + 1 < n && (mm_detect_isalpha(s[i + 1]) || s[i + 1] == '/' || s[i + 1] == '!')) {
             opener = true;
             continue;
@@ -373,13 +411,27 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
             if (j < n && s[j] == '=')
                 xhit(x, 75, "event-handler", i, NULL, 0, s + i, e - i);
         }
-        /* A sink passed as a callback: [1].find(alert), setTimeout(alert) */
-        if (i > 0 && (s[i - 1] == '(' || s[i - 1] == ',') && e < n && (s[e] == ')' || s[e] == ',') &&
-            js_sink(s + i, e - i, '('))
+        /* A sink passed as a callback or spliced into a template:
+         * [1].find(alert), setTimeout(alert), `${alert}` */
+        size_t bp = i, ap = e;
+        while (bp > 1 && bp + 4 > i && s[bp - 1] == ' ')
+            bp--;
+        while (ap < n && ap < e + 4 && s[ap] == ' ')
+            ap++;
+        /* "(alert)" in prose is no call: the parenthesis must follow a name */
+        bool callp = bp > 1 && s[bp - 1] == '(' &&
+                     (mm_detect_isalnum(s[bp - 2]) || s[bp - 2] == '_' || s[bp - 2] == ')' || s[bp - 2] == ']');
+        if (bp > 0 && (callp || s[bp - 1] == ',' || (s[bp - 1] == '{' && bp > 1 && s[bp - 2] == '$')) &&
+            ap < n && (s[ap] == ')' || s[ap] == ',' || s[ap] == '}') && js_sink(s + i, e - i, '('))
             xhit(x, 55, "js-sink-ref", i, NULL, 0, s + i, e - i);
-        /* A tagged template behind a backslash: alert\`1\` */
-        if (e + 1 < n && s[e] == '\\' && s[e + 1] == '`' && js_sink(s + i, e - i, '`'))
-            xhit(x, 60, "js-sink", i, NULL, 0, s + i, e - i);
+        /* A tagged template behind backslashes: alert\`1\` */
+        if (e + 1 < n && s[e] == '\\') {
+            size_t b = e;
+            while (b < n && b - e < 4 && s[b] == '\\')
+                b++;
+            if (b < n && s[b] == '`' && js_sink(s + i, e - i, '`'))
+                xhit(x, 60, "js-sink", i, NULL, 0, s + i, e - i);
+        }
         /* An event handler opening the value: " onload= ..." */
         if (known_event(s + i, e - i)) {
             size_t b = 0;
@@ -409,6 +461,25 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
         if (e - i == 3 && mm_detect_word_eq(s + i, 3, "adw") && e < n && s[e] == '-' && i > 0 &&
             (s[i - 1] == '+' || s[i - 1] == ' ' || s[i - 1] == '&'))
             xhit(x, 60, "utf7-markup", i, NULL, 0, s + i, e - i);
+        /* Comments and a closing parenthesis may stand between an object
+         * and its member: (document/ *x* /)["cookie"] */
+        size_t m = e;
+        for (int g = 0; g < 4 && m + 1 < n; g++) {
+            if (s[m] == ')' || s[m] == ' ') {
+                m++;
+            } else if (s[m] == '/' && s[m + 1] == '*') {
+                size_t z = m + 2;
+                while (z + 1 < n && z - m < 64 && !(s[z] == '*' && s[z + 1] == '/'))
+                    z++;
+                if (z + 1 >= n || s[z] != '*')
+                    break;
+                m = z + 2;
+            } else {
+                break;
+            }
+        }
+        if (m > e && m < n && s[m] == '[' && js_sink_at(s + i, e - i, s + m, n - m))
+            xhit(x, 55, "js-sink", i, NULL, 0, s + i, e - i);
         if (e < n && js_sink_at(s + i, e - i, s + e, n - e)) {
             /* A call of a script-only sink: alert(1), top['al'+'ert'](1) */
             bool strong = s[e] == '(' || s[e] == '`';
