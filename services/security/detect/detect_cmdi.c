@@ -359,6 +359,18 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
     }
 }
 
+/* Makes the command word t (named name, of kind k) wait for its first argument. */
+static void set_pending(cmd_t *c, int k, const ctok_t *t, const char *name, bool attached)
+{
+    c->pending_kind = k;
+    c->pending_sep = c->after_sep;
+    c->pending_subst = c->in_subst;
+    c->pending_shape = attached;
+    c->pending_brace = c->brace_list;
+    c->pending_pos = t->pos;
+    snprintf(c->pending_name, sizeof c->pending_name, "%s", name);
+}
+
 static void on_token(cmd_t *c, const ctok_t *t)
 {
     if (c->pending_kind != K_NONE)
@@ -397,13 +409,7 @@ static void on_token(cmd_t *c, const ctok_t *t)
             int k = command_name(t, c->after_sep, name, sizeof name, &attached);
             if (k != K_NONE) {
                 c->at_cmd = false;
-                c->pending_kind = k;
-                c->pending_sep = c->after_sep;
-                c->pending_subst = c->in_subst;
-                c->pending_shape = false;
-                c->pending_brace = c->brace_list;
-                c->pending_pos = t->pos;
-                snprintf(c->pending_name, sizeof c->pending_name, "%s", name);
+                set_pending(c, k, t, name, false);
             }
             break;
         }
@@ -427,15 +433,8 @@ static void on_token(cmd_t *c, const ctok_t *t)
             char name[40];
             bool attached;
             int k = command_name(t, c->after_sep, name, sizeof name, &attached);
-            if (k != K_NONE) {
-                c->pending_kind = k;
-                c->pending_sep = c->after_sep;
-                c->pending_subst = c->in_subst;
-                c->pending_shape = attached;
-                c->pending_brace = c->brace_list;
-                c->pending_pos = t->pos;
-                snprintf(c->pending_name, sizeof c->pending_name, "%s", name);
-            }
+            if (k != K_NONE)
+                set_pending(c, k, t, name, attached);
             /* Wildcards standing in for a command: /???/??t, /bin/c?t */
             if (t->raw_len >= 3 && (t->raw[0] == '/' || t->raw[0] == '\\')) {
                 /* Short components only: /???/c?t, /bin/ca*, not /articles/ssh-????/ */
