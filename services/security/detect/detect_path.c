@@ -92,6 +92,54 @@ static size_t dotdot_runs(const uint8_t *s, size_t n)
     return best;
 }
 
+/* Is there a dot-dot in the 12 bytes before i, with no space after it?
+ * (..%c1%pcboot.ini: junk that decoded to a letter still separates.) */
+static bool dotdot_before(const uint8_t *s, size_t i)
+{
+    for (size_t b = 1; b <= 12 && b < i; b++) {
+        if (mm_detect_isspace(s[i - b]))
+            return false;
+        if (s[i - b] == '.' && s[i - b - 1] == '.')
+            return true;
+    }
+    return false;
+}
+
+/* A file name that holds secrets or reveals the system: configuration,
+ * credentials, logs, backups, keys (config.inc.php, .passwd, error.log). */
+static bool sensitive_file(const char *seg, size_t sn)
+{
+    static const char *const stems[] = {"config", "passwd", "secret", "credential", "install", "shadow"};
+    static const char *const exts[] = {"bak", "cnf", "conf", "db", "env", "inc", "ini", "key", "log", "pem", "sql"};
+    const char *dot = memchr(seg, '.', sn);
+    if (!dot)
+        return false;
+    for (size_t k = 0; k < sizeof stems / sizeof stems[0]; k++) {
+        size_t l = strlen(stems[k]);
+        for (size_t j = 0; j + l <= sn; j++)
+            if (memcmp(seg + j, stems[k], l) == 0)
+                return true;
+    }
+    const char *ext = seg + sn;
+    while (ext > seg && ext[-1] != '.')
+        ext--;
+    size_t el = (size_t)(seg + sn - ext);
+    for (size_t k = 0; k < sizeof exts / sizeof exts[0]; k++)
+        if (el == strlen(exts[k]) && memcmp(ext, exts[k], el) == 0)
+            return true;
+    return false;
+}
+
+/* A target with something glued after it, as a NUL byte that truncates the
+ * name leaves it once removed: passwd<NUL>index.html -> passwdindex.html. */
+static bool target_truncated(const char *prev, size_t pn, const char *seg, size_t sn)
+{
+    for (size_t k = 3; k + 2 < sn; k++)
+        if (memchr(seg + k, '.', sn - k) && target(prev, pn, seg, k))
+            return true;
+    return false;
+}
+
 /* Finds a well-known target whose parts are joined by junk instead of a
  * slash (etc%c1%pcpasswd, windows0x5csystem32, ?.%bg%qfboot.ini): the second
  * part with its first part at most 10 bytes before it and no space between.
@@ -122,7 +170,7 @@ static size_t loose_target(const uint8_t *s, size_t n)
             if (i + wl < n && mm_detect_isalpha(s[i + wl]))
                 continue;
             if (!pr->first) {
-                if (!mm_detect_isspace(s[i - 1]) && !mm_detect_isalnum(s[i - 1]))
+                if ((!mm_detect_isspace(s[i - 1]) && !mm_detect_isalnum(s[i - 1])) || dotdot_before(s, i))
                     return i + wl;
                 continue;
             }
@@ -169,13 +217,20 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
     bool tgt = false, absolute = false, started = false;
     size_t tgt_pos = 0;
     size_t seg_start = 0;
+    size_t path_climbs = 0;   /* climbs since the current path started */
+    bool sens = false;        /* a sensitive file reached after a climb */
+    bool hex_sep = false;     /* "2f" stood for a slash after a dot-dot: ..2fetc2fpasswd */
+    bool after_sep = false;   /* the current segment follows a slash */
+    bool tgt_path = false;    /* a target was reached inside a path, not named alone */
     memset(hit, 0, sizeof *hit);
     /* Every shape below needs a dot, a slash, a backslash, a percent sign,
-     * a question mark or a non-ASCII byte; plain words cannot be a path. */
+     * a question mark, a spelled 0x.., a control or non-ASCII byte (junk
+     * separators); plain words cannot be a path. */
     bool pathish = false;
     for (size_t k = 0; k < n && !pathish; k++) {
         uint8_t c = s[k];
-        pathish = c == '.' || c == '/' || c == '\\' || c == '%' || c == '?' || c >= 0x80;
+        pathish = c == '.' || c == '/' || c == '\\' || c == '%' || c == '?' || c >= 0x80 ||
+                  (c < 0x20 && !mm_detect_isspace(c)) || (c == '0' && k + 1 < n && (s[k + 1] | 32) == 'x');
     }
     if (!pathish)
         return 0;
@@ -192,7 +247,14 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
 
     while (i <= n) {
         size_t at = i;
-        int c = i < n ? path_char(s, n, &i) : '/';
+        int c;
+        if (i + 1 < n && s[i] == '2' && (s[i + 1] | 32) == 'f' && sl > 0 && ((seg_dots && sl >= 2) || hex_sep)) {
+            hex_sep = true;
+            i += 2;
+            c = '/';
+        } else {
+            c = i < n ? path_char(s, n, &i) : '/';
+        }
         if (i == n && at == n)
             i++;
         bool sep = c == '/';
@@ -223,16 +285,22 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
                 dotdots++;
                 if (first_dd == SIZE_MAX)
                     first_dd = seg_start;
-                if (depth > 0)
+                if (depth > 0) {
                     depth--;
-                else
+                } else {
                     climbs++;
+                    path_climbs++;
+                }
             } else if (!(seg_dots && sl == 1)) {
-                if (!seg_long && target(prev, pl, seg, sl) && (sep || restart || at >= n)) {
+                if (!seg_long && (sep || restart || at >= n) &&
+                    (target(prev, pl, seg, sl) || (dotdots && target_truncated(prev, pl, seg, sl)))) {
                     if (!tgt)
                         tgt_pos = seg_start;
                     tgt = true;
+                    tgt_path |= after_sep || pl > 0 || path_climbs > 0;
                 }
+                if (!seg_long && path_climbs && (!sep || at >= n) && sensitive_file(seg, sl))
+                    sens = true;
                 depth++;
                 segs++;
             }
@@ -247,15 +315,21 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
         seg_long = false;
         seg_dots = true;
         started = false;
+        after_sep = sep && at < n;
         if (restart) {
             /* A new path may start here: reset the depth, keep the counts. */
             depth = 0;
             pl = 0;
+            path_climbs = 0;
         }
     }
     int score = 0;
     const char *rule = NULL;
     size_t pos = first_dd != SIZE_MAX ? first_dd : 0;
+    /* A target named in prose ("edit php.ini and restart", "see ../ for
+     * config.ini") is no path: it must follow a slash or a climb, or be the
+     * whole value. */
+    tgt = tgt && (tgt_path || absolute || !memchr(s, ' ', n));
     if (climbs >= 3 || (climbs >= 1 && tgt)) {
         score = 80;
         rule = "climb-above-root";
@@ -281,6 +355,9 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
     } else if (loose_target(s, n)) {
         score = 60;
         rule = "system-path-obfuscated";
+    } else if (climbs == 1 && sens) {
+        score = 55;
+        rule = "climb-to-sensitive-file";
     } else if (climbs == 1) {
         score = 35;
         rule = "dot-dot";

@@ -277,6 +277,11 @@ static void test_traversal_shapes(void **state)
         "..;/..;/WEB-INF/web.xml", "file:///etc/passwd", "/etc/passwd", "C:\\boot.ini", "../boot.ini",
         "page=../../../x", "0x2e0x2e/0x2e0x2e/etc", "..%9v..%9v..%9vboot.ini", "a/b/../../../c",
         "php://filter/convert.base64-encode/resource=index", "x%qfetc%qfpasswd",
+        /* One climb to a secret-holding file; a name glued after a target (a
+         * removed NUL); "2f" for a slash after a dot-dot; junk separators
+         * that decoded to control bytes or letters; spelled 0x2f alone. */
+        "../db/settings.bak", "../site/local_config.php", "../../etc/shadowfoo.txt", "..2fvar2flog2fauth.log",
+        "^^\x1cwinnt\x1csystem32\x1c" "config", "..q..qwin.ini", "0x2fetc0x2fshadow",
     };
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (trav(attacks[i]) < 50)
@@ -290,6 +295,9 @@ static void test_traversal_lookalikes(void **state)
     static const char *const benign[] = {
         "see ../docs for details", "Wait... what... no...", "/files/bingerpc.py", "/blog/tags/site?page=3",
         "v1.2..v1.3", "Hmm.. ok.. sure..", "etc. passwords are secret", "a/b/../c",
+        "../images/logo.png", "see ../ for config.ini", "the file config.ini is in ../", "edit php.ini and restart",
+        "my .env file", "../index.html", "hmm..2fast", "../docs/install guide", "wait... 2f is hex",
+        "go up one level (../) and read README.md",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (trav(benign[i]) >= 50)
