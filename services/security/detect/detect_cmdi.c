@@ -42,6 +42,11 @@ static const char *const weak_cmds[] = {
     "uniq", "unzip", "wait", "watch", "which", "write", "zip",
 };
 
+/* Language interpreters: named in prose lists as often as run. */
+static const char *const interpreters[] = {
+    "irb", "perl", "php", "python", "python2", "python3", "ruby",
+};
+
 /* Commands whose first argument is a subcommand word (net user, reg add). */
 static const char *const sub_cmds[] = {
     "net:accounts", "net:config", "net:group", "net:localgroup", "net:session", "net:share",
@@ -104,6 +109,11 @@ typedef struct {
     int if_words;
     bool batch_quoted;    /* '%', a double quote or no ':' (code blocks end in one): batch, not code */
     bool var_cmd;         /* a $variable stood in command position */
+    bool sep_pipe;        /* the last separator was a pipe */
+    bool sep_lead;        /* the last separator opened the value: ;cmd, || cmd */
+    bool pending_pipe;    /* the pending command reads a pipe: | sh */
+    bool pending_lead;    /* the pending command follows a separator opening the value */
+    bool pending_upper;   /* the pending command word has capitals: prose names it */
     size_t var_pos;
 } cmd_t;
 
@@ -337,12 +347,22 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
     c->pending_second = false;
     bool end = t->kind == C_END || t->kind == C_SEP || t->kind == C_CLOSE;
     if (c->pending_sep) {
-        if (k == K_STRONG)
+        /* A capitalised name or a language's interpreter alone after '&' or
+         * ';' is a list in prose: "Lua & Python", "I like Ruby; SSH". */
+        bool named = end && !c->pending_pipe && !c->pending_lead &&
+                     (c->pending_upper || mm_detect_in_set((const uint8_t *)c->pending_name, strlen(c->pending_name),
+                                                           interpreters, sizeof interpreters / sizeof interpreters[0]));
+        if (k == K_STRONG && named)
+            chit(c, 45, "separator-name", c->pending_pos, c->pending_name);
+        else if (k == K_STRONG)
             chit(c, 80, "separator-command", c->pending_pos, c->pending_name);
         else if (k == K_MID)
-            chit(c, shape || end ? 75 : 40, "separator-command", c->pending_pos, c->pending_name);
+            chit(c, shape || end || c->pending_lead ? 75 : 40, "separator-command", c->pending_pos, c->pending_name);
         else if (shape)
             chit(c, 70, "separator-command-args", c->pending_pos, c->pending_name);
+        else if (c->pending_lead && !c->pending_upper && !(t->kind == C_SEP && t->raw && t->raw[0] == '|'))
+            /* The value opens with a separator and a command: ;echo x, || set */
+            chit(c, 60, "leading-separator-command", c->pending_pos, c->pending_name);
         else
             chit(c, 30, "separator-word", c->pending_pos, c->pending_name);
     } else {
@@ -367,6 +387,11 @@ static void set_pending(cmd_t *c, int k, const ctok_t *t, const char *name, bool
     c->pending_subst = c->in_subst;
     c->pending_shape = attached;
     c->pending_brace = c->brace_list;
+    c->pending_pipe = c->after_sep && c->sep_pipe;
+    c->pending_lead = c->after_sep && c->sep_lead;
+    c->pending_upper = false;
+    for (size_t i = 0; i < t->raw_len && !c->pending_upper; i++)
+        c->pending_upper = t->raw[i] >= 'A' && t->raw[i] <= 'Z';
     c->pending_pos = t->pos;
     snprintf(c->pending_name, sizeof c->pending_name, "%s", name);
 }
@@ -389,6 +414,8 @@ static void on_token(cmd_t *c, const ctok_t *t)
     case C_SEP:
         c->at_cmd = true;
         c->after_sep = true;
+        c->sep_pipe = t->raw && t->raw[0] == '|';
+        c->sep_lead = c->first;
         break;
     case C_OPEN:
         c->at_cmd = true;
@@ -704,6 +731,20 @@ static void code_shapes(const uint8_t *s, size_t n, cmd_t *c)
     }
 }
 
+/* Is v[0..n) NAME:offset:length (or NAME:offset)? */
+static bool substring_expansion(const uint8_t *v, size_t n)
+{
+    size_t k = 0;
+    while (k < n && (mm_detect_isalnum(v[k]) || v[k] == '_'))
+        k++;
+    if (k == 0 || k >= n || v[k] != ':' || k + 1 >= n || !mm_detect_isdigit(v[k + 1]))
+        return false;
+    for (k++; k < n; k++)
+        if (!mm_detect_isdigit(v[k]) && v[k] != ':' && v[k] != '-' && v[k] != ' ')
+            return false;
+    return true;
+}
+
 /* Is s[i] == '{' a bash brace list, {a,b} with a comma and no space, closed
  * within 64 bytes? */
 static bool brace_list_at(const uint8_t *s, size_t n, size_t i)
@@ -767,6 +808,8 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
                 i += 2;
             } else {
                 t.kind = C_SEP;
+                t.raw = s + i;
+                t.raw_len = 1;
                 i += (i + 1 < n && s[i + 1] == ch && (ch == '|' || ch == '&')) ? 2 : 1;
             }
             on_token(&c, &t);
@@ -839,6 +882,11 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
                     /* ${IFS} is a word break */
                     continue;
                 }
+                /* ${NAME:n:m} cuts characters out of a variable: ${PATH:0:1} is a slash */
+                if (e && substring_expansion(s + i + 2, (size_t)(e - s) - i - 2)) {
+                    f |= MM_DETECT_DEC_SHELLQUOTE;
+                    chit(&c, 65, "substring-expansion", i, "${:n:m}");
+                }
                 /* ${...} may hold a substitution (${`id`}) or a lookup
                  * (${jndi:...}): tokenise inside it. */
                 t.kind = C_VAR;
@@ -856,7 +904,8 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
                     i += 2;
                 continue;
             }
-            if (mm_detect_isalpha(nx) || nx == '_') {
+            if (mm_detect_isalpha(nx) || nx == '_' || (mm_detect_isdigit(nx) && c.at_cmd)) {
+                /* $name, and $0 (the shell itself) in command position */
                 size_t k = i + 1;
                 while (k < n && (mm_detect_isalnum(s[k]) || s[k] == '_'))
                     k++;

@@ -236,6 +236,10 @@ static void test_cmdi_shapes(void **state)
          * .shell, version suffixes, switches written onto the name, $_ splices. */
         "cmd=uname -a", "alias k='wget'", "{,uname,-a}", ";.system id", "a | perl5.36 -e 1", "&vssadmin/q",
         ";w$_hoami", "; trap 'rm -f x' EXIT",
+        /* A value opening with a separator then a command; $0 run as a
+         * command; ${NAME:n:m} cutting a slash out of a variable. */
+        ";echo owned", "&& set", ";ps ef", ";$0 -c uname", "${HOME:0:1}usr${HOME:0:1}bin${HOME:0:1}id",
+        "| sh", "&& whoami",
     };
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (cmdi(attacks[i]) < 50)
@@ -256,6 +260,8 @@ static void test_cmdi_lookalikes(void **state)
         "the set {1,2,3} is finite", "python3.11 is out", "gcc 7.4 release notes", "alias: John Smith",
         "\"rm\" is short for remove", "if you read this; cat lovers unite", "Tom & Jerry; Wile E. Coyote",
         "drop us a line & we'll reply", "union station | platform 2", "select one or more; then submit",
+        "Lua & Python", "Java; Python; Ruby", "C++ & Perl", "I like Python & SSH", "| Date | Amount |",
+        "| Echo | Delta |", "rock & roll; sleep well",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (cmdi(benign[i]) >= 50)
