@@ -25,9 +25,10 @@ static const char *const strong_cmds[] = {
     "wmic", "wscript", "xterm", "xxd", "zsh",
 };
 
-/* Short command names that are rarely words of prose. */
+/* Short command names that are rarely words of prose (and the SQLite
+ * shell's dot commands). */
 static const char *const mid_cmds[] = {
-    "alias", "bcdboot", "c89", "c99", "cd", "chdir", "cp", "dd", "del", "dir", "env", "erase", "gcc", "gdb", "ln",
+    ".databases", ".dump", ".import", ".load", ".output", ".read", ".schema", ".tables", "alias", "bcdboot", "c89", "c99", "cd", "chdir", "cp", "dd", "del", "dir", "env", "erase", "gcc", "gdb", "ln",
     "mkdir", "mv", "nano", "od", "ps", "reg", "rmt", "rmt-dump", "rmt-tar", "sed", "su", "systemctl", "tar",
     "tr", "ver", "vi", "vim", "wc", "who", "xargs",
 };
@@ -56,9 +57,9 @@ static const char *const sub_cmds[] = {
 };
 
 /* Words that run the word after them (time curl ..., sudo id; the SQLite
- * shell's .shell and .system). */
+ * shell's .shell and .system; '.', which sources its argument). */
 static const char *const prefix_cmds[] = {
-    ".shell", ".system", "busybox", "command", "env", "exec", "nice", "nohup", "sudo", "time", "timeout", "xargs",
+    ".", ".shell", ".system", "busybox", "command", "env", "exec", "nice", "nohup", "sudo", "time", "timeout", "xargs",
 };
 
 /* Functions of PHP, Perl, Python, Ruby and friends that run commands or code. */
@@ -110,10 +111,13 @@ typedef struct {
     bool batch_quoted;    /* '%', a double quote or no ':' (code blocks end in one): batch, not code */
     bool var_cmd;         /* a $variable stood in command position */
     bool sep_pipe;        /* the last separator was a pipe */
+    bool sep_amp;         /* the last separator was a single '&' (prose: "cats & dogs") */
     bool sep_lead;        /* the last separator opened the value: ;cmd, || cmd */
     bool pending_pipe;    /* the pending command reads a pipe: | sh */
     bool pending_lead;    /* the pending command follows a separator opening the value */
     bool pending_upper;   /* the pending command word has capitals: prose names it */
+    bool unknown_pending; /* an unknown lowercase name after a separator awaits an option */
+    size_t unknown_pos;
     size_t var_pos;
 } cmd_t;
 
@@ -146,6 +150,9 @@ static int cmd_kind(const char *w)
     if (n == 0)
         return K_NONE;
     if (memchr(w, '-', n) && ps_cmdlet(w))
+        return K_STRONG;
+    /* Tool families whose every member runs something: ansible-pull, chef-shell */
+    if ((n > 8 && strncmp(w, "ansible-", 8) == 0) || (n > 5 && strncmp(w, "chef-", 5) == 0))
         return K_STRONG;
     if (mm_detect_in_set(s, n, strong_cmds, sizeof strong_cmds / sizeof strong_cmds[0]))
         return K_STRONG;
@@ -396,10 +403,38 @@ static void set_pending(cmd_t *c, int k, const ctok_t *t, const char *name, bool
     snprintf(c->pending_name, sizeof c->pending_name, "%s", name);
 }
 
+/* Is t an option: -x or --name? */
+static bool option_shape(const ctok_t *t)
+{
+    const uint8_t *r = t->raw;
+    if (t->kind != C_WORD || t->raw_len < 2 || r[0] != '-')
+        return false;
+    return mm_detect_isalpha(r[1]) || (t->raw_len >= 3 && r[1] == '-' && mm_detect_isalpha(r[2]));
+}
+
+/* Could the raw word name a program: lowercase letters, digits, '-', '_'? */
+static bool program_name(const ctok_t *t)
+{
+    if (t->kind != C_WORD || t->raw_len < 2 || t->raw_len > 24 || !(t->raw[0] >= 'a' && t->raw[0] <= 'z'))
+        return false;
+    for (size_t i = 0; i < t->raw_len; i++) {
+        uint8_t ch = t->raw[i];
+        if (!(ch >= 'a' && ch <= 'z') && !mm_detect_isdigit(ch) && ch != '-' && ch != '_')
+            return false;
+    }
+    return true;
+}
+
 static void on_token(cmd_t *c, const ctok_t *t)
 {
     if (c->pending_kind != K_NONE)
         judge_pending(c, t);
+    if (c->unknown_pending) {
+        /* ;lastlog -u root: a program we do not know, run with an option */
+        c->unknown_pending = false;
+        if (option_shape(t))
+            chit(c, 55, "separator-program-option", c->unknown_pos, "?");
+    }
     if (c->var_cmd && t->kind != C_VAR) {
         c->var_cmd = false;
         if (arg_shape(t) && t->kind == C_WORD && t->raw_len >= 2 && t->raw[0] == '-')
@@ -415,6 +450,7 @@ static void on_token(cmd_t *c, const ctok_t *t)
         c->at_cmd = true;
         c->after_sep = true;
         c->sep_pipe = t->raw && t->raw[0] == '|';
+        c->sep_amp = t->raw && t->raw[0] == '&' && t->raw_len == 1;
         c->sep_lead = c->first;
         break;
     case C_OPEN:
@@ -462,6 +498,10 @@ static void on_token(cmd_t *c, const ctok_t *t)
             int k = command_name(t, c->after_sep, name, sizeof name, &attached);
             if (k != K_NONE)
                 set_pending(c, k, t, name, attached);
+            else if (c->after_sep && !c->sep_amp && program_name(t)) {
+                c->unknown_pending = true;
+                c->unknown_pos = t->pos;
+            }
             /* Wildcards standing in for a command: /???/??t, /bin/c?t */
             if (t->raw_len >= 3 && (t->raw[0] == '/' || t->raw[0] == '\\')) {
                 /* Short components only: /???/c?t, /bin/ca*, not /articles/ssh-????/ */
@@ -481,7 +521,7 @@ static void on_token(cmd_t *c, const ctok_t *t)
             c->batch = (t->raw_len >= 2 && (t->raw[0] == '/' || t->raw[0] == '%')) ? 1 : 0;
         } else if (c->batch == 4) {
             /* IF [NOT] EXIST|DEFINED|ERRORLEVEL ..., IF a == b, IF a GEQ b */
-            static const char *const conds[] = {"defined", "equ", "errorlevel", "exist", "geq", "gtr", "leq", "lss", "neq"};
+            static const char *const conds[] = {"cmdextversion", "defined", "equ", "errorlevel", "exist", "geq", "gtr", "leq", "lss", "neq"};
             bool cond = mm_detect_in_set(t->raw, t->raw_len, conds, sizeof conds / sizeof conds[0]) ||
                         memchr(t->raw, '%', t->raw_len) != NULL ||
                         (t->raw_len >= 2 && memmem(t->raw, t->raw_len, "==", 2) != NULL &&
@@ -540,6 +580,10 @@ static void normalise(ctok_t *t, unsigned *flags)
             i += 2; /* an empty substitution inside a name: pi$()ng */
             continue;
         }
+        if (c == '$' && i + 1 < n && (r[i + 1] == '"' || r[i + 1] == '\'')) {
+            *flags |= MM_DETECT_DEC_SHELLQUOTE;
+            continue; /* $"..." and $'...' are quotes too */
+        }
         if (c == '\'' || c == '"' || c == '\\' || c == '[' || c == ']' || c == '^' || c == '`') {
             if (c != '\\' || i + 1 == n || r[i + 1] != '\\')
                 *flags |= MM_DETECT_DEC_SHELLQUOTE;
@@ -548,8 +592,8 @@ static void normalise(ctok_t *t, unsigned *flags)
             continue;
         }
         if (c == '$' && i + 1 < n && (r[i + 1] == '@' || r[i + 1] == '*' || mm_detect_isdigit(r[i + 1]) ||
-                                      (r[i + 1] == '_' && k > 0))) {
-            /* $@ $* $1 and bash's $_ inside a name: c$@at, c$_at */
+                                      ((r[i + 1] == '_' || r[i + 1] == '?' || r[i + 1] == '#') && k > 0))) {
+            /* $@ $* $1 and bash's $_ $? $# inside a name: c$@at, c$_at, c$?at */
             *flags |= MM_DETECT_DEC_SHELLQUOTE;
             i++;
             continue;
@@ -731,6 +775,27 @@ static void code_shapes(const uint8_t *s, size_t n, cmd_t *c)
     }
 }
 
+/* Passes s[from..to) on as a variable token; returns to. */
+static size_t var_token(cmd_t *c, ctok_t *t, const uint8_t *s, size_t from, size_t to)
+{
+    t->kind = C_VAR;
+    t->raw = s + from;
+    t->raw_len = to - from;
+    on_token(c, t);
+    return to;
+}
+
+/* Is v[0..n) a shell variable name? */
+static bool plain_name(const uint8_t *v, size_t n)
+{
+    if (mm_detect_isdigit(v[0]))
+        return false;
+    for (size_t k = 0; k < n; k++)
+        if (!mm_detect_isalnum(v[k]) && v[k] != '_')
+            return false;
+    return true;
+}
+
 /* Is v[0..n) NAME:offset:length (or NAME:offset)? */
 static bool substring_expansion(const uint8_t *v, size_t n)
 {
@@ -755,7 +820,7 @@ static bool brace_list_at(const uint8_t *s, size_t n, size_t i)
             return comma;
         if (s[k] == ',')
             comma = true;
-        else if (mm_detect_isspace(s[k]) || s[k] == '{' || s[k] == '"' || s[k] == ':')
+        else if (mm_detect_isspace(s[k]) || s[k] == '{' || s[k] == ':')
             return false;
     }
     return false;
@@ -809,8 +874,8 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
             } else {
                 t.kind = C_SEP;
                 t.raw = s + i;
-                t.raw_len = 1;
-                i += (i + 1 < n && s[i + 1] == ch && (ch == '|' || ch == '&')) ? 2 : 1;
+                t.raw_len = (i + 1 < n && s[i + 1] == ch && (ch == '|' || ch == '&')) ? 2 : 1;
+                i += t.raw_len;
             }
             on_token(&c, &t);
             continue;
@@ -882,6 +947,11 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
                     /* ${IFS} is a word break */
                     continue;
                 }
+                /* ${NAME} is $NAME: it may stand in command position (${SHELL} -c) */
+                if (e && e > s + i + 2 && plain_name(s + i + 2, (size_t)(e - s) - i - 2)) {
+                    i = var_token(&c, &t, s, i, end);
+                    continue;
+                }
                 /* ${NAME:n:m} cuts characters out of a variable: ${PATH:0:1} is a slash */
                 if (e && substring_expansion(s + i + 2, (size_t)(e - s) - i - 2)) {
                     f |= MM_DETECT_DEC_SHELLQUOTE;
@@ -909,11 +979,7 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
                 size_t k = i + 1;
                 while (k < n && (mm_detect_isalnum(s[k]) || s[k] == '_'))
                     k++;
-                t.kind = C_VAR;
-                t.raw = s + i;
-                t.raw_len = k - i;
-                i = k;
-                on_token(&c, &t);
+                i = var_token(&c, &t, s, i, k);
                 continue;
             }
         }
@@ -923,11 +989,7 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
             while (k < n && k - i < 40 && (mm_detect_isalnum(s[k]) || s[k] == '_' || s[k] == '(' || s[k] == ')'))
                 k++;
             if (k < n && s[k] == '%' && k > i + 1) {
-                t.kind = C_VAR;
-                t.raw = s + i;
-                t.raw_len = k + 1 - i;
-                i = k + 1;
-                on_token(&c, &t);
+                i = var_token(&c, &t, s, i, k + 1);
                 continue;
             }
         }

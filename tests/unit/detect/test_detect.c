@@ -240,6 +240,11 @@ static void test_cmdi_shapes(void **state)
          * command; ${NAME:n:m} cutting a slash out of a variable. */
         ";echo owned", "&& set", ";ps ef", ";$0 -c uname", "${HOME:0:1}usr${HOME:0:1}bin${HOME:0:1}id",
         "| sh", "&& whoami",
+        /* ${NAME} run as a command, $"..." quoting, $? spliced, tool families,
+         * IF CMDEXTVERSION, SQLite dot commands and '.', an unknown program
+         * run with an option after a separator. */
+        "${BASH} -c 'uname'", "{,$\"uname\",}", ";w$?ho$?ami", "; ansible-playbook", "if cmdextversion 2 goto x",
+        ";\n.tables", "id;. rm -f x", ";zyxtool -q /tmp", "| frobctl --list",
     };
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (cmdi(attacks[i]) < 50)
@@ -261,7 +266,8 @@ static void test_cmdi_lookalikes(void **state)
         "\"rm\" is short for remove", "if you read this; cat lovers unite", "Tom & Jerry; Wile E. Coyote",
         "drop us a line & we'll reply", "union station | platform 2", "select one or more; then submit",
         "Lua & Python", "Java; Python; Ruby", "C++ & Perl", "I like Python & SSH", "| Date | Amount |",
-        "| Echo | Delta |", "rock & roll; sleep well",
+        "| Echo | Delta |", "rock & roll; sleep well", "cats & dogs -pets", "{\"a\",\"b\"}",
+        "{\"a\":\"b\",\"c\":1}", "x || y", "Wait... ok; sure", "Mr. Smith; Dr. Jones", "${price} per unit",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (cmdi(benign[i]) >= 50)
