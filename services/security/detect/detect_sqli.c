@@ -413,7 +413,7 @@ static bool lex_next(lexer_t *lx, tok_t *t)
             if (call && kw->type == T_WORD)
                 t->type = T_FUNC, t->sub = 0;
             if (!call && kw->type == T_FUNC)
-                t->type = T_WORD, t->sub = 0;
+                t->type = T_WORD, t->sub = kw->sub == W_DANGER && kw->w[0] == 'x' ? W_DANGER : 0;
         } else if (k - i >= 4 && (mm_detect_word_eq(s + i, 3, "xp_") || mm_detect_word_eq(s + i, 3, "sp_") ||
                                   last_component_xp(s + i, k - i))) {
             t->type = T_FUNC;
@@ -746,6 +746,14 @@ static void analyse(sql_state_t *st)
     /* A value that is only a boolean and a literal: "or true", "AND 1" */
     if (st->lead_logic && i == 3 && p2->type == T_LOGIC && p->type == T_NUM && c->type == T_END)
         hit(st, 55, "logic-literal", p2->pos);
+    /* break ; and nothing more: x'; ends the statement the value was in */
+    if (st->broken && st->quoted && !st->prose_prefix && !st->unit_quote && st->bk == 0 && i == 2 &&
+        p->type == T_SEMI && c->type == T_END && st->brk_pos > 0 && !mm_detect_isspace(st->s[st->brk_pos - 1]))
+        hit(st, 55, "break-semicolon", p->pos);
+    /* break & ( name = : x' AND (col = */
+    if (st->broken && i == st->bk + 4 && p3->type == T_LOGIC && p2->type == T_LPAR && p->type == T_WORD &&
+        c->type == T_CMP && mm_detect_isalpha(st->s[p3->pos]) && (st->quoted || W(st, 4)->type != T_WORD))
+        hit(st, st->quoted ? 75 : 60, "break-logic-paren", p3->pos);
     /* break ; comment */
     if (st->broken && st->quoted && i == st->bk + 2 && p->type == T_SEMI && c->type == T_COMMENT)
         hit(st, 70, "break-comment", p->pos);
@@ -901,7 +909,8 @@ static void analyse(sql_state_t *st)
         (c->type == T_END || c->type == T_SEMI || c->type == T_COMMENT || c->type == T_LPAR ||
          c->type == T_KEY || c->type == T_COMMA))
         hit(st, 70, "ddl", W(st, 3)->pos);
-    if (p->type == T_STMT && p->sub == W_EXEC && (c->type == T_FUNC || c->type == T_VAR || c->type == T_SYS || c->type == T_LPAR))
+    if (p->type == T_STMT && p->sub == W_EXEC &&
+        (c->type == T_FUNC || c->type == T_VAR || c->type == T_SYS || c->type == T_LPAR || c->sub == W_DANGER))
         hit(st, 75, "exec", p->pos);
     if (p->type == T_STMT && p->sub == W_DECLARE && c->type == T_VAR)
         hit(st, 75, "declare", p->pos);

@@ -138,6 +138,9 @@ static void test_sqli_shapes(void **state)
         "case 3 when 'q' then 4 end", "md5(session_user())", "2 and 5 not like 6",
         "3 order by if(2>1,a,b)", "substr(lo_get(99),1)::int", "-4 union #",
         "from `information_schema`.columns", "{\"$nor\": [1]}",
+        /* EXEC of an extended procedure, a statement ended at the break, a
+         * boolean then a parenthesised comparison. */
+        "; exec xp_regread", "bob@example.org';", "OR (login = '", "x' and (pwd >",
     };
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (sqli(attacks[i]) < 50)
@@ -161,6 +164,7 @@ static void test_sqli_lookalikes(void **state)
         "std::string", "\"quote\" + \"unquote\"", "it's a 1-2-3 'thing'", "(a) or (b) = (c)",
         "{\"name\": \"O'Reilly\", \"qty\": 2}", "price: $5 & up; call 555-1234 -- ask for Bob",
         "36\" x 48\" frame", "Q: which is best? A: 'none'", "a 'b' c 'd' e",
+        "Tom and (Jerry = cat)", "It's fine';", "x = 'a';", "execute the plan", "exec summary",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (sqli(benign[i]) >= 50)
