@@ -120,6 +120,35 @@ static bool script_url(const uint8_t *v, size_t n)
            strncmp(buf, "data:text/xml", 13) == 0 || strncmp(buf, "mocha:", 6) == 0;
 }
 
+/* Does the URL's host hide an address in octal, hex or one number
+ * (http://0102.0146.0007.00000223/, http://0x7f000001/, http://1113982867/)? */
+static bool numeric_host(const uint8_t *v, size_t n)
+{
+    size_t i = 0;
+    while (i < n && i < 12 && v[i] != '/')
+        i++;
+    if (i + 1 >= n || v[i + 1] != '/' || (i > 0 && v[i - 1] != ':'))
+        return false;
+    i += 2;
+    size_t st = i, digits = 0, dots = 0;
+    bool lead0 = false, hex = false;
+    for (; i < n && v[i] != '/' && v[i] != ':' && v[i] != '?'; i++) {
+        uint8_t c = v[i];
+        if (c == '.') {
+            dots++;
+        } else if (mm_detect_isdigit(c)) {
+            if (c == '0' && (i == st || v[i - 1] == '.') && i + 1 < n && mm_detect_isalnum(v[i + 1]))
+                lead0 = true;
+            digits++;
+        } else if ((c | 32) == 'x' && i > 0 && v[i - 1] == '0') {
+            hex = true;
+        } else if (!(hex && mm_detect_isalnum(c))) {
+            return false;
+        }
+    }
+    return digits > 0 && (lead0 || hex || (dots == 0 && digits >= 8));
+}
+
 /* Case-insensitive search of a lowercase needle in s[0..n). */
 static const uint8_t *find_ci(const uint8_t *s, size_t n, const char *needle)
 {
@@ -226,6 +255,11 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
         closing = true;
         k++;
     }
+    if (k + 7 < n && s[k] == '?' && (mm_detect_word_eq(s + k + 1, 7, "import ") ||
+                                     (k + 15 < n && mm_detect_word_eq(s + k + 1, 15, "xml-stylesheet "))))
+        /* Processing instructions that load behaviour or a stylesheet that
+         * can carry script: <?import implementation=...>, <?xml-stylesheet href=...?> */
+        xhit(x, 60, "processing-instruction", lt, s + k + 1, 6, NULL, 0);
     if (k >= n || !mm_detect_isalpha(s[k]))
         return i + 1;
     size_t ts = k;
@@ -341,6 +375,9 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
         else if (val && mm_detect_in_set(an, an_len, url_attrs, sizeof url_attrs / sizeof url_attrs[0]) &&
                  script_url(val, val_len))
             xhit(x, 85, "script-url", lt, tag, tag_len, an, an_len);
+        else if (val && mm_detect_in_set(an, an_len, url_attrs, sizeof url_attrs / sizeof url_attrs[0]) &&
+                 numeric_host(val, val_len))
+            xhit(x, 55, "obfuscated-host", lt, tag, tag_len, an, an_len);
         else if (val && mm_detect_word_eq(an, an_len, "style") && css_exec(val, val_len))
             xhit(x, 80, "css-exec", lt, tag, tag_len, an, an_len);
         else if (val && mm_detect_word_eq(an, an_len, "http-equiv") && mm_detect_word_eq(val, val_len < 7 ? val_len : 7, "refresh"))

@@ -193,6 +193,9 @@ static void test_xss_shapes(void **state)
         "<q xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\"urn:q http://h/q.xsd\">",
         "<math><b xlink:href=\"//h.example/p\">go", "[][(![]+[])[+[]]+(![]+[])[!+[]+!+[]]+(!![]+[])[+[]]+(!![]+[])[!+[]+!+[]+!+[]]]",
         "`${ confirm }`", "(window/*c*/)['name']", "prompt\\`7\\`",
+        /* Processing instructions that load behaviour; links to a host in octal, hex or one number. */
+        "<?import namespace=\"q\" implementation=\"#default#x\">", "<?xml-stylesheet href=\"//h/s.xsl\"?>",
+        "<a href=\"http://0177.0.0.01/\">x</a>", "<img src=http://2130706433/p.png>",
     };
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (xss(attacks[i]) < 50)
@@ -211,6 +214,8 @@ static void test_xss_lookalikes(void **state)
         "see (alert) for details", "<!DOCTYPE html>", "<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\">",
         "<!DOCTYPE html SYSTEM \"about:legacy-compat\">", "<math>x^2</math>", "[ ] ! ( ) checkboxes",
         "!!! [[ ]] (( )) !!!", "document (final) [v2]", "a <= b && c >= d", "<a href=\"https://example.org\">docs</a>",
+        "<a href=\"http://192.168.0.1/\">router</a>", "<a href=\"https://example.com/2024/05\">news</a>",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (xss(benign[i]) >= 50)
