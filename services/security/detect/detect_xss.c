@@ -256,10 +256,14 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
         k++;
     }
     if (k + 7 < n && s[k] == '?' && (mm_detect_word_eq(s + k + 1, 7, "import ") ||
-                                     (k + 15 < n && mm_detect_word_eq(s + k + 1, 15, "xml-stylesheet "))))
+                                     (k + 15 < n && mm_detect_word_eq(s + k + 1, 15, "xml-stylesheet ")) ||
+                                     (k + 15 < n && mm_detect_word_eq(s + k + 1, 14, "xml:namespace "))))
         /* Processing instructions that load behaviour or a stylesheet that
-         * can carry script: <?import implementation=...>, <?xml-stylesheet href=...?> */
+         * can carry script: <?import implementation=...>, <?xml-stylesheet
+         * href=...?>, <?xml:namespace ns=...> */
         xhit(x, 60, "processing-instruction", lt, s + k + 1, 6, NULL, 0);
+    if (k + 1 < n && s[k] == ':' && mm_detect_isalpha(s[k + 1]))
+        k++; /* <:vmlframe, an empty namespace prefix */
     if (k >= n || !mm_detect_isalpha(s[k]))
         return i + 1;
     size_t ts = k;
@@ -382,6 +386,11 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
             xhit(x, 80, "css-exec", lt, tag, tag_len, an, an_len);
         else if (val && mm_detect_word_eq(an, an_len, "http-equiv") && mm_detect_word_eq(val, val_len < 7 ? val_len : 7, "refresh"))
             xhit(x, 70, "meta-refresh", lt, tag, tag_len, an, an_len);
+        else if (val && an_len >= 5 && mm_detect_word_eq(an, 5, "xmlns") &&
+                 (find_ci(val, val_len < 128 ? val_len : 128, "xinclude") ||
+                  find_ci(val, val_len < 128 ? val_len : 128, "xsl/transform")))
+            /* XInclude fetches what it names, XSLT runs a stylesheet */
+            xhit(x, 60, "xml-active-namespace", lt, tag, tag_len, an, an_len);
         else if (val && an_len >= 14 && mm_detect_word_eq(an + an_len - 14, 14, "schemalocation") &&
                  find_ci(val, val_len < 512 ? val_len : 512, "://"))
             /* xsi:schemaLocation="ns http://...": the parser fetches the URL */
@@ -396,6 +405,92 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
     return rescan ? rescan : k;
 }
 
+static int b64val(uint8_t c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (mm_detect_isdigit(c))
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* Does a base64 run of at least 16 characters start with the encoding of
+ * an HTML tag ("<svg", "<script", "<img ")? Decodes its first 12 characters. */
+static bool base64_markup(const uint8_t *s, size_t n)
+{
+    if (n < 16)
+        return false;
+    for (size_t i = 0; i < 16; i++)
+        if (b64val(s[i]) < 0)
+            return false;
+    uint8_t d[9];
+    for (size_t q = 0; q < 3; q++) {
+        uint32_t v = 0;
+        for (size_t j = 0; j < 4; j++)
+            v = v << 6 | (uint32_t)b64val(s[q * 4 + j]);
+        d[q * 3] = (uint8_t)(v >> 16);
+        d[q * 3 + 1] = (uint8_t)(v >> 8);
+        d[q * 3 + 2] = (uint8_t)v;
+    }
+    if (d[0] != '<')
+        return false;
+    size_t k = 1;
+    while (k < 9 && mm_detect_isalpha(d[k]))
+        k++;
+    if (k == 1 || k == 9)
+        return false;
+    return mm_detect_in_set(d + 1, k - 1, exec_tags, sizeof exec_tags / sizeof exec_tags[0]) ||
+           mm_detect_in_set(d + 1, k - 1, html_tags, sizeof html_tags / sizeof html_tags[0]);
+}
+
+/* Skips spaces, closing parentheses and short comments from m. */
+static size_t skip_js_gap(const uint8_t *s, size_t n, size_t m)
+{
+    for (int g = 0; g < 8 && m + 1 < n; g++) {
+        if (s[m] == ')' || s[m] == ' ') {
+            m++;
+        } else if (s[m] == '/' && s[m + 1] == '*') {
+            size_t z = m + 2;
+            while (z + 1 < n && z - m < 64 && !(s[z] == '*' && s[z + 1] == '/'))
+                z++;
+            if (z + 1 >= n || s[z] != '*')
+                break;
+            m = z + 2;
+        } else {
+            break;
+        }
+    }
+    return m;
+}
+
+/* Judges the declaration at s[i] == '!' (DOCTYPE or ENTITY). */
+static void xml_declaration(const uint8_t *s, size_t n, size_t i, xss_t *x)
+{
+    size_t lim = n - i < 160 ? n - i : 160;
+    const uint8_t *gt = memchr(s + i, '>', lim);
+    size_t span = gt ? (size_t)(gt - (s + i)) : lim;
+    bool entity = (s[i + 1] | 32) == 'e';
+    const uint8_t *sys = find_ci(s + i, span, " system");
+    if (!sys && entity)
+        sys = find_ci(s + i, span, " public");
+    const uint8_t *end = s + i + span;
+    /* HTML's own <!DOCTYPE html SYSTEM "about:legacy-compat"> loads nothing */
+    if (sys && (sys + 7 == end || (sys + 8 < end && (sys[8] == '"' || sys[8] == '\'') && sys[7] == ' ')) &&
+        (entity || sys + 7 < end) && !find_ci(sys, (size_t)(end - sys), "about:")) {
+        xhit(x, 65, "xml-external-entity", i, NULL, 0, NULL, 0);
+        return;
+    }
+    if (!entity && i > 0 && s[i - 1] == '<') {
+        size_t k = i + 8;
+        while (k < i + span && (mm_detect_isspace(s[k]) || mm_detect_isalnum(s[k]) || s[k] == ':' || s[k] == '_'))
+            k++;
+        if (k < i + span && s[k] == '[')
+            xhit(x, 55, "xml-internal-dtd", i, NULL, 0, NULL, 0);
+    }
+}
+
 /* Shapes the tag parser can miss because they hide inside quoted values or
  * broken markup: an event handler or script URL anywhere after a tag opener,
  * and a script sink called at the top level of the value. */
@@ -405,6 +500,12 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
     size_t fuck = 0, fuck_bang = 0;
     for (size_t i = 0; i < n; i++) {
         uint8_t c = s[i];
+        /* An XML document type or entity that loads an external resource
+         * (<!DOCTYPE x SYSTEM "...">, <!ENTITY e SYSTEM "...">, a parameter
+         * entity !ENTITY % e SYSTEM) or declares entities (<!DOCTYPE x [): XXE */
+        if (c == '!' && i + 8 < n &&
+            (mm_detect_word_eq(s + i + 1, 7, "doctype") || mm_detect_word_eq(s + i + 1, 6, "entity")))
+            xml_declaration(s, n, i, x);
         /* JSFuck: script written with []()!+ only (spaces where '+' was
          * read as one) */
         if (c == '[' || c == ']' || c == '(' || c == ')' || c == '!' || c == '+' || c == ' ') {
@@ -415,22 +516,6 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
             continue;
         }
         fuck = fuck_bang = 0;
-        /* An XML document type or entity that loads an external resource:
-         * <!DOCTYPE x SYSTEM "...">, <!ENTITY e SYSTEM "..."> (XXE) */
-        if (c == '<' && i + 9 < n && s[i + 1] == '!' &&
-            (mm_detect_word_eq(s + i + 2, 7, "doctype") || mm_detect_word_eq(s + i + 2, 6, "entity"))) {
-            size_t lim = n - i < 160 ? n - i : 160;
-            const uint8_t *gt = memchr(s + i + 2, '>', lim - 2);
-            size_t span = gt ? (size_t)(gt - (s + i)) : lim;
-            bool entity = (s[i + 2] | 32) == 'e';
-            const uint8_t *sys = find_ci(s + i, span, " system ");
-            if (!sys && entity)
-                sys = find_ci(s + i, span, " public ");
-            /* HTML's own <!DOCTYPE html SYSTEM "about:legacy-compat"> loads nothing */
-            if (sys && sys + 8 < s + i + span && (sys[8] == '"' || sys[8] == '\'') &&
-                !find_ci(sys, (size_t)(s + i + span - sys), "about:"))
-                xhit(x, 65, "xml-external-entity", i, NULL, 0, NULL, 0);
-        }
         if (c == '<' && i + 1 < n && (mm_detect_isalpha(s[i + 1]) || s[i + 1] == '/' || s[i + 1] == '!')) {
             opener = true;
             continue;
@@ -491,32 +576,34 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
         if (e - i == 3 && mm_detect_word_eq(s + i, 3, "moz") && i > 0 && s[i - 1] == '-' &&
             e + 8 <= n && mm_detect_word_eq(s + e, 8, "-binding"))
             xhit(x, 65, "css-binding", i, NULL, 0, s + i, e - i);
-        if (e - i == 10 && mm_detect_word_eq(s + i, 10, "expression") && e < n && s[e] == '(' && i > 0 &&
+        if (e - i == 10 && mm_detect_word_eq(s + i, 10, "expression") && e < n &&
+            (s[e] == '(' || (e + 2 < n && s[e] == '\\' && s[e + 1] == '2' && s[e + 2] == '8')) && i > 0 &&
             (s[i - 1] == ':' || s[i - 1] == ' ' || s[i - 1] == '='))
             xhit(x, 60, "css-expression", i, NULL, 0, s + i, e - i);
+        /* A data: URL of markup given as a value: data:text/html;base64,... */
+        if (e - i == 4 && mm_detect_word_eq(s + i, 4, "data") && e < n && s[e] == ':' && script_url(s + i, n - i))
+            xhit(x, 65, "data-url", i, NULL, 0, s + i, e - i);
+        /* Markup in base64: "PHN2Zy..." decodes to "<svg..." */
+        if (c == 'P' && base64_markup(s + i, n - i))
+            xhit(x, 60, "base64-markup", i, NULL, 0, NULL, 0);
         /* UTF-7 markup: +ADw-script+AD4- */
         if (e - i == 3 && mm_detect_word_eq(s + i, 3, "adw") && e < n && s[e] == '-' && i > 0 &&
             (s[i - 1] == '+' || s[i - 1] == ' ' || s[i - 1] == '&'))
             xhit(x, 60, "utf7-markup", i, NULL, 0, s + i, e - i);
         /* Comments and a closing parenthesis may stand between an object
          * and its member: (document/ *x* /)["cookie"] */
-        size_t m = e;
-        for (int g = 0; g < 4 && m + 1 < n; g++) {
-            if (s[m] == ')' || s[m] == ' ') {
-                m++;
-            } else if (s[m] == '/' && s[m + 1] == '*') {
-                size_t z = m + 2;
-                while (z + 1 < n && z - m < 64 && !(s[z] == '*' && s[z + 1] == '/'))
-                    z++;
-                if (z + 1 >= n || s[z] != '*')
-                    break;
-                m = z + 2;
-            } else {
-                break;
-            }
-        }
+        size_t m = skip_js_gap(s, n, e);
         if (m > e && m < n && s[m] == '[' && js_sink_at(s + i, e - i, s + m, n - m))
             xhit(x, 55, "js-sink", i, NULL, 0, s + i, e - i);
+        if (m < n && s[m] == '.' && m > e &&
+            mm_detect_in_set(s + i, e - i, js_objects, sizeof js_objects / sizeof js_objects[0])) {
+            /* document /x/ . cookie: the member, past spaces and comments */
+            size_t a = skip_js_gap(s, n, m + 1), b = a;
+            while (b < n && b - a < 24 && mm_detect_isalpha(s[b]))
+                b++;
+            if (b > a && mm_detect_in_set(s + a, b - a, js_members, sizeof js_members / sizeof js_members[0]))
+                xhit(x, 55, "js-sink", i, NULL, 0, s + i, e - i);
+        }
         if (e < n && js_sink_at(s + i, e - i, s + e, n - e)) {
             /* A call of a script-only sink: alert(1), top['al'+'ert'](1) */
             bool strong = s[e] == '(' || s[e] == '`';

@@ -196,6 +196,12 @@ static void test_xss_shapes(void **state)
         /* Processing instructions that load behaviour; links to a host in octal, hex or one number. */
         "<?import namespace=\"q\" implementation=\"#default#x\">", "<?xml-stylesheet href=\"//h/s.xsl\"?>",
         "<a href=\"http://0177.0.0.01/\">x</a>", "<img src=http://2130706433/p.png>",
+        /* Internal DTDs and parameter entities, XInclude/XSLT namespaces, IE
+         * namespaces, empty prefixes, escaped CSS calls, members past
+         * comments, data: URLs and base64 markup as whole values. */
+        "<!DOCTYPE r [ <!ELEMENT r ANY>", "x!ENTITY % p SYSTEM", "<q xmlns:xi=\"http://www.w3.org/2001/XInclude\">",
+        "<?xml:namespace prefix=\"v\" ns=\"urn:x\">", "<:script src=//h/x.js>", "<p style=y:expression\\28f()\\29>",
+        "window /* c */ . location", "data:image/svg+xml;base64,AAAA", "PHNjcmlwdD5mKCk8L3NjcmlwdD4=",
     };
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (xss(attacks[i]) < 50)
@@ -215,7 +221,8 @@ static void test_xss_lookalikes(void **state)
         "<!DOCTYPE html SYSTEM \"about:legacy-compat\">", "<math>x^2</math>", "[ ] ! ( ) checkboxes",
         "!!! [[ ]] (( )) !!!", "document (final) [v2]", "a <= b && c >= d", "<a href=\"https://example.org\">docs</a>",
         "<a href=\"http://192.168.0.1/\">router</a>", "<a href=\"https://example.com/2024/05\">news</a>",
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>", "the system is down!", "<!DOCTYPE html SYSTEM \"about:legacy-compat\">",
+        "the document . see", "Please send PHOTOS", "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ", "data: text only",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (xss(benign[i]) >= 50)
