@@ -227,10 +227,12 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
      * a question mark, a spelled 0x.., a control or non-ASCII byte (junk
      * separators); plain words cannot be a path. */
     bool pathish = false;
+    size_t ctl = 0;
     for (size_t k = 0; k < n && !pathish; k++) {
         uint8_t c = s[k];
-        pathish = c == '.' || c == '/' || c == '\\' || c == '%' || c == '?' || c >= 0x80 ||
-                  (c < 0x20 && !mm_detect_isspace(c)) || (c == '0' && k + 1 < n && (s[k + 1] | 32) == 'x');
+        ctl += c < 0x20 && !mm_detect_isspace(c);
+        pathish = c == '.' || c == '/' || c == '\\' || c == '%' || c == '?' || c >= 0x80 || ctl >= 2 ||
+                  (c == '0' && k + 2 < n && (s[k + 1] | 32) == 'x' && (s[k + 2] == '2' || s[k + 2] == '5'));
     }
     if (!pathish)
         return 0;
