@@ -752,7 +752,8 @@ static void analyse(sql_state_t *st)
         hit(st, 55, "break-semicolon", p->pos);
     /* break & ( name = : x' AND (col = */
     if (st->broken && i == st->bk + 4 && p3->type == T_LOGIC && p2->type == T_LPAR && p->type == T_WORD &&
-        c->type == T_CMP && mm_detect_isalpha(st->s[p3->pos]) && (st->quoted || W(st, 4)->type != T_WORD))
+        c->type == T_CMP && (mm_detect_isalpha(st->s[p3->pos]) || st->lead_logic) &&
+        (st->quoted || W(st, 4)->type != T_WORD))
         hit(st, st->quoted ? 75 : 60, "break-logic-paren", p3->pos);
     /* break ; comment */
     if (st->broken && st->quoted && i == st->bk + 2 && p->type == T_SEMI && c->type == T_COMMENT)
@@ -761,6 +762,9 @@ static void analyse(sql_state_t *st)
     if (st->broken && p2->sub == W_GROUP && p->sub == W_BY && c->type == T_NUM && i == st->bk + 3)
         hit(st, 65, "group-by", p2->pos);
 
+    /* Stacked assignment of a variable: ; SET @x */
+    if (p2->type == T_SEMI && p->sub == W_SET && p->type == T_KEY && c->type == T_VAR)
+        hit(st, 70, "stacked-set", p2->pos);
     /* Stacked statement: ; STMT X */
     if (p2->type == T_SEMI && p->type == T_STMT) {
         char x = c->type;
@@ -1087,21 +1091,40 @@ static int query_language(const uint8_t *s, size_t n, size_t *pos)
     return 0;
 }
 
+/* The index after "name=" opening s (a parameter name of up to 32 name
+ * characters, then '=' and something more), or 0. */
+static size_t assignment_end(const uint8_t *s, size_t n)
+{
+    size_t k = 0;
+    while (k < n && k < 33 && (mm_detect_isalnum(s[k]) || s[k] == '_' || s[k] == '-' || s[k] == '.' ||
+                               s[k] == '[' || s[k] == ']'))
+        k++;
+    if (k == 0 || k > 32 || k + 1 >= n || s[k] != '=' || !mm_detect_isalpha(s[0]) || s[k + 1] == '=')
+        return 0;
+    return k + 1;
+}
+
 int mm_detect_sqli(const uint8_t *s, size_t n, mm_detect_hit_t *out, unsigned *flags)
 {
     sql_state_t st;
-    static const char *const ctx_name[3] = {"none", "'", "\""};
+    static const char *const ctx_name[4] = {"none", "'", "\"", "value"};
     memset(out, 0, sizeof *out);
-    for (int ctx = 0; ctx < 3; ctx++) {
+    for (int ctx = 0; ctx < 4; ctx++) {
         size_t start = 0;
-        if (ctx > 0) {
+        if (ctx == 3) {
+            /* A query-style value inside the value (pay=||(x==1): judge
+             * what follows the name and '=' as a value of its own. */
+            start = assignment_end(s, n);
+            if (start == 0)
+                continue;
+        } else if (ctx > 0) {
             const uint8_t *q = memchr(s, ctx == 1 ? '\'' : '"', n);
             if (!q)
                 continue;
             start = (size_t)(q - s) + 1;
         }
         unsigned f = 0;
-        run_context(s, n, start, ctx > 0, &f, &st);
+        run_context(s, n, start, ctx == 1 || ctx == 2, &f, &st);
         if (st.score > out->score) {
             out->score = st.score;
             out->pos = st.pos;

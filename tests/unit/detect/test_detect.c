@@ -141,6 +141,8 @@ static void test_sqli_shapes(void **state)
         /* EXEC of an extended procedure, a statement ended at the break, a
          * boolean then a parenthesised comparison. */
         "; exec xp_regread", "bob@example.org';", "OR (login = '", "x' and (pwd >",
+        /* A query-style value inside the value; a stacked SET of a variable. */
+        "amt=||(k=!0)", "id=&&(nil==(", "q=or 7=7", "ref=; set @m = 1",
     };
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (sqli(attacks[i]) < 50)
@@ -165,6 +167,8 @@ static void test_sqli_lookalikes(void **state)
         "{\"name\": \"O'Reilly\", \"qty\": 2}", "price: $5 & up; call 555-1234 -- ask for Bob",
         "36\" x 48\" frame", "Q: which is best? A: 'none'", "a 'b' c 'd' e",
         "Tom and (Jerry = cat)", "It's fine';", "x = 'a';", "execute the plan", "exec summary",
+        "color=red", "q=and more", "a=1 or 2", "title=Tom and Jerry", "note=it's fine", "x || (y = 2)",
+        "x=select one or more", "mode=drop us a line",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (sqli(benign[i]) >= 50)
