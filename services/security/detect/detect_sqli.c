@@ -821,8 +821,7 @@ static void analyse(sql_state_t *st)
         hit(st, 55, "arith-call", p3->pos);
 
     /* A conditional on a literal comparison: IF(1=2, ...), IIF((3=4), ...) */
-    if (c->type == T_NUM && p->type == T_CMP && p2->type == T_NUM &&
-        (p3->type == T_LPAR || (p3->type == T_LPAR && W(st, 4)->type == T_LPAR))) {
+    if (c->type == T_NUM && p->type == T_CMP && p2->type == T_NUM && p3->type == T_LPAR) {
         const tok_t *f = W(st, 4)->type == T_LPAR ? W(st, 5) : W(st, 4);
         if (f->type == T_FUNC && (f->sub != 0 || mm_detect_word_eq(st->s + f->pos, 2, "if")) &&
             f->pos + 2 <= st->n)

@@ -81,6 +81,7 @@ typedef struct {
     bool noclose[3];      /* no closing " ' ` after noclose_at */
     unsigned closers;     /* closing tags of structural elements seen */
     bool foreign;         /* an <svg> or <math> opened: links inside are live */
+    unsigned decls;       /* <!DOCTYPE / <!ENTITY declarations read (at most 16) */
     size_t noclose_at[3];
 } xss_t;
 
@@ -503,9 +504,11 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
         /* An XML document type or entity that loads an external resource
          * (<!DOCTYPE x SYSTEM "...">, <!ENTITY e SYSTEM "...">, a parameter
          * entity !ENTITY % e SYSTEM) or declares entities (<!DOCTYPE x [): XXE */
-        if (c == '!' && i + 8 < n &&
-            (mm_detect_word_eq(s + i + 1, 7, "doctype") || mm_detect_word_eq(s + i + 1, 6, "entity")))
+        if (c == '!' && i + 8 < n && x->decls < 16 &&
+            (mm_detect_word_eq(s + i + 1, 7, "doctype") || mm_detect_word_eq(s + i + 1, 6, "entity"))) {
+            x->decls++; /* a document has one DOCTYPE and a few entities: bound the reading */
             xml_declaration(s, n, i, x);
+        }
         /* JSFuck: script written with []()!+ only (spaces where '+' was
          * read as one) */
         if (c == '[' || c == ']' || c == '(' || c == ')' || c == '!' || c == '+' || c == ' ') {
