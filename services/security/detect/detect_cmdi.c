@@ -117,6 +117,15 @@ typedef struct {
     bool pending_lead;    /* the pending command follows a separator opening the value */
     bool pending_upper;   /* the pending command word has capitals: prose names it */
     bool unknown_pending; /* an unknown lowercase name after a separator awaits an option */
+    const uint8_t *s;     /* the value */
+    size_t n;
+    size_t open_pos;      /* where the last opener (`, $(, ( ...) was */
+    size_t pending_open;  /* ... when the pending command was read */
+    int line_score;       /* a command line opening the value, judged at the next token */
+    bool line_weak;       /* ... of an ordinary-word command */
+    bool line_prose;      /* ... followed by one word of prose so far */
+    size_t line_pos;
+    char line_name[40];
     size_t unknown_pos;
     size_t var_pos;
 } cmd_t;
@@ -216,6 +225,9 @@ static bool host_shape(const ctok_t *t)
 }
 
 static void on_token(cmd_t *c, const ctok_t *t);
+static void hold_line(cmd_t *c, int score);
+static bool prose_word(const ctok_t *t);
+static bool code_span(const uint8_t *s, size_t n, size_t o);
 
 /* Copies s[0..n) lowercased without quotes into w; false when it is empty,
  * too long or holds anything but name characters. */
@@ -325,9 +337,14 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
     if (k == K_WEAK && t->kind == C_OPEN)
         shape = false;
     if (c->pending_subst && k != K_NONE) {
-        /* A command name opening a substitution: `cut x`, $(dig y) */
+        /* A command name opening a substitution: `cut x`, $(dig y); but a
+         * code span between words of prose is Markdown: "run `make` to build" */
         bool fin = t->kind == C_END || t->kind == C_SEP || t->kind == C_CLOSE || t->kind == C_OPEN;
-        chit(c, shape || fin || t->kind == C_WORD ? 70 : 45, "substitution-command", c->pending_pos, c->pending_name);
+        if (c->s[c->pending_open] == '`' && code_span(c->s, c->n, c->pending_open))
+            chit(c, 40, "code-span", c->pending_pos, c->pending_name);
+        else
+            chit(c, shape || fin || t->kind == C_WORD ? 70 : 45, "substitution-command", c->pending_pos,
+                 c->pending_name);
         return;
     }
     /* A quoted argument that is itself a command line: trap 'rm -rf x'
@@ -373,17 +390,60 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
         else
             chit(c, 30, "separator-word", c->pending_pos, c->pending_name);
     } else {
+        /* A command line opening the value is judged once the token after
+         * its first argument is seen: "rm -rf is dangerous", "ping x.com to
+         * check" and "last 7 days" go on as sentences. */
         if (k == K_STRONG && (shape || host_shape(t)))
-            chit(c, 65, "command-line", c->pending_pos, c->pending_name);
+            hold_line(c, 65);
         else if (k == K_STRONG && (t->kind == C_SEP || (t->kind == C_OPEN && t->subst)))
             chit(c, 60, "command-then-separator", c->pending_pos, c->pending_name);
         else if (k == K_STRONG)
             chit(c, 35, "command-word", c->pending_pos, c->pending_name);
         else if (k == K_MID && shape)
-            chit(c, 60, "command-line", c->pending_pos, c->pending_name);
+            hold_line(c, 60);
         else if (k == K_WEAK && (shape || host_shape(t)))
-            chit(c, 55, "command-line", c->pending_pos, c->pending_name);
+            hold_line(c, 55);
     }
+}
+
+static void hold_line(cmd_t *c, int score)
+{
+    c->line_score = score;
+    c->line_weak = c->pending_name[0] && cmd_kind(c->pending_name) == K_WEAK;
+    c->line_prose = false;
+    c->line_pos = c->pending_pos;
+    snprintf(c->line_name, sizeof c->line_name, "%s", c->pending_name);
+}
+
+/* Is t a plain word of prose: lowercase or capitalised letters (an
+ * apostrophe inside), and not itself a command name? */
+static bool prose_word(const ctok_t *t)
+{
+    char w[40];
+    if (t->kind != C_WORD || t->raw_len < 2 || t->raw_len >= sizeof w || !mm_detect_isalpha(t->raw[0]) ||
+        !mm_detect_isalpha(t->raw[t->raw_len - 1]))
+        return false;
+    for (size_t i = 0; i < t->raw_len; i++) {
+        if (!mm_detect_isalpha(t->raw[i]) && t->raw[i] != '\'')
+            return false;
+        w[i] = (char)mm_detect_lower(t->raw[i]);
+    }
+    w[t->raw_len] = 0;
+    return cmd_kind(w) == K_NONE;
+}
+
+/* Is the backquote at o a Markdown code span inside prose: a word and a
+ * space before it, its closing backquote within 80 bytes, then a space and
+ * a word? */
+static bool code_span(const uint8_t *s, size_t n, size_t o)
+{
+    if (o < 2 || s[o - 1] != ' ' || !mm_detect_isalpha(s[o - 2]))
+        return false;
+    size_t lim = n - o < 80 ? n : o + 80;
+    for (size_t e = o + 1; e < lim; e++)
+        if (s[e] == '`')
+            return e + 2 < n && s[e + 1] == ' ' && mm_detect_isalpha(s[e + 2]);
+    return false;
 }
 
 /* Makes the command word t (named name, of kind k) wait for its first argument. */
@@ -395,6 +455,7 @@ static void set_pending(cmd_t *c, int k, const ctok_t *t, const char *name, bool
     c->pending_shape = attached;
     c->pending_brace = c->brace_list;
     c->pending_pipe = c->after_sep && c->sep_pipe;
+    c->pending_open = c->open_pos;
     c->pending_lead = c->after_sep && c->sep_lead;
     c->pending_upper = false;
     for (size_t i = 0; i < t->raw_len && !c->pending_upper; i++)
@@ -427,6 +488,18 @@ static bool program_name(const ctok_t *t)
 
 static void on_token(cmd_t *c, const ctok_t *t)
 {
+    if (c->line_score) {
+        /* After an ordinary-word command one word of prose ends it; after
+         * another command, two in a row ("rm -rf is dangerous"). */
+        if (!prose_word(t)) {
+            chit(c, c->line_score, "command-line", c->line_pos, c->line_name);
+            c->line_score = 0;
+        } else if (c->line_weak || c->line_prose) {
+            c->line_score = 0;
+        } else {
+            c->line_prose = true;
+        }
+    }
     if (c->pending_kind != K_NONE)
         judge_pending(c, t);
     if (c->unknown_pending) {
@@ -441,8 +514,10 @@ static void on_token(cmd_t *c, const ctok_t *t)
             chit(c, 60, "variable-command", c->var_pos, "$var");
     }
 
-    if (t->kind == C_OPEN)
+    if (t->kind == C_OPEN) {
         c->in_subst = t->subst;
+        c->open_pos = t->pos;
+    }
     else if (t->kind != C_WORD || !c->at_cmd)
         c->in_subst = c->in_subst && t->kind == C_WORD && t->has_eq;
     switch (t->kind) {
@@ -833,6 +908,8 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
     memset(hit, 0, sizeof *hit);
     c.at_cmd = true;
     c.first = true;
+    c.s = s;
+    c.n = n;
     c.batch_quoted = memchr(s, '%', n) != NULL || memchr(s, '"', n) != NULL || !memchr(s, ':', n);
     ctok_t t;
     size_t i = 0;

@@ -265,6 +265,8 @@ static void test_cmdi_shapes(void **state)
          * run with an option after a separator. */
         "${BASH} -c 'uname'", "{,$\"uname\",}", ";w$?ho$?ami", "; ansible-playbook", "if cmdextversion 2 goto x",
         ";\n.tables", "id;. rm -f x", ";zyxtool -q /tmp", "| frobctl --list",
+        /* Command lines opening the value, with one plain word after a strong one. */
+        "rm -rf /", "chmod -x secret", "sleep 9", "ls -la", "p`uname`q", "`uname -a`",
     };
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (cmdi(attacks[i]) < 50)
@@ -288,6 +290,9 @@ static void test_cmdi_lookalikes(void **state)
         "Lua & Python", "Java; Python; Ruby", "C++ & Perl", "I like Python & SSH", "| Date | Amount |",
         "| Echo | Delta |", "rock & roll; sleep well", "cats & dogs -pets", "{\"a\",\"b\"}",
         "{\"a\":\"b\",\"c\":1}", "x || y", "Wait... ok; sure", "Mr. Smith; Dr. Jones", "${price} per unit",
+        "rm -rf is dangerous", "ls -la to see hidden files", "last 7 days", "ping example.com to check it",
+        "Copy ../notes.txt to the docs folder", "Run `make && make install` to build it.",
+        "use `whoami` to see your user", "top 10 tips & tricks",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (cmdi(benign[i]) >= 50)
