@@ -550,6 +550,16 @@ static bool short_comment(const uint8_t *s, size_t n, size_t pos)
  * and dies on anything else (two words in a row, a stray token). */
 enum { EX_DEAD = 0, EX_OPERAND, EX_OPERATOR, EX_CALL };
 
+/* How many space-separated words follow pos (counting to 3). */
+static int words_after(const uint8_t *s, size_t n, size_t pos)
+{
+    int w = 0;
+    for (size_t i = pos + 1; i < n && w < 3; i++)
+        if (mm_detect_isspace(s[i - 1]) && mm_detect_isalpha(s[i]))
+            w++;
+    return w;
+}
+
 /* The text of a string reopened at pos to the end of the value: a few
  * characters of a literal, not more text or another quote. */
 static bool short_tail(const uint8_t *s, size_t n, size_t pos)
@@ -594,7 +604,7 @@ static void expr_step(sql_state_t *st, const tok_t *c, const tok_t *p)
                  * the value: 'OR', x' XOR 'y */
                 if (st->ex_operands)
                     hit(st, 65, "break-expression-reopen", st->brk_pos);
-                else if (mm_detect_isalpha(st->s[p->pos]) && st->brk_pos <= 2)
+                else if (mm_detect_isalpha(st->s[p->pos]) && st->brk_pos <= 2 && st->ex_ops == 1)
                     hit(st, 55, "break-expression-reopen", st->brk_pos);
             }
             break;
@@ -602,7 +612,7 @@ static void expr_step(sql_state_t *st, const tok_t *c, const tok_t *p)
         if (k == T_NUM || k == T_VAR || k == T_SYS || k == T_STR || (k == T_KEY && c->sub == W_SQLVAR) ||
             (k == T_WORD && st->quoted)) {
             st->ex_words |= k == T_WORD;
-            st->ex_operands++;
+            st->ex_operands += k != T_STR; /* "and" / "or" joins strings: no operand of SQL */
             st->ex = EX_OPERATOR;
             return;
         }
@@ -696,9 +706,11 @@ static void analyse(sql_state_t *st)
     /* Right after the break. */
     if (st->broken && i == st->bk + 1) {
         if (c->type == T_COMMENT && st->quoted) {
-            /* admin'-- ends a value; "SOAP 1 '#" and '7" #2' are prose. */
+            /* admin'-- ends a value; "SOAP 1 '#", '7" #2' and a value opening
+             * with a quoted dash ("'--' is an em dash") are prose. */
             bool hashtag = st->s[c->pos] == '#' && c->pos + 1 < st->n && mm_detect_isalnum(st->s[c->pos + 1]);
-            hit(st, st->prose_prefix || hashtag ? 45 : 75, "break-comment", c->pos);
+            bool sentence = st->brk_pos == 0 && words_after(st->s, st->n, c->pos) >= 2;
+            hit(st, st->prose_prefix || hashtag || sentence ? 45 : 75, "break-comment", c->pos);
         }
         if (c->type == T_END && st->quoted && st->bk > 0)
             hit(st, 40, "break-paren", c->pos);

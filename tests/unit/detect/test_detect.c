@@ -140,7 +140,7 @@ static void test_sqli_shapes(void **state)
         "from `information_schema`.columns", "{\"$nor\": [1]}",
         /* EXEC of an extended procedure, a statement ended at the break, a
          * boolean then a parenthesised comparison. */
-        "; exec xp_regread", "bob@example.org';", "OR (login = '", "x' and (pwd >",
+        "; exec xp_regread", "bob@example.org';", "OR (login = '", "x' and (pwd >", "'--sp_password",
         /* A query-style value inside the value; a stacked SET of a variable. */
         "amt=||(k=!0)", "id=&&(nil==(", "q=or 7=7", "ref=; set @m = 1",
     };
@@ -168,7 +168,9 @@ static void test_sqli_lookalikes(void **state)
         "36\" x 48\" frame", "Q: which is best? A: 'none'", "a 'b' c 'd' e",
         "Tom and (Jerry = cat)", "It's fine';", "x = 'a';", "execute the plan", "exec summary",
         "color=red", "q=and more", "a=1 or 2", "title=Tom and Jerry", "note=it's fine", "x || (y = 2)",
-        "x=select one or more", "mode=drop us a line",
+        "x=select one or more", "mode=drop us a line", "\"and\" / \"or\" / \"not\"", "'--' is an em dash substitute",
+        "it's 'or' not 'and'", "he's 5'10\" and she's 5'4\"", "f'(x) = 2x", "a' + b' = c'", "Is 'x' = 'y'? No.",
+        "it's 1 or 2 -- or maybe 3", "Choose \"Union\" or \"Intersection\"", "Dunkin' Donuts & Krispy Kreme",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (sqli(benign[i]) >= 50)
