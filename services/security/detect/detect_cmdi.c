@@ -1051,8 +1051,9 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
                     i += 2;
                 continue;
             }
-            if (mm_detect_isalpha(nx) || nx == '_' || (mm_detect_isdigit(nx) && c.at_cmd)) {
-                /* $name, and $0 (the shell itself) in command position */
+            if (mm_detect_isalpha(nx) || nx == '_' ||
+                (nx == '0' && c.at_cmd && i + 3 < n && s[i + 2] == ' ' && s[i + 3] == '-')) {
+                /* $name, and $0 (the shell itself) run with an option; not $100 */
                 size_t k = i + 1;
                 while (k < n && (mm_detect_isalnum(s[k]) || s[k] == '_'))
                     k++;

@@ -294,7 +294,7 @@ static void test_cmdi_lookalikes(void **state)
         "{\"a\":\"b\",\"c\":1}", "x || y", "Wait... ok; sure", "Mr. Smith; Dr. Jones", "${price} per unit",
         "rm -rf is dangerous", "ls -la to see hidden files", "last 7 days", "ping example.com to check it",
         "Copy ../notes.txt to the docs folder", "Run `make && make install` to build it.",
-        "use `whoami` to see your user", "top 10 tips & tricks",
+        "use `whoami` to see your user", "top 10 tips & tricks", "$100 & $200", "$5; $0 off", "cd .. to go up",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (cmdi(benign[i]) >= 50)
