@@ -112,6 +112,7 @@ typedef struct {
     bool var_cmd;         /* a $variable stood in command position */
     bool sep_pipe;        /* the last separator was a pipe */
     bool sep_amp;         /* the last separator was a single '&' (prose: "cats & dogs") */
+    bool sep_real;        /* command position comes from a separator, not an opener */
     bool sep_lead;        /* the last separator opened the value: ;cmd, || cmd */
     bool pending_pipe;    /* the pending command reads a pipe: | sh */
     bool pending_lead;    /* the pending command follows a separator opening the value */
@@ -517,6 +518,7 @@ static void on_token(cmd_t *c, const ctok_t *t)
     if (t->kind == C_OPEN) {
         c->in_subst = t->subst;
         c->open_pos = t->pos;
+        c->sep_real = false;
     }
     else if (t->kind != C_WORD || !c->at_cmd)
         c->in_subst = c->in_subst && t->kind == C_WORD && t->has_eq;
@@ -526,6 +528,7 @@ static void on_token(cmd_t *c, const ctok_t *t)
         c->after_sep = true;
         c->sep_pipe = t->raw && t->raw[0] == '|';
         c->sep_amp = t->raw && t->raw[0] == '&' && t->raw_len == 1;
+        c->sep_real = true;
         c->sep_lead = c->first;
         break;
     case C_OPEN:
@@ -573,7 +576,7 @@ static void on_token(cmd_t *c, const ctok_t *t)
             int k = command_name(t, c->after_sep, name, sizeof name, &attached);
             if (k != K_NONE)
                 set_pending(c, k, t, name, attached);
-            else if (c->after_sep && !c->sep_amp && program_name(t)) {
+            else if (c->after_sep && c->sep_real && !c->sep_amp && program_name(t)) {
                 c->unknown_pending = true;
                 c->unknown_pos = t->pos;
             }
@@ -967,7 +970,9 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
         if (ch == '(' || ch == '{') {
             if (ch == '{') {
                 brace++;
-                c.brace_list = brace_list_at(s, n, i);
+                /* A list glued to a name (SEEK_{SET,END}) expands a name, not a command */
+                c.brace_list = (i == 0 || !(mm_detect_isalnum(s[i - 1]) || s[i - 1] == '_')) &&
+                               brace_list_at(s, n, i);
             }
             t.kind = C_OPEN;
             t.raw = s + i;

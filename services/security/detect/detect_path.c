@@ -291,7 +291,7 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
                     depth--;
                 } else {
                     climbs++;
-                    path_climbs++;
+                    path_climbs += sl == 2; /* "..." before a path is an ellipsis */
                 }
             } else if (!(seg_dots && sl == 1)) {
                 if (!seg_long && (sep || restart || at >= n) &&

@@ -295,6 +295,7 @@ static void test_cmdi_lookalikes(void **state)
         "rm -rf is dangerous", "ls -la to see hidden files", "last 7 days", "ping example.com to check it",
         "Copy ../notes.txt to the docs folder", "Run `make && make install` to build it.",
         "use `whoami` to see your user", "top 10 tips & tricks", "$100 & $200", "$5; $0 off", "cd .. to go up",
+        "Expose 'SEEK_{SET,CUR,END}'", "fixed a crash in `mandb -f` today", "see `frobd --system` docs",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (cmdi(benign[i]) >= 50)
@@ -336,7 +337,7 @@ static void test_traversal_lookalikes(void **state)
         "v1.2..v1.3", "Hmm.. ok.. sure..", "etc. passwords are secret", "a/b/../c",
         "../images/logo.png", "see ../ for config.ini", "the file config.ini is in ../", "edit php.ini and restart",
         "my .env file", "../index.html", "hmm..2fast", "../docs/install guide", "wait... 2f is hex",
-        "go up one level (../) and read README.md",
+        "go up one level (../) and read README.md", ".../tests/files/cacert-trusted.pem",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (trav(benign[i]) >= 50)
