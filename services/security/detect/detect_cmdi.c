@@ -433,18 +433,27 @@ static bool prose_word(const ctok_t *t)
     return cmd_kind(w) == K_NONE;
 }
 
-/* Is the backquote at o a Markdown code span inside prose: a word and a
- * space before it, its closing backquote within 80 bytes, then a space and
- * a word? */
+/* Is the backquote at o the opener of a Markdown code span in prose ("run
+ * `make install` to build", "the ``test`` command", "use `ls`.")? A word
+ * must follow the closing backquotes, or a word stand before the opener and
+ * punctuation follow the closer. Looks at most 80 bytes ahead. */
 static bool code_span(const uint8_t *s, size_t n, size_t o)
 {
-    if (o < 2 || s[o - 1] != ' ' || !mm_detect_isalpha(s[o - 2]))
+    size_t a = o;
+    while (a > 0 && o - a < 3 && s[a - 1] == '`')
+        a--;
+    size_t e = o + 1, lim = n - o < 80 ? n : o + 80;
+    while (e < lim && s[e] != '`')
+        e++;
+    if (e >= lim)
         return false;
-    size_t lim = n - o < 80 ? n : o + 80;
-    for (size_t e = o + 1; e < lim; e++)
-        if (s[e] == '`')
-            return e + 2 < n && s[e + 1] == ' ' && mm_detect_isalpha(s[e + 2]);
-    return false;
+    size_t f = e;
+    while (f < n && f - e < 3 && s[f] == '`')
+        f++;
+    bool word_after = f + 2 < n && s[f] == ' ' && mm_detect_isalpha(s[f + 1]) && mm_detect_isalpha(s[f + 2]);
+    bool word_before = a >= 2 && s[a - 1] == ' ' && mm_detect_isalpha(s[a - 2]);
+    bool punct_after = f < n && (s[f] == '.' || s[f] == ',' || s[f] == ':' || s[f] == ')' || s[f] == '\'');
+    return word_after || (word_before && punct_after);
 }
 
 /* Makes the command word t (named name, of kind k) wait for its first argument. */

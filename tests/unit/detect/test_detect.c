@@ -268,7 +268,7 @@ static void test_cmdi_shapes(void **state)
         "${BASH} -c 'uname'", "{,$\"uname\",}", ";w$?ho$?ami", "; ansible-playbook", "if cmdextversion 2 goto x",
         ";\n.tables", "id;. rm -f x", ";zyxtool -q /tmp", "| frobctl --list",
         /* Command lines opening the value, with one plain word after a strong one. */
-        "rm -rf /", "chmod -x secret", "sleep 9", "ls -la", "p`uname`q", "`uname -a`",
+        "rm -rf /", "chmod -x secret", "sleep 9", "ls -la", "p`uname`q", "`uname -a`", "echo `id`", "; `id` ;",
     };
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (cmdi(attacks[i]) < 50)
@@ -296,6 +296,8 @@ static void test_cmdi_lookalikes(void **state)
         "Copy ../notes.txt to the docs folder", "Run `make && make install` to build it.",
         "use `whoami` to see your user", "top 10 tips & tricks", "$100 & $200", "$5; $0 off", "cd .. to go up",
         "Expose 'SEEK_{SET,CUR,END}'", "fixed a crash in `mandb -f` today", "see `frobd --system` docs",
+        "* **Run** `make install` to install", "`man -l foo.1` decompresses it", "the ``test`` command",
+        "If you can't use `make`, run the script",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (cmdi(benign[i]) >= 50)
