@@ -214,6 +214,17 @@ static size_t line_end(const uint8_t *s, size_t n, size_t i)
     return nl ? (size_t)(nl - s) + 1 : n;
 }
 
+/* Is w[0..n) one of MSSQL's sys.* catalog views (not Python's sys.path)? */
+static bool mssql_view(const uint8_t *w, size_t n)
+{
+    static const char *const views[] = {
+        "all_columns", "all_objects", "columns", "configurations", "database_principals", "databases",
+        "objects", "procedures", "schemas", "server_principals", "sql_logins", "syscolumns",
+        "sysdatabases", "syslogins", "sysobjects", "sysusers", "tables", "types", "views",
+    };
+    return (n > 3 && mm_detect_word_eq(w, 3, "dm_")) || mm_detect_in_set(w, n, views, sizeof views / sizeof views[0]);
+}
+
 /* master..xp_cmdshell, dbo.sp_executesql */
 static bool last_component_xp(const uint8_t *w, size_t n)
 {
@@ -377,7 +388,8 @@ static bool lex_next(lexer_t *lx, tok_t *t)
             if (dot) {
                 const kw_t *q = kw_find(s + i, (size_t)(dot - (s + i)));
                 size_t pl = (size_t)(dot - (s + i));
-                if ((q && q->type == T_SYS && q->sub == 1) || mm_detect_word_eq(s + i, pl, "sys") ||
+                if ((q && q->type == T_SYS && q->sub == 1) ||
+                    (mm_detect_word_eq(s + i, pl, "sys") && mssql_view(dot + 1, (size_t)(s + k - dot - 1))) ||
                     mm_detect_word_eq(s + i, pl, "sysibm") || mm_detect_word_eq(s + i, pl, "sysmaster") ||
                     mm_detect_word_eq(s + i, pl, "syscat") ||
                     mm_detect_word_eq(s + i, pl, "all_tables"))
@@ -709,7 +721,10 @@ static void analyse(sql_state_t *st)
             /* admin'-- ends a value; "SOAP 1 '#", '7" #2' and a value opening
              * with a quoted dash ("'--' is an em dash") are prose. */
             bool hashtag = st->s[c->pos] == '#' && c->pos + 1 < st->n && mm_detect_isalnum(st->s[c->pos + 1]);
-            bool sentence = st->brk_pos == 0 && words_after(st->s, st->n, c->pos) >= 2;
+            bool sentence = (st->brk_pos == 0 && words_after(st->s, st->n, c->pos) >= 2) ||
+                            /* '--dry-run', "--avoid=x": a quoted option, closed again */
+                            (c->pos + 2 < st->n && mm_detect_isalpha(st->s[c->pos + 2]) &&
+                             memchr(st->s + c->pos, st->s[st->brk_pos], st->n - c->pos));
             hit(st, st->prose_prefix || hashtag || sentence ? 45 : 75, "break-comment", c->pos);
         }
         if (c->type == T_END && st->quoted && st->bk > 0)
@@ -741,7 +756,8 @@ static void analyse(sql_state_t *st)
                 hit(st, st->quoted ? 85 : 75, "break-logic-call", p2->pos);
             else if (xop && ytail)
                 hit(st, st->quoted ? 80 : 70, "break-logic", p2->pos);
-            else if (x->type == T_WORD && (y->type == T_CMP || y->type == T_LPAR))
+            else if (x->type == T_WORD && (y->type == T_CMP || y->type == T_LPAR) &&
+                     (st->quoted || !mm_detect_isalpha(st->s[y->pos])))
                 hit(st, st->quoted ? 75 : 55, "break-logic-word", p2->pos);
         }
         /* break o X Y: '=' ... , '||' ..., '-0-' */
@@ -864,6 +880,11 @@ static void analyse(sql_state_t *st)
         (p2->sub == W_SQLVAR || p2->sub == W_OBJECT) && p3->type == T_LPAR && W(st, 4)->type == T_FUNC &&
         W(st, 4)->sub != 0)
         hit(st, 60, "nested-functions", W(st, 4)->pos);
+    /* break & name IN|LIKE|IS literal: the word operator must take SQL
+     * ("or both in parallel" and "or she is" are prose) */
+    if (st->broken && i == st->bk + 4 && p3->type == T_LOGIC && p2->type == T_WORD && p->type == T_CMP &&
+        mm_detect_isalpha(st->s[p->pos]) && (c->type == T_LPAR || c->type == T_STR || c->type == T_NUM))
+        hit(st, st->quoted ? 75 : 55, "break-logic-word", p3->pos);
     /* break & operand NOT BETWEEN|LIKE|IN ...: 1 and 1 not between 0 and 1 */
     if (st->broken && i == st->bk + 4 && p3->type == T_LOGIC && (p2->type == T_NUM || p2->type == T_STR) &&
         p->type == T_OP && mm_detect_lower(st->s[p->pos]) == 'n' && c->type == T_CMP)

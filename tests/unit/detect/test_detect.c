@@ -140,7 +140,8 @@ static void test_sqli_shapes(void **state)
         "from `information_schema`.columns", "{\"$nor\": [1]}",
         /* EXEC of an extended procedure, a statement ended at the break, a
          * boolean then a parenthesised comparison. */
-        "; exec xp_regread", "bob@example.org';", "OR (login = '", "x' and (pwd >", "'--sp_password",
+        "; exec xp_regread", "bob@example.org';", "OR (login = '", "x' and (pwd >", "'--sp_password", "or pid in (1,2)", "x' or nm like 'a%",
+        "union select name from sys.sql_logins",
         /* A query-style value inside the value; a stacked SET of a variable. */
         "amt=||(k=!0)", "id=&&(nil==(", "q=or 7=7", "ref=; set @m = 1",
     };
@@ -171,6 +172,8 @@ static void test_sqli_lookalikes(void **state)
         "x=select one or more", "mode=drop us a line", "\"and\" / \"or\" / \"not\"", "'--' is an em dash substitute",
         "it's 'or' not 'and'", "he's 5'10\" and she's 5'4\"", "f'(x) = 2x", "a' + b' = c'", "Is 'x' = 'y'? No.",
         "it's 1 or 2 -- or maybe 3", "Choose \"Union\" or \"Intersection\"", "Dunkin' Donuts & Krispy Kreme",
+        "or both in parallel, as here.", "or she is an owner of the work", "or something like that",
+        "Python's sys.path and sys.exit()", "'--dry-run'.", "Add \"--avoid=lock\", because we",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (sqli(benign[i]) >= 50)
