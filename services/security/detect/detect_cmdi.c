@@ -117,6 +117,7 @@ typedef struct {
     bool pending_pipe;    /* the pending command reads a pipe: | sh */
     bool pending_lead;    /* the pending command follows a separator opening the value */
     bool pending_upper;   /* the pending command word has capitals: prose names it */
+    bool pending_caps;    /* ... has no lowercase letter at all */
     bool unknown_pending; /* an unknown lowercase name after a separator awaits an option */
     const uint8_t *s;     /* the value */
     size_t n;
@@ -343,6 +344,9 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
         bool fin = t->kind == C_END || t->kind == C_SEP || t->kind == C_CLOSE || t->kind == C_OPEN;
         if (c->s[c->pending_open] == '`' && code_span(c->s, c->n, c->pending_open))
             chit(c, 40, "code-span", c->pending_pos, c->pending_name);
+        else if (c->pending_caps)
+            /* $(MAKE), `CC`: make variables; commands are lowercase where $( runs */
+            chit(c, 40, "make-variable", c->pending_pos, c->pending_name);
         else
             chit(c, shape || fin || t->kind == C_WORD ? 70 : 45, "substitution-command", c->pending_pos,
                  c->pending_name);
@@ -421,15 +425,20 @@ static void hold_line(cmd_t *c, int score)
 static bool prose_word(const ctok_t *t)
 {
     char w[40];
-    if (t->kind != C_WORD || t->raw_len < 2 || t->raw_len >= sizeof w || !mm_detect_isalpha(t->raw[0]) ||
-        !mm_detect_isalpha(t->raw[t->raw_len - 1]))
+    size_t l = t->raw_len;
+    /* a sentence's punctuation may end the word: "check." */
+    while (l > 2 && (t->raw[l - 1] == '.' || t->raw[l - 1] == ',' || t->raw[l - 1] == ':' || t->raw[l - 1] == '!' ||
+                     t->raw[l - 1] == '?'))
+        l--;
+    if (t->kind != C_WORD || l < 2 || l >= sizeof w || !mm_detect_isalpha(t->raw[0]) ||
+        !mm_detect_isalpha(t->raw[l - 1]))
         return false;
-    for (size_t i = 0; i < t->raw_len; i++) {
+    for (size_t i = 0; i < l; i++) {
         if (!mm_detect_isalpha(t->raw[i]) && t->raw[i] != '\'')
             return false;
         w[i] = (char)mm_detect_lower(t->raw[i]);
     }
-    w[t->raw_len] = 0;
+    w[l] = 0;
     return cmd_kind(w) == K_NONE;
 }
 
@@ -443,16 +452,17 @@ static bool code_span(const uint8_t *s, size_t n, size_t o)
     while (a > 0 && o - a < 3 && s[a - 1] == '`')
         a--;
     size_t e = o + 1, lim = n - o < 80 ? n : o + 80;
-    while (e < lim && s[e] != '`')
-        e++;
+    while (e < lim && s[e] != '`' && s[e] != '\'')
+        e++; /* `quote' is the old typewriter style */
     if (e >= lim)
         return false;
     size_t f = e;
-    while (f < n && f - e < 3 && s[f] == '`')
+    while (f < n && f - e < 3 && (s[f] == '`' || (f == e && s[f] == '\'')))
         f++;
     bool word_after = f + 2 < n && s[f] == ' ' && mm_detect_isalpha(s[f + 1]) && mm_detect_isalpha(s[f + 2]);
     bool word_before = a >= 2 && s[a - 1] == ' ' && mm_detect_isalpha(s[a - 2]);
-    bool punct_after = f < n && (s[f] == '.' || s[f] == ',' || s[f] == ':' || s[f] == ')' || s[f] == '\'');
+    bool punct_after = (f < n && (s[f] == '.' || s[f] == ',' || s[f] == ':' || s[f] == ')' || s[f] == '\'')) ||
+                       (f == n && s[e] == '\''); /* "hook for `make check'" */
     return word_after || (word_before && punct_after);
 }
 
@@ -468,8 +478,11 @@ static void set_pending(cmd_t *c, int k, const ctok_t *t, const char *name, bool
     c->pending_open = c->open_pos;
     c->pending_lead = c->after_sep && c->sep_lead;
     c->pending_upper = false;
-    for (size_t i = 0; i < t->raw_len && !c->pending_upper; i++)
-        c->pending_upper = t->raw[i] >= 'A' && t->raw[i] <= 'Z';
+    c->pending_caps = t->raw_len >= 2;
+    for (size_t i = 0; i < t->raw_len; i++) {
+        c->pending_upper |= t->raw[i] >= 'A' && t->raw[i] <= 'Z';
+        c->pending_caps &= !(t->raw[i] >= 'a' && t->raw[i] <= 'z');
+    }
     c->pending_pos = t->pos;
     snprintf(c->pending_name, sizeof c->pending_name, "%s", name);
 }
@@ -583,7 +596,10 @@ static void on_token(cmd_t *c, const ctok_t *t)
             char name[40];
             bool attached;
             int k = command_name(t, c->after_sep, name, sizeof name, &attached);
-            if (k != K_NONE)
+            /* <time>, <date>: a markup tag, not a redirection around a command */
+            bool tag = t->pos > 0 && c->s[t->pos - 1] == '<' && t->pos + t->raw_len < c->n &&
+                       c->s[t->pos + t->raw_len] == '>';
+            if (k != K_NONE && !tag)
                 set_pending(c, k, t, name, attached);
             else if (c->after_sep && c->sep_real && !c->sep_amp && program_name(t)) {
                 c->unknown_pending = true;
@@ -926,6 +942,7 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
     ctok_t t;
     size_t i = 0;
     int brace = 0;
+    unsigned ticks = 0;
     unsigned f = 0;
     /* Leading quotes and spaces belong to the context the value ends. */
     while (i < n && (s[i] == '\'' || s[i] == '"' || s[i] == ' ' || s[i] == '\t'))
@@ -970,8 +987,10 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
             continue;
         }
         if (ch == '`') {
-            t.kind = C_OPEN;
-            t.subst = true;
+            /* Backquotes pair up: the second one closes the substitution */
+            ticks++;
+            t.kind = (ticks & 1) ? C_OPEN : C_CLOSE;
+            t.subst = ticks & 1;
             i++;
             on_token(&c, &t);
             continue;

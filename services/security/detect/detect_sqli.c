@@ -315,6 +315,25 @@ static bool lex_next(lexer_t *lx, tok_t *t)
                 t->type = T_SYS, t->sub = kw->sub;
         }
         lx->i = k < n ? k + 1 : n;
+        if (c == '`') {
+            /* `db`.`table` and `t`.col are one qualified name */
+            size_t j = lx->i;
+            while (j + 1 < n && s[j] == '.' && j - i < 256) {
+                if (s[j + 1] == '`') {
+                    const uint8_t *q = memchr(s + j + 2, '`', n - j - 2);
+                    if (!q)
+                        break;
+                    j = (size_t)(q - s) + 1;
+                } else if (is_word(s[j + 1])) {
+                    j++;
+                    while (j < n && is_word(s[j]))
+                        j++;
+                } else {
+                    break;
+                }
+            }
+            lx->i = j;
+        }
         return true;
     }
     if (c == '\\' && i + 1 < n && s[i + 1] == 'N' && (i + 2 == n || !is_word(s[i + 2]))) {
@@ -894,6 +913,11 @@ static void analyse(sql_state_t *st)
         (c->sub != 0 || mm_detect_word_eq(st->s + c->pos, 2, "if")))
         hit(st, 60, "order-by", p2->pos);
 
+    /* A value that is the tail of a SELECT: FROM t WHERE c = */
+    if (i == 4 && W(st, 4)->sub == W_FROM && W(st, 4)->type == T_KEY && (p3->type == T_WORD || p3->type == T_SYS) &&
+        p2->sub == W_WHERE && p2->type == T_KEY && (p->type == T_WORD || p->type == T_SYS) && c->type == T_CMP &&
+        !mm_detect_isalpha(st->s[c->pos]))
+        hit(st, 60, "from-where", W(st, 4)->pos);
     /* INTO OUTFILE / DUMPFILE */
     if (c->sub == W_OUTFILE && p->sub == W_INTO)
         hit(st, 85, "into-outfile", p->pos);

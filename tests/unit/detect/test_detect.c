@@ -141,7 +141,7 @@ static void test_sqli_shapes(void **state)
         /* EXEC of an extended procedure, a statement ended at the break, a
          * boolean then a parenthesised comparison. */
         "; exec xp_regread", "bob@example.org';", "OR (login = '", "x' and (pwd >", "'--sp_password", "or pid in (1,2)", "x' or nm like 'a%",
-        "union select name from sys.sql_logins",
+        "union select name from sys.sql_logins", "FROM `acct` WHERE `acct`.`uid` = 7 LIMIT",
         /* A query-style value inside the value; a stacked SET of a variable. */
         "amt=||(k=!0)", "id=&&(nil==(", "q=or 7=7", "ref=; set @m = 1",
     };
@@ -300,7 +300,9 @@ static void test_cmdi_lookalikes(void **state)
         "use `whoami` to see your user", "top 10 tips & tricks", "$100 & $200", "$5; $0 off", "cd .. to go up",
         "Expose 'SEEK_{SET,CUR,END}'", "fixed a crash in `mandb -f` today", "see `frobd --system` docs",
         "* **Run** `make install` to install", "`man -l foo.1` decompresses it", "the ``test`` command",
-        "If you can't use `make`, run the script",
+        "If you can't use `make`, run the script", "* Add $(MAKE) check to the build",
+        "<time>2008-07-31T12:16:37Z</time>", "add hook for `make check'", ":rst:dir:`note` type can wrap",
+        "from home where nothing is",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (cmdi(benign[i]) >= 50)
