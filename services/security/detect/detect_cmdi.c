@@ -227,6 +227,17 @@ static bool host_shape(const ctok_t *t)
 }
 
 static void on_token(cmd_t *c, const ctok_t *t);
+
+/* Copies the string src into dst of capacity cap, cut to fit (no printf:
+ * this runs for every word in command position). */
+static void copy_name(char *dst, size_t cap, const char *src)
+{
+    size_t l = strlen(src);
+    if (l >= cap)
+        l = cap - 1;
+    memcpy(dst, src, l);
+    dst[l] = 0;
+}
 static void hold_line(cmd_t *c, int score);
 static bool prose_word(const ctok_t *t);
 static bool code_span(const uint8_t *s, size_t n, size_t o);
@@ -257,7 +268,7 @@ static bool unquoted_word(const uint8_t *s, size_t n, char *w, size_t cap)
 static int command_name(const ctok_t *t, bool after_sep, char *name, size_t cap, bool *attached)
 {
     *attached = false;
-    snprintf(name, cap, "%s", t->norm);
+    copy_name(name, cap, t->norm);
     int k = cmd_kind(name);
     if (k != K_NONE)
         return k;
@@ -296,7 +307,7 @@ static int command_name(const ctok_t *t, bool after_sep, char *name, size_t cap,
             }
         }
     }
-    snprintf(name, cap, "%s", t->norm);
+    copy_name(name, cap, t->norm);
     return K_NONE;
 }
 
@@ -327,7 +338,10 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
         for (size_t i = 0; i < t->raw_len; i++)
             num = num && mm_detect_isdigit(t->raw[i]);
         char sc[96];
-        snprintf(sc, sizeof sc, "%s:%s", c->pending_name, t->norm);
+        size_t pl = strlen(c->pending_name), tl = strlen(t->norm);
+        memcpy(sc, c->pending_name, pl); /* both under 40 bytes: sc holds them */
+        sc[pl] = ':';
+        memcpy(sc + pl + 1, t->norm, tl + 1);
         if (mm_detect_in_set((const uint8_t *)sc, strlen(sc), sub_cmds, sizeof sub_cmds / sizeof sub_cmds[0])) {
             chit(c, 70, "command-subcommand", c->pending_pos, c->pending_name);
             return;
@@ -417,7 +431,7 @@ static void hold_line(cmd_t *c, int score)
     c->line_weak = c->pending_name[0] && cmd_kind(c->pending_name) == K_WEAK;
     c->line_prose = false;
     c->line_pos = c->pending_pos;
-    snprintf(c->line_name, sizeof c->line_name, "%s", c->pending_name);
+    copy_name(c->line_name, sizeof c->line_name, c->pending_name);
 }
 
 /* Is t a plain word of prose: lowercase or capitalised letters (an
@@ -484,7 +498,7 @@ static void set_pending(cmd_t *c, int k, const ctok_t *t, const char *name, bool
         c->pending_caps &= !(t->raw[i] >= 'a' && t->raw[i] <= 'z');
     }
     c->pending_pos = t->pos;
-    snprintf(c->pending_name, sizeof c->pending_name, "%s", name);
+    copy_name(c->pending_name, sizeof c->pending_name, name);
 }
 
 /* Is t an option: -x or --name? */

@@ -208,6 +208,15 @@ static bool wrapper_at(const uint8_t *s, size_t n, size_t *pos)
     return false;
 }
 
+/* 1: a byte that makes a value path-like (so do all non-ASCII bytes); 2: a
+ * control byte (two make it so); 3: '0', which may start a spelled 0x2f. */
+static const uint8_t pathish_tab[128] = {
+    [0x01] = 2, [0x02] = 2, [0x03] = 2, [0x04] = 2, [0x05] = 2, [0x06] = 2, [0x07] = 2, [0x08] = 2,
+    [0x0e] = 2, [0x0f] = 2, [0x10] = 2, [0x11] = 2, [0x12] = 2, [0x13] = 2, [0x14] = 2, [0x15] = 2,
+    [0x16] = 2, [0x17] = 2, [0x18] = 2, [0x19] = 2, [0x1a] = 2, [0x1b] = 2, [0x1c] = 2, [0x1d] = 2,
+    [0x1e] = 2, [0x1f] = 2, ['.'] = 1, ['/'] = 1, ['\\'] = 1, ['%'] = 1, ['?'] = 1, ['0'] = 3,
+};
+
 int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
 {
     char seg[32], prev[32];
@@ -230,8 +239,14 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
     size_t ctl = 0;
     for (size_t k = 0; k < n && !pathish; k++) {
         uint8_t c = s[k];
-        ctl += c < 0x20 && !mm_detect_isspace(c);
-        pathish = c == '.' || c == '/' || c == '\\' || c == '%' || c == '?' || c >= 0x80 || ctl >= 2 ||
+        if (c >= 0x80) {
+            pathish = true;
+            break;
+        }
+        if (!pathish_tab[c])
+            continue;
+        ctl += pathish_tab[c] == 2;
+        pathish = pathish_tab[c] == 1 || ctl >= 2 ||
                   (c == '0' && k + 2 < n && (s[k + 1] | 32) == 'x' && (s[k + 2] == '2' || s[k + 2] == '5'));
     }
     if (!pathish)
@@ -249,13 +264,11 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
 
     while (i <= n) {
         size_t at = i;
-        int c;
-        if (i + 1 < n && s[i] == '2' && (s[i + 1] | 32) == 'f' && sl > 0 && ((seg_dots && sl >= 2) || hex_sep)) {
+        int c = i < n ? path_char(s, n, &i) : '/';
+        if (c == '2' && i < n && (s[i] | 32) == 'f' && sl > 0 && ((seg_dots && sl >= 2) || hex_sep)) {
             hex_sep = true;
-            i += 2;
+            i++;
             c = '/';
-        } else {
-            c = i < n ? path_char(s, n, &i) : '/';
         }
         if (i == n && at == n)
             i++;

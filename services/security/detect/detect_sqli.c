@@ -1163,24 +1163,20 @@ static size_t assignment_end(const uint8_t *s, size_t n)
 int mm_detect_sqli(const uint8_t *s, size_t n, mm_detect_hit_t *out, unsigned *flags)
 {
     sql_state_t st;
-    static const char *const ctx_name[4] = {"none", "'", "\"", "value"};
+    static const char *const ctx_name[3] = {"none", "'", "\""};
     memset(out, 0, sizeof *out);
-    for (int ctx = 0; ctx < 4; ctx++) {
-        size_t start = 0;
-        if (ctx == 3) {
-            /* A query-style value inside the value (pay=||(x==1): judge
-             * what follows the name and '=' as a value of its own. */
-            start = assignment_end(s, n);
-            if (start == 0)
-                continue;
-        } else if (ctx > 0) {
+    for (int ctx = 0; ctx < 3; ctx++) {
+        /* Unquoted, a query-style value inside the value (pay=||(x==1)) is
+         * judged from what follows the name and '='. */
+        size_t start = ctx == 0 ? assignment_end(s, n) : 0;
+        if (ctx > 0) {
             const uint8_t *q = memchr(s, ctx == 1 ? '\'' : '"', n);
             if (!q)
                 continue;
             start = (size_t)(q - s) + 1;
         }
         unsigned f = 0;
-        run_context(s, n, start, ctx == 1 || ctx == 2, &f, &st);
+        run_context(s, n, start, ctx > 0, &f, &st);
         if (st.score > out->score) {
             out->score = st.score;
             out->pos = st.pos;

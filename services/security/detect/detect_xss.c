@@ -498,7 +498,7 @@ static void xml_declaration(const uint8_t *s, size_t n, size_t i, xss_t *x)
 static void loose(const uint8_t *s, size_t n, xss_t *x)
 {
     bool opener = false;
-    size_t fuck = 0, fuck_bang = 0;
+    size_t jsf_run = 0, jsf_bang = 0;
     for (size_t i = 0; i < n; i++) {
         uint8_t c = s[i];
         /* An XML document type or entity that loads an external resource
@@ -512,13 +512,13 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
         /* JSFuck: script written with []()!+ only (spaces where '+' was
          * read as one) */
         if (c == '[' || c == ']' || c == '(' || c == ')' || c == '!' || c == '+' || c == ' ') {
-            fuck += c != ' ';
-            fuck_bang += c == '!';
-            if (fuck >= 40 && fuck_bang >= 4)
+            jsf_run += c != ' ';
+            jsf_bang += c == '!';
+            if (jsf_run >= 40 && jsf_bang >= 4)
                 xhit(x, 65, "jsfuck", i, NULL, 0, NULL, 0);
             continue;
         }
-        fuck = fuck_bang = 0;
+        jsf_run = jsf_bang = 0;
         if (c == '<' && i + 1 < n && (mm_detect_isalpha(s[i + 1]) || s[i + 1] == '/' || s[i + 1] == '!')) {
             opener = true;
             continue;
