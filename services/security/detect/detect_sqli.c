@@ -699,6 +699,113 @@ static void expr_step(sql_state_t *st, const tok_t *c, const tok_t *p)
     st->ex = EX_DEAD;
 }
 
+/* A set operator then a SELECT of SQL: EXCEPT SELECT 1, INTERSECT SELECT * */
+static void setop_select(sql_state_t *st, const tok_t *c, const tok_t *p, const tok_t *p2, const tok_t *p3)
+{
+    if (p2->sub == W_SETOP && p->type == T_STMT && p->sub == W_SELECT && p3->type != T_WORD &&
+        (c->type == T_NUM || c->type == T_STR || c->type == T_VAR || (c->type == T_FUNC && c->sub != 0) ||
+         (c->type == T_OP && st->s[c->pos] == '*')))
+        hit(st, 75, "setop-select", p2->pos);
+}
+
+/* break & name IN|LIKE|IS literal: the word operator must take SQL ("or
+ * both in parallel" and "or she is" are prose) */
+static void break_logic_word_op(sql_state_t *st, const tok_t *c, const tok_t *p, const tok_t *p2, const tok_t *p3,
+                                size_t i)
+{
+    if (st->broken && i == st->bk + 4 && p3->type == T_LOGIC && p2->type == T_WORD && p->type == T_CMP &&
+        mm_detect_isalpha(st->s[p->pos]) && (c->type == T_LPAR || c->type == T_STR || c->type == T_NUM))
+        hit(st, st->quoted ? 75 : 55, "break-logic-word", p3->pos);
+}
+
+/* The later shapes, reached by the type of the current token so that each
+ * token meets only the rules it can complete. */
+static void shapes_by_type(sql_state_t *st, const tok_t *c, const tok_t *p, const tok_t *p2, const tok_t *p3,
+                           size_t i)
+{
+    switch (c->type) {
+    case T_END:
+        /* break ; and nothing more: x'; ends the statement the value was in */
+        if (st->broken && st->quoted && !st->prose_prefix && !st->unit_quote && st->bk == 0 && i == 2 &&
+            p->type == T_SEMI && c->type == T_END && st->brk_pos > 0 && !mm_detect_isspace(st->s[st->brk_pos - 1]))
+            hit(st, 55, "break-semicolon", p->pos);
+        break;
+    case T_VAR:
+        /* Stacked assignment of a variable: ; SET @x */
+        if (p2->type == T_SEMI && p->sub == W_SET && p->type == T_KEY && c->type == T_VAR)
+            hit(st, 70, "stacked-set", p2->pos);
+        setop_select(st, c, p, p2, p3);
+        break;
+    case T_WORD:
+        /* A call's result cast to a type: f(x)::int, '...'::json */
+        if (c->type == T_WORD && c->sub == W_TYPE && p->type == T_OP && st->s[p->pos] == ':' &&
+            (p2->type == T_RPAR || (p2->type == T_STR && st->quoted)))
+            hit(st, 55, "cast-call", p->pos);
+        break;
+    case T_RPAR:
+        /* A SQL function of an information function: charset(user()) */
+        if (c->type == T_RPAR && p->type == T_LPAR && p2->type == T_FUNC &&
+            (p2->sub == W_SQLVAR || p2->sub == W_OBJECT) && p3->type == T_LPAR && W(st, 4)->type == T_FUNC &&
+            W(st, 4)->sub != 0)
+            hit(st, 60, "nested-functions", W(st, 4)->pos);
+        break;
+    case T_FUNC:
+        /* ORDER BY a conditional at a break: 1 order by if(1<2, a, b) */
+        if (st->broken && i == st->bk + 3 && p2->sub == W_ORDER && p->sub == W_BY && c->type == T_FUNC &&
+            (c->sub != 0 || mm_detect_word_eq(st->s + c->pos, 2, "if")))
+            hit(st, 60, "order-by", p2->pos);
+        setop_select(st, c, p, p2, p3);
+        break;
+    case T_CMP:
+        /* break & ( name = : x' AND (col = */
+        if (st->broken && i == st->bk + 4 && p3->type == T_LOGIC && p2->type == T_LPAR && p->type == T_WORD &&
+            c->type == T_CMP && (mm_detect_isalpha(st->s[p3->pos]) || st->lead_logic) &&
+            (st->quoted || W(st, 4)->type != T_WORD))
+            hit(st, st->quoted ? 75 : 60, "break-logic-paren", p3->pos);
+        /* break & operand NOT BETWEEN|LIKE|IN ...: 1 and 1 not between 0 and 1 */
+        if (st->broken && i == st->bk + 4 && p3->type == T_LOGIC && (p2->type == T_NUM || p2->type == T_STR) &&
+            p->type == T_OP && mm_detect_lower(st->s[p->pos]) == 'n' && c->type == T_CMP)
+            hit(st, st->quoted ? 80 : 70, "break-logic", p3->pos);
+        /* A value that is the tail of a SELECT: FROM t WHERE c = */
+        if (i == 4 && W(st, 4)->sub == W_FROM && W(st, 4)->type == T_KEY && (p3->type == T_WORD || p3->type == T_SYS) &&
+            p2->sub == W_WHERE && p2->type == T_KEY && (p->type == T_WORD || p->type == T_SYS) && c->type == T_CMP &&
+            !mm_detect_isalpha(st->s[c->pos]))
+            hit(st, 60, "from-where", W(st, 4)->pos);
+        break;
+    case T_LPAR:
+        break_logic_word_op(st, c, p, p2, p3, i);
+        break;
+    case T_NUM:
+    case T_STR:
+        /* A conditional on a literal comparison: IF(1=2, ...), IIF((3=4), ...) */
+        if (c->type == T_NUM && p->type == T_CMP && p2->type == T_NUM && p3->type == T_LPAR) {
+            const tok_t *f = W(st, 4)->type == T_LPAR ? W(st, 5) : W(st, 4);
+            if (f->type == T_FUNC && (f->sub != 0 || mm_detect_word_eq(st->s + f->pos, 2, "if")) &&
+                f->pos + 2 <= st->n)
+                hit(st, 60, "conditional-call", f->pos);
+        }
+        /* CASE [x] WHEN literal THEN literal */
+        if (p->sub == W_THEN && p->type == T_KEY && (c->type == T_NUM || c->type == T_STR) &&
+            (p2->type == T_NUM || p2->type == T_STR) && p3->sub == W_WHEN && p3->type == T_KEY &&
+            (W(st, 4)->sub == W_CASE || (W(st, 5)->sub == W_CASE && (W(st, 4)->type == T_NUM || W(st, 4)->type == T_STR)))) {
+            /* CASE opens the value or an expression, not a sentence: "in case 1 when" */
+            const tok_t *b = W(st, 4)->sub == W_CASE ? W(st, 5) : W(st, 6);
+            char bt = b->type;
+            if (bt == 0 || bt == T_LPAR || bt == T_COMMA || bt == T_SEMI || bt == T_STMT || b->sub == W_BY ||
+                ((bt == T_CMP || bt == T_OP) && !mm_detect_isalpha(st->s[b->pos])))
+                hit(st, 60, "case-when", p3->pos);
+        }
+        setop_select(st, c, p, p2, p3);
+        break_logic_word_op(st, c, p, p2, p3, i);
+        break;
+    case T_OP:
+        setop_select(st, c, p, p2, p3);
+        break;
+    default:
+        break;
+    }
+}
+
 /* Called with each token (idx already advanced, token stored at w[idx]). */
 static void analyse(sql_state_t *st)
 {
@@ -793,15 +900,6 @@ static void analyse(sql_state_t *st)
     /* A value that is only a boolean and a literal: "or true", "AND 1" */
     if (st->lead_logic && i == 3 && p2->type == T_LOGIC && p->type == T_NUM && c->type == T_END)
         hit(st, 55, "logic-literal", p2->pos);
-    /* break ; and nothing more: x'; ends the statement the value was in */
-    if (st->broken && st->quoted && !st->prose_prefix && !st->unit_quote && st->bk == 0 && i == 2 &&
-        p->type == T_SEMI && c->type == T_END && st->brk_pos > 0 && !mm_detect_isspace(st->s[st->brk_pos - 1]))
-        hit(st, 55, "break-semicolon", p->pos);
-    /* break & ( name = : x' AND (col = */
-    if (st->broken && i == st->bk + 4 && p3->type == T_LOGIC && p2->type == T_LPAR && p->type == T_WORD &&
-        c->type == T_CMP && (mm_detect_isalpha(st->s[p3->pos]) || st->lead_logic) &&
-        (st->quoted || W(st, 4)->type != T_WORD))
-        hit(st, st->quoted ? 75 : 60, "break-logic-paren", p3->pos);
     /* break ; comment */
     if (st->broken && st->quoted && i == st->bk + 2 && p->type == T_SEMI && c->type == T_COMMENT)
         hit(st, 70, "break-comment", p->pos);
@@ -809,9 +907,6 @@ static void analyse(sql_state_t *st)
     if (st->broken && p2->sub == W_GROUP && p->sub == W_BY && c->type == T_NUM && i == st->bk + 3)
         hit(st, 65, "group-by", p2->pos);
 
-    /* Stacked assignment of a variable: ; SET @x */
-    if (p2->type == T_SEMI && p->sub == W_SET && p->type == T_KEY && c->type == T_VAR)
-        hit(st, 70, "stacked-set", p2->pos);
     /* Stacked statement: ; STMT X */
     if (p2->type == T_SEMI && p->type == T_STMT) {
         char x = c->type;
@@ -867,57 +962,8 @@ static void analyse(sql_state_t *st)
     if (i == 3 && p3->type == T_NUM && p2->type == T_OP && p->type == T_FUNC && p->sub != 0 && c->type == T_LPAR)
         hit(st, 55, "arith-call", p3->pos);
 
-    /* A conditional on a literal comparison: IF(1=2, ...), IIF((3=4), ...) */
-    if (c->type == T_NUM && p->type == T_CMP && p2->type == T_NUM && p3->type == T_LPAR) {
-        const tok_t *f = W(st, 4)->type == T_LPAR ? W(st, 5) : W(st, 4);
-        if (f->type == T_FUNC && (f->sub != 0 || mm_detect_word_eq(st->s + f->pos, 2, "if")) &&
-            f->pos + 2 <= st->n)
-            hit(st, 60, "conditional-call", f->pos);
-    }
-    /* CASE [x] WHEN literal THEN literal */
-    if (p->sub == W_THEN && p->type == T_KEY && (c->type == T_NUM || c->type == T_STR) &&
-        (p2->type == T_NUM || p2->type == T_STR) && p3->sub == W_WHEN && p3->type == T_KEY &&
-        (W(st, 4)->sub == W_CASE || (W(st, 5)->sub == W_CASE && (W(st, 4)->type == T_NUM || W(st, 4)->type == T_STR)))) {
-        /* CASE opens the value or an expression, not a sentence: "in case 1 when" */
-        const tok_t *b = W(st, 4)->sub == W_CASE ? W(st, 5) : W(st, 6);
-        char bt = b->type;
-        if (bt == 0 || bt == T_LPAR || bt == T_COMMA || bt == T_SEMI || bt == T_STMT || b->sub == W_BY ||
-            ((bt == T_CMP || bt == T_OP) && !mm_detect_isalpha(st->s[b->pos])))
-            hit(st, 60, "case-when", p3->pos);
-    }
-    /* A set operator then a SELECT of SQL: EXCEPT SELECT 1, INTERSECT SELECT * */
-    if (p2->sub == W_SETOP && p->type == T_STMT && p->sub == W_SELECT && p3->type != T_WORD &&
-        (c->type == T_NUM || c->type == T_STR || c->type == T_VAR || (c->type == T_FUNC && c->sub != 0) ||
-         (c->type == T_OP && st->s[c->pos] == '*')))
-        hit(st, 75, "setop-select", p2->pos);
-    /* A call's result cast to a type: f(x)::int, '...'::json */
-    if (c->type == T_WORD && c->sub == W_TYPE && p->type == T_OP && st->s[p->pos] == ':' &&
-        (p2->type == T_RPAR || (p2->type == T_STR && st->quoted)))
-        hit(st, 55, "cast-call", p->pos);
-    /* A SQL function of an information function: charset(user()) */
-    if (c->type == T_RPAR && p->type == T_LPAR && p2->type == T_FUNC &&
-        (p2->sub == W_SQLVAR || p2->sub == W_OBJECT) && p3->type == T_LPAR && W(st, 4)->type == T_FUNC &&
-        W(st, 4)->sub != 0)
-        hit(st, 60, "nested-functions", W(st, 4)->pos);
-    /* break & name IN|LIKE|IS literal: the word operator must take SQL
-     * ("or both in parallel" and "or she is" are prose) */
-    if (st->broken && i == st->bk + 4 && p3->type == T_LOGIC && p2->type == T_WORD && p->type == T_CMP &&
-        mm_detect_isalpha(st->s[p->pos]) && (c->type == T_LPAR || c->type == T_STR || c->type == T_NUM))
-        hit(st, st->quoted ? 75 : 55, "break-logic-word", p3->pos);
-    /* break & operand NOT BETWEEN|LIKE|IN ...: 1 and 1 not between 0 and 1 */
-    if (st->broken && i == st->bk + 4 && p3->type == T_LOGIC && (p2->type == T_NUM || p2->type == T_STR) &&
-        p->type == T_OP && mm_detect_lower(st->s[p->pos]) == 'n' && c->type == T_CMP)
-        hit(st, st->quoted ? 80 : 70, "break-logic", p3->pos);
-    /* ORDER BY a conditional at a break: 1 order by if(1<2, a, b) */
-    if (st->broken && i == st->bk + 3 && p2->sub == W_ORDER && p->sub == W_BY && c->type == T_FUNC &&
-        (c->sub != 0 || mm_detect_word_eq(st->s + c->pos, 2, "if")))
-        hit(st, 60, "order-by", p2->pos);
+    shapes_by_type(st, c, p, p2, p3, i);
 
-    /* A value that is the tail of a SELECT: FROM t WHERE c = */
-    if (i == 4 && W(st, 4)->sub == W_FROM && W(st, 4)->type == T_KEY && (p3->type == T_WORD || p3->type == T_SYS) &&
-        p2->sub == W_WHERE && p2->type == T_KEY && (p->type == T_WORD || p->type == T_SYS) && c->type == T_CMP &&
-        !mm_detect_isalpha(st->s[c->pos]))
-        hit(st, 60, "from-where", W(st, 4)->pos);
     /* INTO OUTFILE / DUMPFILE */
     if (c->sub == W_OUTFILE && p->sub == W_INTO)
         hit(st, 85, "into-outfile", p->pos);
