@@ -49,7 +49,7 @@ static bool target(const char *prev, size_t pn, const char *seg, size_t sn)
                seg_eq(seg, sn, "system.ini") || seg_eq(seg, sn, "panther");
     if (seg_eq(prev, pn, "var") )
         return seg_eq(seg, sn, "log") || seg_eq(seg, sn, "www") || seg_eq(seg, sn, "mail");
-    if (seg_eq(prev, pn, "inetpub") || seg_eq(prev, pn, "wwwroot"))
+    if (seg_eq(prev, pn, "inetpub") || seg_eq(prev, pn, "wwwroot") || seg_eq(prev, pn, "web-inf"))
         return true;
     if (seg_eq(prev, pn, "root") || seg_eq(prev, pn, ".ssh"))
         return seg_eq(seg, sn, ".ssh") || seg_eq(seg, sn, "id_rsa") || seg_eq(seg, sn, "authorized_keys") ||
@@ -187,11 +187,12 @@ static size_t loose_target(const uint8_t *s, size_t n)
 }
 
 /* Stream wrappers that read local files or run code when included:
- * php://filter, phar://, expect://, zip://, file:// anywhere in the value. */
+ * php://filter, phar://, expect://, zip://, file://, data:// anywhere in the
+ * value (the scheme may end it: expect://id). */
 static bool wrapper_at(const uint8_t *s, size_t n, size_t *pos)
 {
-    static const char *const w[] = {"php://", "phar://", "expect://", "zip://", "file://", "glob://"};
-    for (size_t i = 0; i + 6 <= n; i++) {
+    static const char *const w[] = {"php://", "phar://", "expect://", "zip://", "file://", "glob://", "data://"};
+    for (size_t i = 0; i + 3 <= n; i++) {
         if (s[i] != ':' || i + 3 > n || s[i + 1] != '/' || s[i + 2] != '/')
             continue;
         for (size_t k = 0; k < sizeof w / sizeof w[0]; k++) {

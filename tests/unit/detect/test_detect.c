@@ -141,7 +141,7 @@ static void test_sqli_shapes(void **state)
         /* EXEC of an extended procedure, a statement ended at the break, a
          * boolean then a parenthesised comparison. */
         "; exec xp_regread", "bob@example.org';", "OR (login = '", "x' and (pwd >", "'--sp_password", "or pid in (1,2)", "x' or nm like 'a%",
-        "union select name from sys.sql_logins", "FROM `acct` WHERE `acct`.`uid` = 7 LIMIT",
+        "union select name from sys.sql_logins", "'='", "FROM `acct` WHERE `acct`.`uid` = 7 LIMIT",
         /* A query-style value inside the value; a stacked SET of a variable. */
         "amt=||(k=!0)", "id=&&(nil==(", "q=or 7=7", "ref=; set @m = 1",
     };
@@ -329,6 +329,7 @@ static void test_traversal_shapes(void **state)
          * that decoded to control bytes or letters; spelled 0x2f alone. */
         "../db/settings.bak", "../site/local_config.php", "../../etc/shadowfoo.txt", "..2fvar2flog2fauth.log",
         "^^\x1cwinnt\x1csystem32\x1c" "config", "..q..qwin.ini", "0x2fetc0x2fshadow",
+        "expect://id", "data://text/plain;base64,AAAA", "../WEB-INF/web.xml", "..;/WEB-INF/classes/x",
     };
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (trav(attacks[i]) < 50)
