@@ -63,7 +63,8 @@ static const kw_t kws[] = {
     {"exp", T_FUNC, W_SQLFN}, {"extractvalue", T_FUNC, W_DANGER},
     {"false", T_NUM, 0}, {"floor", T_FUNC, W_SQLFN},
     {"from", T_KEY, W_FROM}, {"function", T_KEY, W_OBJECT},
-    {"glob", T_CMP, 0}, {"group", T_KEY, W_GROUP},
+    {"glob", T_CMP, 0},
+    {"greatest", T_FUNC, W_SQLFN}, {"group", T_KEY, W_GROUP},
     {"group_concat", T_FUNC, W_SQLFN}, {"having", T_KEY, W_HAVING},
     {"hex", T_FUNC, W_SQLFN}, {"if", T_FUNC, 0},
     {"ifnull", T_FUNC, W_SQLFN}, {"iif", T_FUNC, W_SQLFN},
@@ -75,7 +76,7 @@ static const kw_t kws[] = {
     {"isnull", T_FUNC, W_SQLFN}, {"json", T_WORD, W_TYPE},
     {"json_extract", T_FUNC, W_SQLFN}, {"jsonb", T_WORD, W_TYPE},
     {"last_insert_id", T_FUNC, W_SQLFN},
-    {"left", T_FUNC, W_SQLFN}, {"length", T_FUNC, W_SQLFN},
+    {"least", T_FUNC, W_SQLFN}, {"left", T_FUNC, W_SQLFN}, {"length", T_FUNC, W_SQLFN},
     {"like", T_CMP, 0}, {"limit", T_KEY, W_LIMIT},
     {"load", T_STMT, W_DDL}, {"load_file", T_FUNC, W_DANGER},
     {"localtime", T_KEY, W_SQLVAR}, {"localtimestamp", T_KEY, W_SQLVAR},
@@ -391,8 +392,12 @@ static bool lex_next(lexer_t *lx, tok_t *t)
         size_t k = i + 1;
         /* A dot joins names (db.table); before a digit it starts a number: select.1 */
         while (k < n && (is_word(s[k]) || (s[k] == '.' && k + 1 < n && !mm_detect_isdigit(s[k + 1]) &&
-                                           (is_word(s[k + 1]) || s[k + 1] == '.'))))
+                                           (is_word(s[k + 1]) || s[k + 1] == '.')))) {
+            /* A Latin-1 no-break space after ASCII ends the word: AND<A0>1 */
+            if (s[k] == 0xA0 && s[k - 1] < 0x80)
+                break;
             k++;
+        }
         /* N'..', x'..', _utf8'..' are strings with a prefix. */
         if (k < n && s[k] == '\'' && (k - i <= 1 || s[i] == '_')) {
             lx->i = k;
@@ -764,7 +769,8 @@ static void shapes_by_type(sql_state_t *st, const tok_t *c, const tok_t *p, cons
             (st->quoted || W(st, 4)->type != T_WORD))
             hit(st, st->quoted ? 75 : 60, "break-logic-paren", p3->pos);
         /* break & operand NOT BETWEEN|LIKE|IN ...: 1 and 1 not between 0 and 1 */
-        if (st->broken && i == st->bk + 4 && p3->type == T_LOGIC && (p2->type == T_NUM || p2->type == T_STR) &&
+        if (st->broken && i == st->bk + 4 && p3->type == T_LOGIC &&
+            (p2->type == T_NUM || p2->type == T_STR) &&
             p->type == T_OP && mm_detect_lower(st->s[p->pos]) == 'n' && c->type == T_CMP)
             hit(st, st->quoted ? 80 : 70, "break-logic", p3->pos);
         /* A value that is the tail of a SELECT: FROM t WHERE c = */
