@@ -282,13 +282,15 @@ static int command_name(const ctok_t *t, bool after_sep, char *name, size_t cap,
         }
         return K_NONE;
     }
+    /* A version suffix: -9, 7.4, -3.11 (not a bracket range: tr[3-7]) */
     size_t e = l;
-    bool dot = false;
-    while (e > 2 && (mm_detect_isdigit(name[e - 1]) || name[e - 1] == '.' || name[e - 1] == '-')) {
-        dot |= name[e - 1] == '.' || name[e - 1] == '-';
+    while (e > 2 && (mm_detect_isdigit(name[e - 1]) || name[e - 1] == '.'))
         e--;
-    }
-    if (e < l && dot && mm_detect_isdigit(name[l - 1])) {
+    bool dash = e > 3 && name[e - 1] == '-';
+    bool version = e < l && mm_detect_isdigit(name[e]) && mm_detect_isdigit(name[l - 1]) &&
+                   (dash || memchr(name + e, '.', l - e)) && !memchr(t->raw, '[', t->raw_len);
+    e -= dash;
+    if (version) {
         name[e] = 0;
         k = cmd_kind(name);
         if (k >= K_MID)

@@ -530,6 +530,7 @@ typedef struct {
     unsigned ex_depth;    /* open parentheses */
     bool ex_words;        /* a bare word was an operand */
     bool ex_logic, ex_cmp;/* AND/OR/XOR and a comparison were operators */
+    bool ex_strong;       /* an operator other than '-' and '|' (names, regex alternations) */
     size_t brk_pos;       /* the quote the value breaks out of (quoted context) */
     const uint8_t *s;
     size_t n;
@@ -618,6 +619,20 @@ static bool bare_comment(const uint8_t *s, size_t n, size_t pos)
     return text <= 1;
 }
 
+/* Does the operator token t compute in SQL rather than join a name or a
+ * regex (BINARY-C-LONG|) or spell markup (<tt>)? */
+static bool strong_operator(const uint8_t *s, size_t n, const tok_t *t)
+{
+    uint8_t ch = s[t->pos];
+    if (ch == '-' || (ch == '|' && (t->pos + 1 >= n || s[t->pos + 1] != '|')) || (ch | 32) == 'b')
+        return false; /* BINARY only casts */
+    if (ch == '<' && t->pos + 1 < n && mm_detect_isalpha(s[t->pos + 1]))
+        return false;
+    if (ch == '>' && t->pos > 0 && mm_detect_isalpha(s[t->pos - 1]))
+        return false;
+    return true;
+}
+
 static void expr_step(sql_state_t *st, const tok_t *c, const tok_t *p)
 {
     char k = c->type;
@@ -638,7 +653,7 @@ static void expr_step(sql_state_t *st, const tok_t *c, const tok_t *p)
                 st->s[c->pos] == st->s[st->brk_pos] && short_tail(st->s, st->n, c->pos)) {
                 /* With no operand between, only a word operator alone in
                  * the value: 'OR', x' XOR 'y */
-                if (st->ex_operands)
+                if (st->ex_operands && st->ex_strong)
                     hit(st, 65, "break-expression-reopen", st->brk_pos);
                 else if ((mm_detect_isalpha(st->s[p->pos]) || (st->s[p->pos] == '=' && st->brk_pos == 0)) &&
                          st->brk_pos <= 2 && st->ex_ops == 1)
@@ -675,6 +690,7 @@ static void expr_step(sql_state_t *st, const tok_t *c, const tok_t *p)
             st->ex_logic |= k == T_LOGIC && mm_detect_isalpha(st->s[c->pos]);
             st->ex_cmp |= k == T_CMP;
             st->ex_ops++;
+            st->ex_strong |= strong_operator(st->s, st->n, c);
             st->ex = EX_OPERAND;
             return;
         }
@@ -703,6 +719,15 @@ static void expr_step(sql_state_t *st, const tok_t *c, const tok_t *p)
         return;
     }
     st->ex = EX_DEAD;
+}
+
+/* Is the comparison at pos SQL's '=' or '<>' (not a programming
+ * language's '==' or '!=')? */
+static bool sql_equals(const uint8_t *s, size_t n, size_t pos)
+{
+    if (s[pos] == '=')
+        return pos + 1 >= n || s[pos + 1] != '=';
+    return s[pos] == '<' && pos + 1 < n && s[pos + 1] == '>';
 }
 
 /* A set operator then a SELECT of SQL: EXCEPT SELECT 1, INTERSECT SELECT * */
@@ -765,7 +790,10 @@ static void shapes_by_type(sql_state_t *st, const tok_t *c, const tok_t *p, cons
     case T_CMP:
         /* break & ( name = : x' AND (col = */
         if (st->broken && i == st->bk + 4 && p3->type == T_LOGIC && p2->type == T_LPAR && p->type == T_WORD &&
-            c->type == T_CMP && (mm_detect_isalpha(st->s[p3->pos]) || st->lead_logic) &&
+            c->type == T_CMP &&
+            /* AND (x = ...: SQL's '='; Python's "and (a == b)" is code. A
+             * value opening with ||( or &&( may compare either way. */
+            (st->quoted || (mm_detect_isalpha(st->s[p3->pos]) ? sql_equals(st->s, st->n, c->pos) : st->lead_logic)) &&
             (st->quoted || W(st, 4)->type != T_WORD))
             hit(st, st->quoted ? 75 : 60, "break-logic-paren", p3->pos);
         /* break & operand NOT BETWEEN|LIKE|IN ...: 1 and 1 not between 0 and 1 */

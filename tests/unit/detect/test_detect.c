@@ -129,7 +129,7 @@ static void test_sqli_shapes(void **state)
         "; insert into users (name) values ('x')", " ORDER BY 6--", "1' group by 1,2--",
         "{\"user\": {\"$ne\": null}}", "*)(|(mail=*))", "drop table users",
         /* A string closed, an expression of operators, the string reopened or commented out. */
-        "zz'*qty-'5", "bob' or price^2!='", "x\" xor -3 rlike \"7", "ab' div total--", "k'|col-'",
+        "zz'*qty-'5", "bob' or price^2!='", "x\" xor -3 rlike \"7", "ab' div total--", "k'|col!='",
         "q' is not \\N - '", "'XOR'", "n' / current_time regexp '1",
         /* A literal expression ended by a bare comment. */
         "7*3--", "@ver #", "( 'q' )  -- -", "(5)and(2)=(2)",
@@ -176,6 +176,7 @@ static void test_sqli_lookalikes(void **state)
         "or both in parallel, as here.", "or she is an owner of the work", "or something like that",
         "Python's sys.path and sys.exit()", "'--dry-run'.", "Add \"--avoid=lock\", because we",
         "voil\xc3\xa0 and more", "and I not between jobs", "from home where nothing is",
+        "r'BINARY-C-LONG|'", "outfile.write('<tt>')", "and (self.x == other.x)", "or (self.style != '' and y)",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (sqli(benign[i]) >= 50)
@@ -299,7 +300,7 @@ static void test_cmdi_lookalikes(void **state)
         "{\"a\":\"b\",\"c\":1}", "x || y", "Wait... ok; sure", "Mr. Smith; Dr. Jones", "${price} per unit",
         "rm -rf is dangerous", "ls -la to see hidden files", "last 7 days", "ping example.com to check it",
         "Copy ../notes.txt to the docs folder", "Run `make && make install` to build it.",
-        "use `whoami` to see your user", "top 10 tips & tricks", "$100 & $200", "$5; $0 off", "cd .. to go up",
+        "use `whoami` to see your user", "top 10 tips & tricks", "$100 & $200", "$5; $0 off", "cd .. to go up", "r'mm[0-7]|cr[0-4]|tr[3-7]|k[0-7]'",
         "Expose 'SEEK_{SET,CUR,END}'", "fixed a crash in `mandb -f` today", "see `frobd --system` docs",
         "* **Run** `make install` to install", "`man -l foo.1` decompresses it", "the ``test`` command",
         "If you can't use `make`, run the script", "* Add $(MAKE) check to the build",
