@@ -620,14 +620,18 @@ static bool bare_comment(const uint8_t *s, size_t n, size_t pos)
 }
 
 /* Does the operator token t compute in SQL rather than join a name or a
- * regex (BINARY-C-LONG|) or spell markup (<tt>)? */
+ * regex (BINARY-C-LONG|), spell markup (<tt>, </tt>) or a reference (&x)? */
 static bool strong_operator(const uint8_t *s, size_t n, const tok_t *t)
 {
     uint8_t ch = s[t->pos];
     if (ch == '-' || (ch == '|' && (t->pos + 1 >= n || s[t->pos + 1] != '|')) || (ch | 32) == 'b')
         return false; /* BINARY only casts */
-    if (ch == '<' && t->pos + 1 < n && mm_detect_isalpha(s[t->pos + 1]))
+    if (ch == '<' && t->pos + 1 < n && (mm_detect_isalpha(s[t->pos + 1]) || s[t->pos + 1] == '/'))
+        return false; /* <tag, </tag */
+    if (ch == '/' && t->pos > 0 && s[t->pos - 1] == '<')
         return false;
+    if (ch == '&' && t->pos + 1 < n && mm_detect_isalpha(s[t->pos + 1]))
+        return false; /* &name: a reference, as in r'&main|&meta|' */
     if (ch == '>' && t->pos > 0 && mm_detect_isalpha(s[t->pos - 1]))
         return false;
     return true;

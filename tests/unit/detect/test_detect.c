@@ -176,7 +176,7 @@ static void test_sqli_lookalikes(void **state)
         "or both in parallel, as here.", "or she is an owner of the work", "or something like that",
         "Python's sys.path and sys.exit()", "'--dry-run'.", "Add \"--avoid=lock\", because we",
         "voil\xc3\xa0 and more", "and I not between jobs", "from home where nothing is",
-        "r'BINARY-C-LONG|'", "outfile.write('<tt>')", "and (self.x == other.x)", "or (self.style != '' and y)",
+        "r'BINARY-C-LONG|'", "outfile.write('<tt>')", "out.write('</em>')", "r'&main|&meta|&now|'", "and (self.x == other.x)", "or (self.style != '' and y)",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (sqli(benign[i]) >= 50)
