@@ -595,7 +595,7 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
             xhit(x, 60, "utf7-markup", i, NULL, 0, s + i, e - i);
         /* Comments and a closing parenthesis may stand between an object
          * and its member: (document/ *x* /)["cookie"] */
-        size_t m = skip_js_gap(s, n, e);
+        size_t m = e < n && (s[e] == ')' || s[e] == ' ' || s[e] == '/') ? skip_js_gap(s, n, e) : e;
         if (m > e && m < n && s[m] == '[' && js_sink_at(s + i, e - i, s + m, n - m))
             xhit(x, 55, "js-sink", i, NULL, 0, s + i, e - i);
         if (m < n && s[m] == '.' && m > e &&
