@@ -189,13 +189,18 @@ static bool is_event_name(const uint8_t *a, size_t n)
 static bool known_event(const uint8_t *a, size_t n)
 {
     static const char *const fam[] = {
-        "onabort", "onafter", "onanimation", "onaux", "onbefore", "onbegin", "onblur", "oncanplay",
-        "onchange", "onclick", "onclose", "oncontext", "oncopy", "oncut", "ondbl", "ondrag", "ondrop",
-        "onend", "onerror", "onfocus", "onform", "onhash", "oninput", "oninvalid", "onkey", "onload",
-        "onmessage", "onmouse", "onpage", "onpaste", "onplay", "onpointer", "onpop", "onprogress",
-        "onrepeat", "onreset", "onresize", "onscroll", "onsearch", "onselect", "onshow", "onstart",
-        "onstorage", "onsubmit", "ontimeupdate", "ontoggle", "ontouch", "ontransition", "onunload",
-        "onvolume", "onwebkit", "onwheel",
+        "onabort", "onactivate", "onafter", "onanimation", "onaux", "onbefore", "onbegin", "onblur",
+        "onbounce", "oncancel", "oncanplay", "onchange", "onclick", "onclose", "oncontent", "oncontext",
+        "oncopy", "oncuechange", "oncut", "ondbl", "ondeactivate", "ondrag", "ondrop", "ondurationchange",
+        "onemptied", "onend", "onerror", "onfilterchange", "onfinish", "onfocus", "onform",
+        "onfullscreen", "onhash", "onhelp", "oninput", "oninvalid", "onkey", "onlanguagechange", "onload",
+        "onlosecapture", "onmessage", "onmouse", "onmove", "onmoz", "onoffline", "ononline", "onpage",
+        "onpaste", "onpause", "onplay", "onpointer", "onpop", "onprogress", "onpropertychange",
+        "onratechange", "onreadystatechange", "onrejectionhandled", "onrepeat", "onreset", "onresize",
+        "onrow", "onscroll", "onsearch", "onsecuritypolicy", "onseek", "onselect", "onshow", "onslotchange",
+        "onstalled", "onstart", "onstorage", "onsubmit", "onsuspend", "ontimeupdate", "ontoggle", "ontouch",
+        "ontransition", "onunhandledrejection", "onunload", "onvolume", "onwaiting", "onwebkit", "onwheel",
+        "onzoom",
     };
     if (!is_event_name(a, n))
         return false;

@@ -208,6 +208,7 @@ static void test_xss_shapes(void **state)
         /* Processing instructions that load behaviour; links to a host in octal, hex or one number. */
         "<?import namespace=\"q\" implementation=\"#default#x\">", "<?xml-stylesheet href=\"//h/s.xsl\"?>",
         "<a href=\"http://0177.0.0.01/\">x</a>", "<img src=http://2130706433/p.png>",
+        "\" onpause=alert(1) x=\"", "' onwaiting=prompt(1) '", "\" onsuspend=confirm(2)",
         /* Internal DTDs and parameter entities, XInclude/XSLT namespaces, IE
          * namespaces, empty prefixes, escaped CSS calls, members past
          * comments, data: URLs and base64 markup as whole values. */
@@ -235,6 +236,7 @@ static void test_xss_lookalikes(void **state)
         "<a href=\"http://192.168.0.1/\">router</a>", "<a href=\"https://example.com/2024/05\">news</a>",
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>", "the system is down!", "<!DOCTYPE html SYSTEM \"about:legacy-compat\">",
         "the document . see", "Please send PHOTOS", "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ", "data: text only",
+        "onset=5", "once=2", "onward=1", "\" online=yes",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (xss(benign[i]) >= 50)
