@@ -659,8 +659,10 @@ static void expr_step(sql_state_t *st, const tok_t *c, const tok_t *p)
                  * the value: 'OR', x' XOR 'y */
                 if (st->ex_operands && st->ex_strong)
                     hit(st, 65, "break-expression-reopen", st->brk_pos);
-                else if ((mm_detect_isalpha(st->s[p->pos]) || (st->s[p->pos] == '=' && st->brk_pos == 0)) &&
-                         st->brk_pos <= 2 && st->ex_ops == 1)
+                else if (((mm_detect_isalpha(st->s[p->pos]) || (st->s[p->pos] == '=' && st->brk_pos == 0)) &&
+                          st->brk_pos <= 2 && st->ex_ops == 1) ||
+                         /* admin'||': the value concatenated into the application's string */
+                         (st->ex_ops == 1 && st->s[p->pos] == '|' && p->pos + 1 < st->n && st->s[p->pos + 1] == '|'))
                     hit(st, 55, "break-expression-reopen", st->brk_pos);
             }
             break;

@@ -141,7 +141,7 @@ static void test_sqli_shapes(void **state)
         /* EXEC of an extended procedure, a statement ended at the break, a
          * boolean then a parenthesised comparison. */
         "; exec xp_regread", "bob@example.org';", "OR (login = '", "x' and (pwd >", "'--sp_password", "or pid in (1,2)", "x' or nm like 'a%",
-        "union select name from sys.sql_logins", "'='",
+        "union select name from sys.sql_logins", "'='", "root'||'",
         "3 or least(4,5)=4", "4\xa0OR\xa0" "7=7", "FROM `acct` WHERE `acct`.`uid` = 7 LIMIT",
         /* A query-style value inside the value; a stacked SET of a variable. */
         "amt=||(k=!0)", "id=&&(nil==(", "q=or 7=7", "ref=; set @m = 1",
@@ -176,7 +176,7 @@ static void test_sqli_lookalikes(void **state)
         "or both in parallel, as here.", "or she is an owner of the work", "or something like that",
         "Python's sys.path and sys.exit()", "'--dry-run'.", "Add \"--avoid=lock\", because we",
         "voil\xc3\xa0 and more", "and I not between jobs", "from home where nothing is",
-        "r'BINARY-C-LONG|'", "outfile.write('<tt>')", "out.write('</em>')", "r'&main|&meta|&now|'", "and (self.x == other.x)", "or (self.style != '' and y)",
+        "a || b's || c", "x = 'a' || 'b'", "r'BINARY-C-LONG|'", "outfile.write('<tt>')", "out.write('</em>')", "r'&main|&meta|&now|'", "and (self.x == other.x)", "or (self.style != '' and y)",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (sqli(benign[i]) >= 50)
