@@ -25,9 +25,10 @@ static const char *const strong_cmds[] = {
     "wmic", "wscript", "xterm", "xxd", "zsh",
 };
 
-/* Short command names that are rarely words of prose. */
+/* Short command names that are rarely words of prose (and the SQLite
+ * shell's dot commands). */
 static const char *const mid_cmds[] = {
-    "alias", "bcdboot", "c89", "c99", "cd", "chdir", "cp", "dd", "del", "dir", "env", "erase", "gcc", "gdb", "ln",
+    ".databases", ".dump", ".import", ".load", ".output", ".read", ".schema", ".tables", "alias", "bcdboot", "c89", "c99", "cd", "chdir", "cp", "dd", "del", "dir", "env", "erase", "gcc", "gdb", "ln",
     "mkdir", "mv", "nano", "od", "ps", "reg", "rmt", "rmt-dump", "rmt-tar", "sed", "su", "systemctl", "tar",
     "tr", "ver", "vi", "vim", "wc", "who", "xargs",
 };
@@ -42,6 +43,11 @@ static const char *const weak_cmds[] = {
     "uniq", "unzip", "wait", "watch", "which", "write", "zip",
 };
 
+/* Language interpreters: named in prose lists as often as run. */
+static const char *const interpreters[] = {
+    "irb", "perl", "php", "python", "python2", "python3", "ruby",
+};
+
 /* Commands whose first argument is a subcommand word (net user, reg add). */
 static const char *const sub_cmds[] = {
     "net:accounts", "net:config", "net:group", "net:localgroup", "net:session", "net:share",
@@ -50,9 +56,10 @@ static const char *const sub_cmds[] = {
     "sc:stop", "wmic:process", "wmic:useraccount",
 };
 
-/* Words that run the word after them (time curl ..., sudo id). */
+/* Words that run the word after them (time curl ..., sudo id; the SQLite
+ * shell's .shell and .system; '.', which sources its argument). */
 static const char *const prefix_cmds[] = {
-    "busybox", "command", "env", "exec", "nice", "nohup", "sudo", "time", "timeout", "xargs",
+    ".", ".shell", ".system", "busybox", "command", "env", "exec", "nice", "nohup", "sudo", "time", "timeout", "xargs",
 };
 
 /* Functions of PHP, Perl, Python, Ruby and friends that run commands or code. */
@@ -93,6 +100,9 @@ typedef struct {
     bool pending_sep;
     bool pending_subst;   /* the command opens a substitution: `ping ...` */
     bool pending_second;  /* judging the second argument of a first command */
+    bool pending_shape;   /* the command word carries its own switch: dir/s */
+    bool pending_brace;   /* the command word is an item of a brace list */
+    bool brace_list;      /* inside {a,b,...}: bash runs it as a command line */
     bool in_subst;        /* the last opener was a substitution */
     size_t pending_pos;
     char pending_name[40];
@@ -100,6 +110,25 @@ typedef struct {
     int if_words;
     bool batch_quoted;    /* '%', a double quote or no ':' (code blocks end in one): batch, not code */
     bool var_cmd;         /* a $variable stood in command position */
+    bool sep_pipe;        /* the last separator was a pipe */
+    bool sep_amp;         /* the last separator was a single '&' (prose: "cats & dogs") */
+    bool sep_real;        /* command position comes from a separator, not an opener */
+    bool sep_lead;        /* the last separator opened the value: ;cmd, || cmd */
+    bool pending_pipe;    /* the pending command reads a pipe: | sh */
+    bool pending_lead;    /* the pending command follows a separator opening the value */
+    bool pending_upper;   /* the pending command word has capitals: prose names it */
+    bool pending_caps;    /* ... has no lowercase letter at all */
+    bool unknown_pending; /* an unknown lowercase name after a separator awaits an option */
+    const uint8_t *s;     /* the value */
+    size_t n;
+    size_t open_pos;      /* where the last opener (`, $(, ( ...) was */
+    size_t pending_open;  /* ... when the pending command was read */
+    int line_score;       /* a command line opening the value, judged at the next token */
+    bool line_weak;       /* ... of an ordinary-word command */
+    bool line_prose;      /* ... followed by one word of prose so far */
+    size_t line_pos;
+    char line_name[40];
+    size_t unknown_pos;
     size_t var_pos;
 } cmd_t;
 
@@ -132,6 +161,9 @@ static int cmd_kind(const char *w)
     if (n == 0)
         return K_NONE;
     if (memchr(w, '-', n) && ps_cmdlet(w))
+        return K_STRONG;
+    /* Tool families whose every member runs something: ansible-pull, chef-shell */
+    if ((n > 8 && strncmp(w, "ansible-", 8) == 0) || (n > 5 && strncmp(w, "chef-", 5) == 0))
         return K_STRONG;
     if (mm_detect_in_set(s, n, strong_cmds, sizeof strong_cmds / sizeof strong_cmds[0]))
         return K_STRONG;
@@ -196,19 +228,122 @@ static bool host_shape(const ctok_t *t)
 
 static void on_token(cmd_t *c, const ctok_t *t);
 
+/* Copies the string src into dst of capacity cap, cut to fit (no printf:
+ * this runs for every word in command position). */
+static void copy_name(char *dst, size_t cap, const char *src)
+{
+    size_t l = strlen(src);
+    if (l >= cap)
+        l = cap - 1;
+    memcpy(dst, src, l);
+    dst[l] = 0;
+}
+static void hold_line(cmd_t *c, int score);
+static bool prose_word(const ctok_t *t);
+static bool code_span(const uint8_t *s, size_t n, size_t o);
+
+/* Copies s[0..n) lowercased without quotes into w; false when it is empty,
+ * too long or holds anything but name characters. */
+static bool unquoted_word(const uint8_t *s, size_t n, char *w, size_t cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t ch = s[i];
+        if (ch == '\'' || ch == '"')
+            continue;
+        if (!mm_detect_isalnum(ch) && ch != '-' && ch != '_' && ch != '.')
+            return false;
+        if (k + 1 >= cap)
+            return false;
+        w[k++] = (char)mm_detect_lower(ch);
+    }
+    w[k] = 0;
+    return k > 0;
+}
+
+/* The command a word in command position names, beyond its normal form:
+ * a version suffix (gcc7.4, python-3.11), a switch written onto it after a
+ * separator (bcdboot/r, dir/s), or the value of a query-style assignment
+ * (cmd=curl). Fills name; *attached says the word carries an argument. */
+static int command_name(const ctok_t *t, bool after_sep, char *name, size_t cap, bool *attached)
+{
+    *attached = false;
+    copy_name(name, cap, t->norm);
+    int k = cmd_kind(name);
+    if (k != K_NONE)
+        return k;
+    size_t l = strlen(name);
+    if (t->has_eq) {
+        const char *eq = strchr(name, '=');
+        if (eq && eq > name && eq[1]) {
+            memmove(name, eq + 1, strlen(eq + 1) + 1);
+            k = cmd_kind(name);
+            return k >= K_MID ? k : K_NONE;
+        }
+        return K_NONE;
+    }
+    /* A version suffix: -9, 7.4, -3.11 (not a bracket range: tr[3-7]) */
+    size_t e = l;
+    while (e > 2 && (mm_detect_isdigit(name[e - 1]) || name[e - 1] == '.'))
+        e--;
+    bool dash = e > 3 && name[e - 1] == '-';
+    bool version = e < l && mm_detect_isdigit(name[e]) && mm_detect_isdigit(name[l - 1]) &&
+                   (dash || memchr(name + e, '.', l - e)) && !memchr(t->raw, '[', t->raw_len);
+    e -= dash;
+    if (version) {
+        name[e] = 0;
+        k = cmd_kind(name);
+        if (k >= K_MID)
+            return k;
+        name[e] = t->norm[e];
+    }
+    const uint8_t *sl = memchr(t->raw, '/', t->raw_len);
+    if (after_sep && sl && sl - t->raw >= 2) {
+        size_t sw = (size_t)(t->raw + t->raw_len - sl - 1);
+        bool alpha = sw >= 1 && sw <= 2 && mm_detect_isalpha(sl[1]) && (sw == 1 || mm_detect_isalpha(sl[2]));
+        if (alpha && unquoted_word(t->raw, (size_t)(sl - t->raw), name, cap)) {
+            k = cmd_kind(name);
+            if (k >= K_MID) {
+                *attached = true;
+                return k;
+            }
+        }
+    }
+    copy_name(name, cap, t->norm);
+    return K_NONE;
+}
+
 /* Judges a command word that has just been followed by token t. */
 static void judge_pending(cmd_t *c, const ctok_t *t)
 {
     int k = c->pending_kind;
     c->pending_kind = K_NONE;
-    bool shape = arg_shape(t);
+    bool shape = arg_shape(t) || c->pending_shape;
+    if (c->pending_brace) {
+        /* {cat,/etc/passwd}: bash expands the list into a command line */
+        chit(c, k == K_WEAK ? 65 : 75, "brace-command", c->pending_pos, c->pending_name);
+        return;
+    }
+    if (strcmp(c->pending_name, "alias") == 0 && t->kind == C_WORD && t->raw_len > 2) {
+        /* alias x=curl: a name defined to run a command */
+        const uint8_t *eq = memchr(t->raw, '=', t->raw_len);
+        char w[40];
+        if (eq && unquoted_word(eq + 1, (size_t)(t->raw + t->raw_len - eq - 1), w, sizeof w) &&
+            cmd_kind(w) != K_NONE) {
+            chit(c, 70, "alias-command", c->pending_pos, w);
+            return;
+        }
+    }
     if (t->kind == C_WORD && t->raw_len > 0 && t->raw_len < 16) {
         /* A bare number (sleep 5, ping -n 3) or a known subcommand (net user). */
         bool num = true;
         for (size_t i = 0; i < t->raw_len; i++)
             num = num && mm_detect_isdigit(t->raw[i]);
         char sc[96];
-        snprintf(sc, sizeof sc, "%s:%s", c->pending_name, t->norm);
+        size_t pl = strlen(c->pending_name), tl = strlen(t->norm);
+        memcpy(sc, c->pending_name, pl); /* both under 40 bytes: sc holds them */
+        sc[pl] = ':';
+        memcpy(sc + pl + 1, t->norm, tl + 1);
         if (mm_detect_in_set((const uint8_t *)sc, strlen(sc), sub_cmds, sizeof sub_cmds / sizeof sub_cmds[0])) {
             chit(c, 70, "command-subcommand", c->pending_pos, c->pending_name);
             return;
@@ -220,13 +355,22 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
     if (k == K_WEAK && t->kind == C_OPEN)
         shape = false;
     if (c->pending_subst && k != K_NONE) {
-        /* A command name opening a substitution: `cut x`, $(dig y) */
+        /* A command name opening a substitution: `cut x`, $(dig y); but a
+         * code span between words of prose is Markdown: "run `make` to build" */
         bool fin = t->kind == C_END || t->kind == C_SEP || t->kind == C_CLOSE || t->kind == C_OPEN;
-        chit(c, shape || fin || t->kind == C_WORD ? 70 : 45, "substitution-command", c->pending_pos, c->pending_name);
+        if (c->s[c->pending_open] == '`' && code_span(c->s, c->n, c->pending_open))
+            chit(c, 40, "code-span", c->pending_pos, c->pending_name);
+        else if (c->pending_caps)
+            /* $(MAKE), `CC`: make variables; commands are lowercase where $( runs */
+            chit(c, 40, "make-variable", c->pending_pos, c->pending_name);
+        else
+            chit(c, shape || fin || t->kind == C_WORD ? 70 : 45, "substitution-command", c->pending_pos,
+                 c->pending_name);
         return;
     }
-    /* A quoted argument that is itself a command line: trap 'rm -rf x' */
-    if (t->kind == C_WORD && t->raw_len > 3 && (t->raw[0] == '\'' || t->raw[0] == '"')) {
+    /* A quoted argument that is itself a command line: trap 'rm -rf x'
+     * (the quote goes on past the space that ended the word). */
+    if (t->kind == C_WORD && t->raw_len > 2 && (t->raw[0] == '\'' || t->raw[0] == '"')) {
         size_t e = 1;
         while (e < t->raw_len && e < 32 && (mm_detect_isalnum(t->raw[e]) || t->raw[e] == '-'))
             e++;
@@ -235,7 +379,7 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
         for (size_t q = 0; q < wl; q++)
             w[q] = (char)mm_detect_lower(t->raw[1 + q]);
         w[wl] = 0;
-        if (cmd_kind(w) >= K_MID && e < t->raw_len && t->raw[e] == ' ')
+        if (cmd_kind(w) >= K_MID && (e == t->raw_len || t->raw[e] == ' ') && wl >= 2)
             shape = true;
     }
     /* First in the value, a plain first argument may be a subcommand: look
@@ -248,46 +392,182 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
     c->pending_second = false;
     bool end = t->kind == C_END || t->kind == C_SEP || t->kind == C_CLOSE;
     if (c->pending_sep) {
-        if (k == K_STRONG)
+        /* A capitalised name or a language's interpreter alone after '&' or
+         * ';' is a list in prose: "Lua & Python", "I like Ruby; SSH". */
+        bool named = end && !c->pending_pipe && !c->pending_lead &&
+                     (c->pending_upper || mm_detect_in_set((const uint8_t *)c->pending_name, strlen(c->pending_name),
+                                                           interpreters, sizeof interpreters / sizeof interpreters[0]));
+        if (k == K_STRONG && named)
+            chit(c, 45, "separator-name", c->pending_pos, c->pending_name);
+        else if (k == K_STRONG)
             chit(c, 80, "separator-command", c->pending_pos, c->pending_name);
         else if (k == K_MID)
-            chit(c, shape || end ? 75 : 40, "separator-command", c->pending_pos, c->pending_name);
+            chit(c, shape || end || c->pending_lead ? 75 : 40, "separator-command", c->pending_pos, c->pending_name);
         else if (shape)
             chit(c, 70, "separator-command-args", c->pending_pos, c->pending_name);
+        else if (c->pending_lead && !c->pending_upper && !(t->kind == C_SEP && t->raw && t->raw[0] == '|'))
+            /* The value opens with a separator and a command: ;echo x, || set */
+            chit(c, 60, "leading-separator-command", c->pending_pos, c->pending_name);
         else
             chit(c, 30, "separator-word", c->pending_pos, c->pending_name);
     } else {
+        /* A command line opening the value is judged once the token after
+         * its first argument is seen: "rm -rf is dangerous", "ping x.com to
+         * check" and "last 7 days" go on as sentences. */
         if (k == K_STRONG && (shape || host_shape(t)))
-            chit(c, 65, "command-line", c->pending_pos, c->pending_name);
+            hold_line(c, 65);
         else if (k == K_STRONG && (t->kind == C_SEP || (t->kind == C_OPEN && t->subst)))
             chit(c, 60, "command-then-separator", c->pending_pos, c->pending_name);
         else if (k == K_STRONG)
             chit(c, 35, "command-word", c->pending_pos, c->pending_name);
         else if (k == K_MID && shape)
-            chit(c, 60, "command-line", c->pending_pos, c->pending_name);
+            hold_line(c, 60);
         else if (k == K_WEAK && (shape || host_shape(t)))
-            chit(c, 55, "command-line", c->pending_pos, c->pending_name);
+            hold_line(c, 55);
     }
+}
+
+static void hold_line(cmd_t *c, int score)
+{
+    c->line_score = score;
+    c->line_weak = c->pending_name[0] && cmd_kind(c->pending_name) == K_WEAK;
+    c->line_prose = false;
+    c->line_pos = c->pending_pos;
+    copy_name(c->line_name, sizeof c->line_name, c->pending_name);
+}
+
+/* Is t a plain word of prose: lowercase or capitalised letters (an
+ * apostrophe inside), and not itself a command name? */
+static bool prose_word(const ctok_t *t)
+{
+    char w[40];
+    size_t l = t->raw_len;
+    /* a sentence's punctuation may end the word: "check." */
+    while (l > 2 && (t->raw[l - 1] == '.' || t->raw[l - 1] == ',' || t->raw[l - 1] == ':' || t->raw[l - 1] == '!' ||
+                     t->raw[l - 1] == '?'))
+        l--;
+    if (t->kind != C_WORD || l < 2 || l >= sizeof w || !mm_detect_isalpha(t->raw[0]) ||
+        !mm_detect_isalpha(t->raw[l - 1]))
+        return false;
+    for (size_t i = 0; i < l; i++) {
+        if (!mm_detect_isalpha(t->raw[i]) && t->raw[i] != '\'')
+            return false;
+        w[i] = (char)mm_detect_lower(t->raw[i]);
+    }
+    w[l] = 0;
+    return cmd_kind(w) == K_NONE;
+}
+
+/* Is the backquote at o the opener of a Markdown code span in prose ("run
+ * `make install` to build", "the ``test`` command", "use `ls`.")? A word
+ * must follow the closing backquotes, or a word stand before the opener and
+ * punctuation follow the closer. Looks at most 80 bytes ahead. */
+static bool code_span(const uint8_t *s, size_t n, size_t o)
+{
+    size_t a = o;
+    while (a > 0 && o - a < 3 && s[a - 1] == '`')
+        a--;
+    size_t e = o + 1, lim = n - o < 80 ? n : o + 80;
+    while (e < lim && s[e] != '`' && s[e] != '\'')
+        e++; /* `quote' is the old typewriter style */
+    if (e >= lim)
+        return false;
+    size_t f = e;
+    while (f < n && f - e < 3 && (s[f] == '`' || (f == e && s[f] == '\'')))
+        f++;
+    bool word_after = f + 2 < n && s[f] == ' ' && mm_detect_isalpha(s[f + 1]) && mm_detect_isalpha(s[f + 2]);
+    bool word_before = a >= 2 && s[a - 1] == ' ' && mm_detect_isalpha(s[a - 2]);
+    bool punct_after = (f < n && (s[f] == '.' || s[f] == ',' || s[f] == ':' || s[f] == ')' || s[f] == '\'')) ||
+                       (f == n && s[e] == '\''); /* "hook for `make check'" */
+    return word_after || (word_before && punct_after);
+}
+
+/* Makes the command word t (named name, of kind k) wait for its first argument. */
+static void set_pending(cmd_t *c, int k, const ctok_t *t, const char *name, bool attached)
+{
+    c->pending_kind = k;
+    c->pending_sep = c->after_sep;
+    c->pending_subst = c->in_subst;
+    c->pending_shape = attached;
+    c->pending_brace = c->brace_list;
+    c->pending_pipe = c->after_sep && c->sep_pipe;
+    c->pending_open = c->open_pos;
+    c->pending_lead = c->after_sep && c->sep_lead;
+    c->pending_upper = false;
+    c->pending_caps = t->raw_len >= 2;
+    for (size_t i = 0; i < t->raw_len; i++) {
+        c->pending_upper |= t->raw[i] >= 'A' && t->raw[i] <= 'Z';
+        c->pending_caps &= !(t->raw[i] >= 'a' && t->raw[i] <= 'z');
+    }
+    c->pending_pos = t->pos;
+    copy_name(c->pending_name, sizeof c->pending_name, name);
+}
+
+/* Is t an option: -x or --name? */
+static bool option_shape(const ctok_t *t)
+{
+    const uint8_t *r = t->raw;
+    if (t->kind != C_WORD || t->raw_len < 2 || r[0] != '-')
+        return false;
+    return mm_detect_isalpha(r[1]) || (t->raw_len >= 3 && r[1] == '-' && mm_detect_isalpha(r[2]));
+}
+
+/* Could the raw word name a program: lowercase letters, digits, '-', '_'? */
+static bool program_name(const ctok_t *t)
+{
+    if (t->kind != C_WORD || t->raw_len < 2 || t->raw_len > 24 || !(t->raw[0] >= 'a' && t->raw[0] <= 'z'))
+        return false;
+    for (size_t i = 0; i < t->raw_len; i++) {
+        uint8_t ch = t->raw[i];
+        if (!(ch >= 'a' && ch <= 'z') && !mm_detect_isdigit(ch) && ch != '-' && ch != '_')
+            return false;
+    }
+    return true;
 }
 
 static void on_token(cmd_t *c, const ctok_t *t)
 {
+    if (c->line_score) {
+        /* After an ordinary-word command one word of prose ends it; after
+         * another command, two in a row ("rm -rf is dangerous"). */
+        if (!prose_word(t)) {
+            chit(c, c->line_score, "command-line", c->line_pos, c->line_name);
+            c->line_score = 0;
+        } else if (c->line_weak || c->line_prose) {
+            c->line_score = 0;
+        } else {
+            c->line_prose = true;
+        }
+    }
     if (c->pending_kind != K_NONE)
         judge_pending(c, t);
+    if (c->unknown_pending) {
+        /* ;lastlog -u root: a program we do not know, run with an option */
+        c->unknown_pending = false;
+        if (option_shape(t))
+            chit(c, 55, "separator-program-option", c->unknown_pos, "?");
+    }
     if (c->var_cmd && t->kind != C_VAR) {
         c->var_cmd = false;
         if (arg_shape(t) && t->kind == C_WORD && t->raw_len >= 2 && t->raw[0] == '-')
             chit(c, 60, "variable-command", c->var_pos, "$var");
     }
 
-    if (t->kind == C_OPEN)
+    if (t->kind == C_OPEN) {
         c->in_subst = t->subst;
+        c->open_pos = t->pos;
+        c->sep_real = false;
+    }
     else if (t->kind != C_WORD || !c->at_cmd)
         c->in_subst = c->in_subst && t->kind == C_WORD && t->has_eq;
     switch (t->kind) {
     case C_SEP:
         c->at_cmd = true;
         c->after_sep = true;
+        c->sep_pipe = t->raw && t->raw[0] == '|';
+        c->sep_amp = t->raw && t->raw[0] == '&' && t->raw_len == 1;
+        c->sep_real = true;
+        c->sep_lead = c->first;
         break;
     case C_OPEN:
         c->at_cmd = true;
@@ -300,8 +580,16 @@ static void on_token(cmd_t *c, const ctok_t *t)
         if (c->batch == 1 && mm_detect_word_eq(t->raw, t->raw_len, "do"))
             chit(c, 65, "batch-for", t->pos, "for..do");
         if (c->at_cmd && t->has_eq) {
-            /* NAME=value keeps command position: a=1 b=2 cmd */
+            /* NAME=value keeps command position: a=1 b=2 cmd; but a value
+             * that names a command (cmd=id) is one in a query-style value. */
             c->first = false;
+            char name[40];
+            bool attached;
+            int k = command_name(t, c->after_sep, name, sizeof name, &attached);
+            if (k != K_NONE) {
+                c->at_cmd = false;
+                set_pending(c, k, t, name, false);
+            }
             break;
         }
         if (c->at_cmd) {
@@ -321,13 +609,17 @@ static void on_token(cmd_t *c, const ctok_t *t)
                 c->at_cmd = true;
                 c->first = was_first;
             }
-            int k = cmd_kind(t->norm);
-            if (k != K_NONE) {
-                c->pending_kind = k;
-                c->pending_sep = c->after_sep;
-                c->pending_subst = c->in_subst;
-                c->pending_pos = t->pos;
-                snprintf(c->pending_name, sizeof c->pending_name, "%s", t->norm);
+            char name[40];
+            bool attached;
+            int k = command_name(t, c->after_sep, name, sizeof name, &attached);
+            /* <time>, <date>: a markup tag, not a redirection around a command */
+            bool tag = t->pos > 0 && c->s[t->pos - 1] == '<' && t->pos + t->raw_len < c->n &&
+                       c->s[t->pos + t->raw_len] == '>';
+            if (k != K_NONE && !tag)
+                set_pending(c, k, t, name, attached);
+            else if (c->after_sep && c->sep_real && !c->sep_amp && program_name(t)) {
+                c->unknown_pending = true;
+                c->unknown_pos = t->pos;
             }
             /* Wildcards standing in for a command: /???/??t, /bin/c?t */
             if (t->raw_len >= 3 && (t->raw[0] == '/' || t->raw[0] == '\\')) {
@@ -348,7 +640,7 @@ static void on_token(cmd_t *c, const ctok_t *t)
             c->batch = (t->raw_len >= 2 && (t->raw[0] == '/' || t->raw[0] == '%')) ? 1 : 0;
         } else if (c->batch == 4) {
             /* IF [NOT] EXIST|DEFINED|ERRORLEVEL ..., IF a == b, IF a GEQ b */
-            static const char *const conds[] = {"defined", "equ", "errorlevel", "exist", "geq", "gtr", "leq", "lss", "neq"};
+            static const char *const conds[] = {"cmdextversion", "defined", "equ", "errorlevel", "exist", "geq", "gtr", "leq", "lss", "neq"};
             bool cond = mm_detect_in_set(t->raw, t->raw_len, conds, sizeof conds / sizeof conds[0]) ||
                         memchr(t->raw, '%', t->raw_len) != NULL ||
                         (t->raw_len >= 2 && memmem(t->raw, t->raw_len, "==", 2) != NULL &&
@@ -407,6 +699,10 @@ static void normalise(ctok_t *t, unsigned *flags)
             i += 2; /* an empty substitution inside a name: pi$()ng */
             continue;
         }
+        if (c == '$' && i + 1 < n && (r[i + 1] == '"' || r[i + 1] == '\'')) {
+            *flags |= MM_DETECT_DEC_SHELLQUOTE;
+            continue; /* $"..." and $'...' are quotes too */
+        }
         if (c == '\'' || c == '"' || c == '\\' || c == '[' || c == ']' || c == '^' || c == '`') {
             if (c != '\\' || i + 1 == n || r[i + 1] != '\\')
                 *flags |= MM_DETECT_DEC_SHELLQUOTE;
@@ -414,7 +710,9 @@ static void normalise(ctok_t *t, unsigned *flags)
                 base = k; /* c:\windows\... */
             continue;
         }
-        if (c == '$' && i + 1 < n && (r[i + 1] == '@' || r[i + 1] == '*' || mm_detect_isdigit(r[i + 1]))) {
+        if (c == '$' && i + 1 < n && (r[i + 1] == '@' || r[i + 1] == '*' || mm_detect_isdigit(r[i + 1]) ||
+                                      ((r[i + 1] == '_' || r[i + 1] == '?' || r[i + 1] == '#') && k > 0))) {
+            /* $@ $* $1 and bash's $_ $? $# inside a name: c$@at, c$_at, c$?at */
             *flags |= MM_DETECT_DEC_SHELLQUOTE;
             i++;
             continue;
@@ -596,6 +894,57 @@ static void code_shapes(const uint8_t *s, size_t n, cmd_t *c)
     }
 }
 
+/* Passes s[from..to) on as a variable token; returns to. */
+static size_t var_token(cmd_t *c, ctok_t *t, const uint8_t *s, size_t from, size_t to)
+{
+    t->kind = C_VAR;
+    t->raw = s + from;
+    t->raw_len = to - from;
+    on_token(c, t);
+    return to;
+}
+
+/* Is v[0..n) a shell variable name? */
+static bool plain_name(const uint8_t *v, size_t n)
+{
+    if (mm_detect_isdigit(v[0]))
+        return false;
+    for (size_t k = 0; k < n; k++)
+        if (!mm_detect_isalnum(v[k]) && v[k] != '_')
+            return false;
+    return true;
+}
+
+/* Is v[0..n) NAME:offset:length (or NAME:offset)? */
+static bool substring_expansion(const uint8_t *v, size_t n)
+{
+    size_t k = 0;
+    while (k < n && (mm_detect_isalnum(v[k]) || v[k] == '_'))
+        k++;
+    if (k == 0 || k >= n || v[k] != ':' || k + 1 >= n || !mm_detect_isdigit(v[k + 1]))
+        return false;
+    for (k++; k < n; k++)
+        if (!mm_detect_isdigit(v[k]) && v[k] != ':' && v[k] != '-' && v[k] != ' ')
+            return false;
+    return true;
+}
+
+/* Is s[i] == '{' a bash brace list, {a,b} with a comma and no space, closed
+ * within 64 bytes? */
+static bool brace_list_at(const uint8_t *s, size_t n, size_t i)
+{
+    bool comma = false;
+    for (size_t k = i + 1; k < n && k - i < 64; k++) {
+        if (s[k] == '}')
+            return comma;
+        if (s[k] == ',')
+            comma = true;
+        else if (mm_detect_isspace(s[k]) || s[k] == '{' || s[k] == ':')
+            return false;
+    }
+    return false;
+}
+
 int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *flags)
 {
     cmd_t c;
@@ -603,10 +952,13 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
     memset(hit, 0, sizeof *hit);
     c.at_cmd = true;
     c.first = true;
+    c.s = s;
+    c.n = n;
     c.batch_quoted = memchr(s, '%', n) != NULL || memchr(s, '"', n) != NULL || !memchr(s, ':', n);
     ctok_t t;
     size_t i = 0;
     int brace = 0;
+    unsigned ticks = 0;
     unsigned f = 0;
     /* Leading quotes and spaces belong to the context the value ends. */
     while (i < n && (s[i] == '\'' || s[i] == '"' || s[i] == ' ' || s[i] == '\t'))
@@ -643,21 +995,29 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
                 i += 2;
             } else {
                 t.kind = C_SEP;
-                i += (i + 1 < n && s[i + 1] == ch && (ch == '|' || ch == '&')) ? 2 : 1;
+                t.raw = s + i;
+                t.raw_len = (i + 1 < n && s[i + 1] == ch && (ch == '|' || ch == '&')) ? 2 : 1;
+                i += t.raw_len;
             }
             on_token(&c, &t);
             continue;
         }
         if (ch == '`') {
-            t.kind = C_OPEN;
-            t.subst = true;
+            /* Backquotes pair up: the second one closes the substitution */
+            ticks++;
+            t.kind = (ticks & 1) ? C_OPEN : C_CLOSE;
+            t.subst = ticks & 1;
             i++;
             on_token(&c, &t);
             continue;
         }
         if (ch == '(' || ch == '{') {
-            if (ch == '{')
+            if (ch == '{') {
                 brace++;
+                /* A list glued to a name (SEEK_{SET,END}) expands a name, not a command */
+                c.brace_list = (i == 0 || !(mm_detect_isalnum(s[i - 1]) || s[i - 1] == '_')) &&
+                               brace_list_at(s, n, i);
+            }
             t.kind = C_OPEN;
             t.raw = s + i;
             t.raw_len = 1;
@@ -668,6 +1028,8 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
         if (ch == ')' || ch == '}') {
             if (ch == '}' && brace > 0)
                 brace--;
+            if (ch == '}')
+                c.brace_list = false;
             t.kind = C_CLOSE;
             i++;
             on_token(&c, &t);
@@ -711,6 +1073,16 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
                     /* ${IFS} is a word break */
                     continue;
                 }
+                /* ${NAME} is $NAME: it may stand in command position (${SHELL} -c) */
+                if (e && e > s + i + 2 && plain_name(s + i + 2, (size_t)(e - s) - i - 2)) {
+                    i = var_token(&c, &t, s, i, end);
+                    continue;
+                }
+                /* ${NAME:n:m} cuts characters out of a variable: ${PATH:0:1} is a slash */
+                if (e && substring_expansion(s + i + 2, (size_t)(e - s) - i - 2)) {
+                    f |= MM_DETECT_DEC_SHELLQUOTE;
+                    chit(&c, 65, "substring-expansion", i, "${:n:m}");
+                }
                 /* ${...} may hold a substitution (${`id`}) or a lookup
                  * (${jndi:...}): tokenise inside it. */
                 t.kind = C_VAR;
@@ -728,15 +1100,13 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
                     i += 2;
                 continue;
             }
-            if (mm_detect_isalpha(nx) || nx == '_') {
+            if (mm_detect_isalpha(nx) || nx == '_' ||
+                (nx == '0' && c.at_cmd && i + 3 < n && s[i + 2] == ' ' && s[i + 3] == '-')) {
+                /* $name, and $0 (the shell itself) run with an option; not $100 */
                 size_t k = i + 1;
                 while (k < n && (mm_detect_isalnum(s[k]) || s[k] == '_'))
                     k++;
-                t.kind = C_VAR;
-                t.raw = s + i;
-                t.raw_len = k - i;
-                i = k;
-                on_token(&c, &t);
+                i = var_token(&c, &t, s, i, k);
                 continue;
             }
         }
@@ -746,11 +1116,7 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
             while (k < n && k - i < 40 && (mm_detect_isalnum(s[k]) || s[k] == '_' || s[k] == '(' || s[k] == ')'))
                 k++;
             if (k < n && s[k] == '%' && k > i + 1) {
-                t.kind = C_VAR;
-                t.raw = s + i;
-                t.raw_len = k + 1 - i;
-                i = k + 1;
-                on_token(&c, &t);
+                i = var_token(&c, &t, s, i, k + 1);
                 continue;
             }
         }

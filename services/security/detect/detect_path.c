@@ -49,7 +49,7 @@ static bool target(const char *prev, size_t pn, const char *seg, size_t sn)
                seg_eq(seg, sn, "system.ini") || seg_eq(seg, sn, "panther");
     if (seg_eq(prev, pn, "var") )
         return seg_eq(seg, sn, "log") || seg_eq(seg, sn, "www") || seg_eq(seg, sn, "mail");
-    if (seg_eq(prev, pn, "inetpub") || seg_eq(prev, pn, "wwwroot"))
+    if (seg_eq(prev, pn, "inetpub") || seg_eq(prev, pn, "wwwroot") || seg_eq(prev, pn, "web-inf"))
         return true;
     if (seg_eq(prev, pn, "root") || seg_eq(prev, pn, ".ssh"))
         return seg_eq(seg, sn, ".ssh") || seg_eq(seg, sn, "id_rsa") || seg_eq(seg, sn, "authorized_keys") ||
@@ -92,6 +92,54 @@ static size_t dotdot_runs(const uint8_t *s, size_t n)
     return best;
 }
 
+/* Is there a dot-dot in the 12 bytes before i, with no space after it?
+ * (..%c1%pcboot.ini: junk that decoded to a letter still separates.) */
+static bool dotdot_before(const uint8_t *s, size_t i)
+{
+    for (size_t b = 1; b <= 12 && b < i; b++) {
+        if (mm_detect_isspace(s[i - b]))
+            return false;
+        if (s[i - b] == '.' && s[i - b - 1] == '.')
+            return true;
+    }
+    return false;
+}
+
+/* A file name that holds secrets or reveals the system: configuration,
+ * credentials, logs, backups, keys (config.inc.php, .passwd, error.log). */
+static bool sensitive_file(const char *seg, size_t sn)
+{
+    static const char *const stems[] = {"config", "passwd", "secret", "credential", "install", "shadow"};
+    static const char *const exts[] = {"bak", "cnf", "conf", "db", "env", "inc", "ini", "key", "log", "pem", "sql"};
+    const char *dot = memchr(seg, '.', sn);
+    if (!dot)
+        return false;
+    for (size_t k = 0; k < sizeof stems / sizeof stems[0]; k++) {
+        size_t l = strlen(stems[k]);
+        for (size_t j = 0; j + l <= sn; j++)
+            if (memcmp(seg + j, stems[k], l) == 0)
+                return true;
+    }
+    const char *ext = seg + sn;
+    while (ext > seg && ext[-1] != '.')
+        ext--;
+    size_t el = (size_t)(seg + sn - ext);
+    for (size_t k = 0; k < sizeof exts / sizeof exts[0]; k++)
+        if (el == strlen(exts[k]) && memcmp(ext, exts[k], el) == 0)
+            return true;
+    return false;
+}
+
+/* A target with something glued after it, as a NUL byte that truncates the
+ * name leaves it once removed: passwd<NUL>index.html -> passwdindex.html. */
+static bool target_truncated(const char *prev, size_t pn, const char *seg, size_t sn)
+{
+    for (size_t k = 3; k + 2 < sn; k++)
+        if (memchr(seg + k, '.', sn - k) && target(prev, pn, seg, k))
+            return true;
+    return false;
+}
+
 /* Finds a well-known target whose parts are joined by junk instead of a
  * slash (etc%c1%pcpasswd, windows0x5csystem32, ?.%bg%qfboot.ini): the second
  * part with its first part at most 10 bytes before it and no space between.
@@ -122,7 +170,7 @@ static size_t loose_target(const uint8_t *s, size_t n)
             if (i + wl < n && mm_detect_isalpha(s[i + wl]))
                 continue;
             if (!pr->first) {
-                if (!mm_detect_isspace(s[i - 1]) && !mm_detect_isalnum(s[i - 1]))
+                if ((!mm_detect_isspace(s[i - 1]) && !mm_detect_isalnum(s[i - 1])) || dotdot_before(s, i))
                     return i + wl;
                 continue;
             }
@@ -139,11 +187,12 @@ static size_t loose_target(const uint8_t *s, size_t n)
 }
 
 /* Stream wrappers that read local files or run code when included:
- * php://filter, phar://, expect://, zip://, file:// anywhere in the value. */
+ * php://filter, phar://, expect://, zip://, file://, data:// anywhere in the
+ * value (the scheme may end it: expect://id). */
 static bool wrapper_at(const uint8_t *s, size_t n, size_t *pos)
 {
-    static const char *const w[] = {"php://", "phar://", "expect://", "zip://", "file://", "glob://"};
-    for (size_t i = 0; i + 6 <= n; i++) {
+    static const char *const w[] = {"php://", "phar://", "expect://", "zip://", "file://", "glob://", "data://"};
+    for (size_t i = 0; i + 3 <= n; i++) {
         if (s[i] != ':' || i + 3 > n || s[i + 1] != '/' || s[i + 2] != '/')
             continue;
         for (size_t k = 0; k < sizeof w / sizeof w[0]; k++) {
@@ -160,6 +209,15 @@ static bool wrapper_at(const uint8_t *s, size_t n, size_t *pos)
     return false;
 }
 
+/* 1: a byte that makes a value path-like (so do all non-ASCII bytes); 2: a
+ * control byte (two make it so); 3: '0', which may start a spelled 0x2f. */
+static const uint8_t pathish_tab[128] = {
+    [0x01] = 2, [0x02] = 2, [0x03] = 2, [0x04] = 2, [0x05] = 2, [0x06] = 2, [0x07] = 2, [0x08] = 2,
+    [0x0e] = 2, [0x0f] = 2, [0x10] = 2, [0x11] = 2, [0x12] = 2, [0x13] = 2, [0x14] = 2, [0x15] = 2,
+    [0x16] = 2, [0x17] = 2, [0x18] = 2, [0x19] = 2, [0x1a] = 2, [0x1b] = 2, [0x1c] = 2, [0x1d] = 2,
+    [0x1e] = 2, [0x1f] = 2, ['.'] = 1, ['/'] = 1, ['\\'] = 1, ['%'] = 1, ['?'] = 1, ['0'] = 3,
+};
+
 int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
 {
     char seg[32], prev[32];
@@ -169,13 +227,28 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
     bool tgt = false, absolute = false, started = false;
     size_t tgt_pos = 0;
     size_t seg_start = 0;
+    size_t path_climbs = 0;   /* climbs since the current path started */
+    bool sens = false;        /* a sensitive file reached after a climb */
+    bool hex_sep = false;     /* "2f" stood for a slash after a dot-dot: ..2fetc2fpasswd */
+    bool after_sep = false;   /* the current segment follows a slash */
+    bool tgt_path = false;    /* a target was reached inside a path, not named alone */
     memset(hit, 0, sizeof *hit);
     /* Every shape below needs a dot, a slash, a backslash, a percent sign,
-     * a question mark or a non-ASCII byte; plain words cannot be a path. */
+     * a question mark, a spelled 0x.., a control or non-ASCII byte (junk
+     * separators); plain words cannot be a path. */
     bool pathish = false;
+    size_t ctl = 0;
     for (size_t k = 0; k < n && !pathish; k++) {
         uint8_t c = s[k];
-        pathish = c == '.' || c == '/' || c == '\\' || c == '%' || c == '?' || c >= 0x80;
+        if (c >= 0x80) {
+            pathish = true;
+            break;
+        }
+        if (!pathish_tab[c])
+            continue;
+        ctl += pathish_tab[c] == 2;
+        pathish = pathish_tab[c] == 1 || ctl >= 2 ||
+                  (c == '0' && k + 2 < n && (s[k + 1] | 32) == 'x' && (s[k + 2] == '2' || s[k + 2] == '5'));
     }
     if (!pathish)
         return 0;
@@ -193,6 +266,11 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
     while (i <= n) {
         size_t at = i;
         int c = i < n ? path_char(s, n, &i) : '/';
+        if (c == '2' && i < n && (s[i] | 32) == 'f' && sl > 0 && ((seg_dots && sl >= 2) || hex_sep)) {
+            hex_sep = true;
+            i++;
+            c = '/';
+        }
         if (i == n && at == n)
             i++;
         bool sep = c == '/';
@@ -223,16 +301,22 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
                 dotdots++;
                 if (first_dd == SIZE_MAX)
                     first_dd = seg_start;
-                if (depth > 0)
+                if (depth > 0) {
                     depth--;
-                else
+                } else {
                     climbs++;
+                    path_climbs += sl == 2; /* "..." before a path is an ellipsis */
+                }
             } else if (!(seg_dots && sl == 1)) {
-                if (!seg_long && target(prev, pl, seg, sl) && (sep || restart || at >= n)) {
+                if (!seg_long && (sep || restart || at >= n) &&
+                    (target(prev, pl, seg, sl) || (dotdots && target_truncated(prev, pl, seg, sl)))) {
                     if (!tgt)
                         tgt_pos = seg_start;
                     tgt = true;
+                    tgt_path |= after_sep || pl > 0 || path_climbs > 0;
                 }
+                if (!seg_long && path_climbs && (!sep || at >= n) && sensitive_file(seg, sl))
+                    sens = true;
                 depth++;
                 segs++;
             }
@@ -247,15 +331,21 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
         seg_long = false;
         seg_dots = true;
         started = false;
+        after_sep = sep && at < n;
         if (restart) {
             /* A new path may start here: reset the depth, keep the counts. */
             depth = 0;
             pl = 0;
+            path_climbs = 0;
         }
     }
     int score = 0;
     const char *rule = NULL;
     size_t pos = first_dd != SIZE_MAX ? first_dd : 0;
+    /* A target named in prose ("edit php.ini and restart", "see ../ for
+     * config.ini") is no path: it must follow a slash or a climb, or be the
+     * whole value. */
+    tgt = tgt && (tgt_path || absolute || !memchr(s, ' ', n));
     if (climbs >= 3 || (climbs >= 1 && tgt)) {
         score = 80;
         rule = "climb-above-root";
@@ -281,6 +371,9 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
     } else if (loose_target(s, n)) {
         score = 60;
         rule = "system-path-obfuscated";
+    } else if (climbs == 1 && sens) {
+        score = 55;
+        rule = "climb-to-sensitive-file";
     } else if (climbs == 1) {
         score = 35;
         rule = "dot-dot";

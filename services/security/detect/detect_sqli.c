@@ -22,6 +22,8 @@ enum {
     W_NONE = 0, W_SELECT, W_INSERT, W_UPDATE, W_DELETE, W_DDL, W_EXEC, W_DECLARE,
     W_WAITFOR, W_SHUTDOWN, W_FROM, W_INTO, W_VALUES, W_SET, W_OBJECT, W_ORDER, W_GROUP,
     W_BY, W_HAVING, W_LIMIT, W_OUTFILE, W_DELAY, W_WHERE, W_ALL, W_DANGER, W_SQLFN, W_SQLVAR,
+    W_CASE, W_WHEN, W_THEN, W_SETOP, W_TYPE,
+    S_OPEN = 200,  /* a T_STR that runs to the end of the value: the application closes it */
 };
 
 typedef struct {
@@ -36,14 +38,19 @@ static const kw_t kws[] = {
     {"all", T_KEY, W_ALL}, {"alter", T_STMT, W_DDL},
     {"and", T_LOGIC, 0}, {"as", T_KEY, 0},
     {"ascii", T_FUNC, W_SQLFN}, {"benchmark", T_FUNC, W_DANGER},
-    {"between", T_CMP, 0}, {"binary", T_OP, 0},
-    {"by", T_KEY, W_BY}, {"case", T_KEY, 0},
+    {"between", T_CMP, 0}, {"bigint", T_WORD, W_TYPE},
+    {"binary", T_OP, 0}, {"bool", T_WORD, W_TYPE}, {"boolean", T_WORD, W_TYPE},
+    {"by", T_KEY, W_BY}, {"case", T_KEY, W_CASE},
     {"cast", T_FUNC, W_SQLFN}, {"char", T_FUNC, W_SQLFN},
-    {"chr", T_FUNC, W_SQLFN}, {"coalesce", T_FUNC, W_SQLFN},
-    {"compress", T_FUNC, W_SQLFN}, {"concat", T_FUNC, W_SQLFN},
-    {"concat_ws", T_FUNC, W_SQLFN}, {"conv", T_FUNC, W_SQLFN},
+    {"charset", T_FUNC, W_SQLFN}, {"chr", T_FUNC, W_SQLFN},
+    {"coalesce", T_FUNC, W_SQLFN}, {"coercibility", T_FUNC, W_SQLFN},
+    {"collation", T_FUNC, W_SQLFN}, {"compress", T_FUNC, W_SQLFN},
+    {"concat", T_FUNC, W_SQLFN}, {"concat_ws", T_FUNC, W_SQLFN},
+    {"connection_id", T_FUNC, W_SQLFN}, {"conv", T_FUNC, W_SQLFN},
     {"convert", T_FUNC, W_SQLFN}, {"crc32", T_FUNC, W_SQLFN},
-    {"create", T_STMT, W_DDL}, {"current_user", T_KEY, W_SQLVAR},
+    {"create", T_STMT, W_DDL}, {"current_date", T_KEY, W_SQLVAR},
+    {"current_time", T_KEY, W_SQLVAR}, {"current_timestamp", T_KEY, W_SQLVAR},
+    {"current_user", T_KEY, W_SQLVAR},
     {"database", T_KEY, W_OBJECT}, {"dbms_pipe.receive_message", T_FUNC, W_DANGER},
     {"declare", T_STMT, W_DECLARE}, {"delay", T_KEY, W_DELAY},
     {"delete", T_STMT, W_DELETE}, {"desc", T_STMT, 0},
@@ -51,36 +58,42 @@ static const kw_t kws[] = {
     {"div", T_OP, 0}, {"drop", T_STMT, W_DDL},
     {"dual", T_SYS, 0}, {"dumpfile", T_KEY, W_OUTFILE},
     {"else", T_KEY, 0}, {"elt", T_FUNC, W_SQLFN},
-    {"end", T_KEY, 0}, {"exec", T_STMT, W_EXEC},
+    {"end", T_KEY, 0}, {"except", T_WORD, W_SETOP}, {"exec", T_STMT, W_EXEC},
     {"execute", T_STMT, W_EXEC}, {"exists", T_FUNC, W_SQLFN},
     {"exp", T_FUNC, W_SQLFN}, {"extractvalue", T_FUNC, W_DANGER},
     {"false", T_NUM, 0}, {"floor", T_FUNC, W_SQLFN},
     {"from", T_KEY, W_FROM}, {"function", T_KEY, W_OBJECT},
-    {"glob", T_CMP, 0}, {"group", T_KEY, W_GROUP},
+    {"glob", T_CMP, 0},
+    {"greatest", T_FUNC, W_SQLFN}, {"group", T_KEY, W_GROUP},
     {"group_concat", T_FUNC, W_SQLFN}, {"having", T_KEY, W_HAVING},
     {"hex", T_FUNC, W_SQLFN}, {"if", T_FUNC, 0},
     {"ifnull", T_FUNC, W_SQLFN}, {"iif", T_FUNC, W_SQLFN},
     {"in", T_CMP, 0}, {"index", T_KEY, W_OBJECT},
     {"infile", T_KEY, W_OUTFILE}, {"information_schema", T_SYS, 1},
     {"insert", T_STMT, W_INSERT}, {"instr", T_FUNC, W_SQLFN},
-    {"into", T_KEY, W_INTO}, {"is", T_CMP, 0},
-    {"isnull", T_FUNC, W_SQLFN}, {"json_extract", T_FUNC, W_SQLFN},
-    {"left", T_FUNC, W_SQLFN}, {"length", T_FUNC, W_SQLFN},
+    {"int", T_WORD, W_TYPE}, {"integer", T_WORD, W_TYPE},
+    {"intersect", T_WORD, W_SETOP}, {"into", T_KEY, W_INTO}, {"is", T_CMP, 0},
+    {"isnull", T_FUNC, W_SQLFN}, {"json", T_WORD, W_TYPE},
+    {"json_extract", T_FUNC, W_SQLFN}, {"jsonb", T_WORD, W_TYPE},
+    {"last_insert_id", T_FUNC, W_SQLFN},
+    {"least", T_FUNC, W_SQLFN}, {"left", T_FUNC, W_SQLFN}, {"length", T_FUNC, W_SQLFN},
     {"like", T_CMP, 0}, {"limit", T_KEY, W_LIMIT},
     {"load", T_STMT, W_DDL}, {"load_file", T_FUNC, W_DANGER},
+    {"localtime", T_KEY, W_SQLVAR}, {"localtimestamp", T_KEY, W_SQLVAR},
     {"locate", T_FUNC, W_SQLFN}, {"lpad", T_FUNC, W_SQLFN},
     {"ltrim", T_FUNC, W_SQLFN}, {"make_set", T_FUNC, W_SQLFN},
     {"md5", T_FUNC, W_SQLFN}, {"mid", T_FUNC, W_SQLFN},
     {"mod", T_OP, 0}, {"msysobjects", T_SYS, 1},
     {"mysql.user", T_SYS, 1}, {"name_const", T_FUNC, W_DANGER},
     {"not", T_OP, 0}, {"null", T_NUM, 0},
-    {"nullif", T_FUNC, W_SQLFN}, {"or", T_LOGIC, 0},
+    {"nullif", T_FUNC, W_SQLFN}, {"numeric", T_WORD, W_TYPE}, {"or", T_LOGIC, 0},
     {"ord", T_FUNC, W_SQLFN}, {"order", T_KEY, W_ORDER},
     {"outfile", T_KEY, W_OUTFILE}, {"pg_catalog", T_SYS, 1},
     {"pg_shadow", T_SYS, 1}, {"pg_sleep", T_FUNC, W_DANGER},
     {"pg_user", T_SYS, 1}, {"pi", T_FUNC, W_SQLFN},
     {"procedure", T_KEY, W_OBJECT}, {"rand", T_FUNC, W_SQLFN},
-    {"randomblob", T_FUNC, W_DANGER}, {"regexp", T_CMP, 0},
+    {"randomblob", T_FUNC, W_DANGER}, {"regclass", T_WORD, W_TYPE},
+    {"regexp", T_CMP, 0},
     {"reverse", T_FUNC, W_SQLFN}, {"right", T_FUNC, W_SQLFN},
     {"rlike", T_CMP, 0}, {"rpad", T_FUNC, W_SQLFN},
     {"rtrim", T_FUNC, W_SQLFN}, {"schema", T_KEY, W_OBJECT},
@@ -94,15 +107,16 @@ static const kw_t kws[] = {
     {"sysdatabases", T_SYS, 1}, {"sysdate", T_FUNC, W_SQLFN},
     {"sysobjects", T_SYS, 1}, {"system_user", T_KEY, W_SQLVAR},
     {"sysusers", T_SYS, 1}, {"table", T_KEY, W_OBJECT},
-    {"then", T_KEY, 0}, {"true", T_NUM, 0},
+    {"text", T_WORD, W_TYPE}, {"then", T_KEY, W_THEN}, {"true", T_NUM, 0},
     {"truncate", T_STMT, W_DDL}, {"unhex", T_FUNC, W_SQLFN},
     {"union", T_UNION, 0}, {"update", T_STMT, W_UPDATE},
     {"updatexml", T_FUNC, W_DANGER}, {"user", T_KEY, W_OBJECT},
     {"utl_http.request", T_FUNC, W_DANGER}, {"utl_inaddr.get_host_address", T_FUNC, W_DANGER},
     {"utl_inaddr.get_host_name", T_FUNC, W_DANGER}, {"uuid", T_FUNC, W_SQLFN},
-    {"values", T_KEY, W_VALUES}, {"version", T_FUNC, W_SQLFN},
+    {"values", T_KEY, W_VALUES}, {"varchar", T_WORD, W_TYPE},
+    {"version", T_FUNC, W_SQLFN},
     {"view", T_KEY, W_OBJECT}, {"waitfor", T_STMT, W_WAITFOR},
-    {"when", T_KEY, 0}, {"where", T_KEY, W_WHERE},
+    {"when", T_KEY, W_WHEN}, {"where", T_KEY, W_WHERE},
     {"xor", T_LOGIC, 0}, {"xp_cmdshell", T_FUNC, W_DANGER},
 };
 
@@ -201,6 +215,17 @@ static size_t line_end(const uint8_t *s, size_t n, size_t i)
     return nl ? (size_t)(nl - s) + 1 : n;
 }
 
+/* Is w[0..n) one of MSSQL's sys.* catalog views (not Python's sys.path)? */
+static bool mssql_view(const uint8_t *w, size_t n)
+{
+    static const char *const views[] = {
+        "all_columns", "all_objects", "columns", "configurations", "database_principals", "databases",
+        "objects", "procedures", "schemas", "server_principals", "sql_logins", "syscolumns",
+        "sysdatabases", "syslogins", "sysobjects", "sysusers", "tables", "types", "views",
+    };
+    return (n > 3 && mm_detect_word_eq(w, 3, "dm_")) || mm_detect_in_set(w, n, views, sizeof views / sizeof views[0]);
+}
+
 /* master..xp_cmdshell, dbo.sp_executesql */
 static bool last_component_xp(const uint8_t *w, size_t n)
 {
@@ -208,6 +233,35 @@ static bool last_component_xp(const uint8_t *w, size_t n)
     while (b > 0 && w[b - 1] != '.')
         b--;
     return b > 0 && n - b >= 4 && (mm_detect_word_eq(w + b, 3, "xp_") || mm_detect_word_eq(w + b, 3, "sp_"));
+}
+
+/* A keyword cut in two by an inline comment ("uni", an empty comment, "on"):
+ * the word at s[i..*k) is not one, but joined with the word right after a
+ * short comment without spaces it is. Moves *k past the second part and returns the keyword. */
+static const kw_t *split_keyword(const uint8_t *s, size_t n, size_t i, size_t *k, unsigned *flags)
+{
+    size_t a = *k;
+    if (a + 4 > n || s[a] != '/' || s[a + 1] != '*' || a - i > 16)
+        return NULL;
+    size_t e = a + 2;
+    while (e + 1 < n && e - a < 16 && !(s[e] == '*' && s[e + 1] == '/') && !mm_detect_isspace(s[e]))
+        e++;
+    if (e + 1 >= n || s[e] != '*' || s[e + 1] != '/')
+        return NULL;
+    size_t b = e + 2, m = b;
+    while (m < n && m - b < 16 && mm_detect_isalpha(s[m]))
+        m++;
+    if (m == b || (m < n && is_word(s[m])))
+        return NULL;
+    uint8_t w[34];
+    memcpy(w, s + i, a - i);
+    memcpy(w + (a - i), s + b, m - b);
+    const kw_t *kw = kw_find(w, (a - i) + (m - b));
+    if (!kw || kw->type == T_WORD)
+        return NULL;
+    *flags |= MM_DETECT_DEC_SQLCOMMENT;
+    *k = m;
+    return kw;
 }
 
 static bool lex_next(lexer_t *lx, tok_t *t)
@@ -253,7 +307,40 @@ static bool lex_next(lexer_t *lx, tok_t *t)
             k++;
         }
         t->type = c == '`' ? T_WORD : T_STR;
+        if (k >= n && c != '`')
+            t->sub = S_OPEN;
+        if (c == '`' && k < n) {
+            /* A quoted identifier is still the name it quotes: `information_schema` */
+            const kw_t *kw = kw_find(s + i + 1, k - i - 1);
+            if (kw && kw->type == T_SYS)
+                t->type = T_SYS, t->sub = kw->sub;
+        }
         lx->i = k < n ? k + 1 : n;
+        if (c == '`') {
+            /* `db`.`table` and `t`.col are one qualified name */
+            size_t j = lx->i;
+            while (j + 1 < n && s[j] == '.' && j - i < 256) {
+                if (s[j + 1] == '`') {
+                    const uint8_t *q = memchr(s + j + 2, '`', n - j - 2);
+                    if (!q)
+                        break;
+                    j = (size_t)(q - s) + 1;
+                } else if (is_word(s[j + 1])) {
+                    j++;
+                    while (j < n && is_word(s[j]))
+                        j++;
+                } else {
+                    break;
+                }
+            }
+            lx->i = j;
+        }
+        return true;
+    }
+    if (c == '\\' && i + 1 < n && s[i + 1] == 'N' && (i + 2 == n || !is_word(s[i + 2]))) {
+        /* MySQL's \N is NULL */
+        t->type = T_NUM;
+        lx->i = i + 2;
         return true;
     }
     if (c == '[') {
@@ -303,21 +390,30 @@ static bool lex_next(lexer_t *lx, tok_t *t)
     }
     if (is_word(c)) {
         size_t k = i + 1;
-        while (k < n && (is_word(s[k]) || (s[k] == '.' && k + 1 < n && (is_word(s[k + 1]) || s[k + 1] == '.'))))
+        /* A dot joins names (db.table); before a digit it starts a number: select.1 */
+        while (k < n && (is_word(s[k]) || (s[k] == '.' && k + 1 < n && !mm_detect_isdigit(s[k + 1]) &&
+                                           (is_word(s[k + 1]) || s[k + 1] == '.')))) {
+            /* A Latin-1 no-break space after ASCII ends the word: AND<A0>1 */
+            if (s[k] == 0xA0 && s[k - 1] < 0x80)
+                break;
             k++;
+        }
         /* N'..', x'..', _utf8'..' are strings with a prefix. */
         if (k < n && s[k] == '\'' && (k - i <= 1 || s[i] == '_')) {
             lx->i = k;
             return lex_next(lx, t);
         }
         const kw_t *kw = kw_find(s + i, k - i);
+        if (!kw)
+            kw = split_keyword(s, n, i, &k, lx->flags);
         if (!kw) {
             /* A qualified name counts as its catalog: information_schema.tables. */
             const uint8_t *dot = memchr(s + i, '.', k - i);
             if (dot) {
                 const kw_t *q = kw_find(s + i, (size_t)(dot - (s + i)));
                 size_t pl = (size_t)(dot - (s + i));
-                if ((q && q->type == T_SYS && q->sub == 1) || mm_detect_word_eq(s + i, pl, "sys") ||
+                if ((q && q->type == T_SYS && q->sub == 1) ||
+                    (mm_detect_word_eq(s + i, pl, "sys") && mssql_view(dot + 1, (size_t)(s + k - dot - 1))) ||
                     mm_detect_word_eq(s + i, pl, "sysibm") || mm_detect_word_eq(s + i, pl, "sysmaster") ||
                     mm_detect_word_eq(s + i, pl, "syscat") ||
                     mm_detect_word_eq(s + i, pl, "all_tables"))
@@ -348,10 +444,12 @@ static bool lex_next(lexer_t *lx, tok_t *t)
         if (kw) {
             t->type = kw->type;
             t->sub = kw->sub;
-            if (call && (kw->type == T_KEY || kw->type == T_SYS) && kw->sub == W_OBJECT)
+            if (call && (kw->type == T_KEY || kw->type == T_SYS) && (kw->sub == W_OBJECT || kw->sub == W_SQLVAR))
                 t->type = T_FUNC;
+            if (call && kw->type == T_WORD)
+                t->type = T_FUNC, t->sub = 0;
             if (!call && kw->type == T_FUNC)
-                t->type = T_WORD, t->sub = 0;
+                t->type = T_WORD, t->sub = kw->sub == W_DANGER && kw->w[0] == 'x' ? W_DANGER : 0;
         } else if (k - i >= 4 && (mm_detect_word_eq(s + i, 3, "xp_") || mm_detect_word_eq(s + i, 3, "sp_") ||
                                   last_component_xp(s + i, k - i))) {
             t->type = T_FUNC;
@@ -426,6 +524,14 @@ typedef struct {
     bool unit_quote;      /* the breaking quote follows a digit: 4" is inches */
     bool prose;           /* two plain words in a row were seen */
     unsigned sqlish;      /* operators, parentheses, SQL functions seen */
+    int ex;               /* expression reader: EX_* */
+    unsigned ex_ops;      /* binary operators read */
+    unsigned ex_operands; /* operands read after the break */
+    unsigned ex_depth;    /* open parentheses */
+    bool ex_words;        /* a bare word was an operand */
+    bool ex_logic, ex_cmp;/* AND/OR/XOR and a comparison were operators */
+    bool ex_strong;       /* an operator other than '-' and '|' (names, regex alternations) */
+    size_t brk_pos;       /* the quote the value breaks out of (quoted context) */
     const uint8_t *s;
     size_t n;
     int score;
@@ -476,11 +582,279 @@ static bool short_comment(const uint8_t *s, size_t n, size_t pos)
     return text <= 3;
 }
 
+/* The expression reader: from the break (or the start of an unquoted
+ * value) it follows operand, operator, operand... with parentheses and calls,
+ * and dies on anything else (two words in a row, a stray token). */
+enum { EX_DEAD = 0, EX_OPERAND, EX_OPERATOR, EX_CALL };
+
+/* How many space-separated words follow pos (counting to 3). */
+static int words_after(const uint8_t *s, size_t n, size_t pos)
+{
+    int w = 0;
+    for (size_t i = pos + 1; i < n && w < 3; i++)
+        if (mm_detect_isspace(s[i - 1]) && mm_detect_isalpha(s[i]))
+            w++;
+    return w;
+}
+
+/* The text of a string reopened at pos to the end of the value: a few
+ * characters of a literal, not more text or another quote. */
+static bool short_tail(const uint8_t *s, size_t n, size_t pos)
+{
+    if (n - pos > 7)
+        return false;
+    for (size_t i = pos + 1; i < n; i++)
+        if (s[i] == '\'' || s[i] == '"' || s[i] == '&' || s[i] == '=')
+            return false;
+    return true;
+}
+
+/* A comment that ends the value with at most one character of text. */
+static bool bare_comment(const uint8_t *s, size_t n, size_t pos)
+{
+    size_t i = pos + ((s[pos] == '#') ? 1 : 2), text = 0;
+    for (; i < n; i++)
+        if (!mm_detect_isspace(s[i]))
+            text++;
+    return text <= 1;
+}
+
+/* Does the operator token t compute in SQL rather than join a name or a
+ * regex (BINARY-C-LONG|), spell markup (<tt>, </tt>) or a reference (&x)? */
+static bool strong_operator(const uint8_t *s, size_t n, const tok_t *t)
+{
+    uint8_t ch = s[t->pos];
+    if (ch == '-' || (ch == '|' && (t->pos + 1 >= n || s[t->pos + 1] != '|')) || (ch | 32) == 'b')
+        return false; /* BINARY only casts */
+    if (ch == '<' && t->pos + 1 < n && (mm_detect_isalpha(s[t->pos + 1]) || s[t->pos + 1] == '/'))
+        return false; /* <tag, </tag */
+    if (ch == '/' && t->pos > 0 && s[t->pos - 1] == '<')
+        return false;
+    if (ch == '&' && t->pos + 1 < n && mm_detect_isalpha(s[t->pos + 1]))
+        return false; /* &name: a reference, as in r'&main|&meta|' */
+    if (ch == '>' && t->pos > 0 && mm_detect_isalpha(s[t->pos - 1]))
+        return false;
+    return true;
+}
+
+static void expr_step(sql_state_t *st, const tok_t *c, const tok_t *p)
+{
+    char k = c->type;
+    switch (st->ex) {
+    case EX_CALL:
+        if (k == T_LPAR) {
+            st->ex_depth++;
+            st->ex = EX_OPERAND;
+            return;
+        }
+        break;
+    case EX_OPERAND:
+        if (k == T_STR && c->sub == S_OPEN) {
+            /* The value reopens the string the application will close:
+             * x' OP ... OP 'y */
+            if (st->quoted && st->ex_ops > 0 && st->ex_depth == 0 && !st->prose_prefix &&
+                (p->type == T_OP || p->type == T_CMP || p->type == T_LOGIC) &&
+                st->s[c->pos] == st->s[st->brk_pos] && short_tail(st->s, st->n, c->pos)) {
+                /* With no operand between, only a word operator alone in
+                 * the value: 'OR', x' XOR 'y */
+                if (st->ex_operands && st->ex_strong)
+                    hit(st, 65, "break-expression-reopen", st->brk_pos);
+                else if (((mm_detect_isalpha(st->s[p->pos]) || (st->s[p->pos] == '=' && st->brk_pos == 0)) &&
+                          st->brk_pos <= 2 && st->ex_ops == 1) ||
+                         /* admin'||': the value concatenated into the application's string */
+                         (st->ex_ops == 1 && st->s[p->pos] == '|' && p->pos + 1 < st->n && st->s[p->pos + 1] == '|'))
+                    hit(st, 55, "break-expression-reopen", st->brk_pos);
+            }
+            break;
+        }
+        if (k == T_NUM || k == T_VAR || k == T_SYS || k == T_STR || (k == T_KEY && c->sub == W_SQLVAR) ||
+            (k == T_WORD && st->quoted)) {
+            st->ex_words |= k == T_WORD;
+            st->ex_operands += k != T_STR; /* "and" / "or" joins strings: no operand of SQL */
+            st->ex = EX_OPERATOR;
+            return;
+        }
+        if (k == T_FUNC && (st->quoted || c->sub != 0)) {
+            st->ex_operands++;
+            st->ex = EX_CALL;
+            return;
+        }
+        if (k == T_LPAR) {
+            st->ex_depth++;
+            return;
+        }
+        if (k == T_OP || k == T_CMP)
+            return; /* unary and word operators: NOT LIKE, IS NOT */
+        if (k == T_RPAR && p->type == T_LPAR && W(st, 2)->type == T_FUNC && st->ex_depth > 0) {
+            st->ex_depth--; /* f() */
+            st->ex = EX_OPERATOR;
+            return;
+        }
+        break;
+    case EX_OPERATOR:
+        if (k == T_OP || k == T_CMP || k == T_LOGIC) {
+            st->ex_logic |= k == T_LOGIC && mm_detect_isalpha(st->s[c->pos]);
+            st->ex_cmp |= k == T_CMP;
+            st->ex_ops++;
+            st->ex_strong |= strong_operator(st->s, st->n, c);
+            st->ex = EX_OPERAND;
+            return;
+        }
+        if (k == T_RPAR && st->ex_depth > 0) {
+            st->ex_depth--;
+            return;
+        }
+        if (k == T_COMMA && st->ex_depth > 0) {
+            st->ex = EX_OPERAND;
+            return;
+        }
+        if (k == T_COMMENT && st->ex_depth == 0) {
+            /* x'-col-- closes the string, computes, and comments out the rest;
+             * unquoted, only a literal expression ended by a bare comment: 1*1-- */
+            if (st->quoted && st->ex_ops > 0 && !st->prose_prefix && short_comment(st->s, st->n, c->pos))
+                hit(st, 65, "break-expression-comment", st->brk_pos);
+            else if (!st->quoted && !st->ex_words && bare_comment(st->s, st->n, c->pos))
+                hit(st, 55, "expression-comment", c->pos);
+        }
+        /* A whole value of literals joined by a boolean word and a
+         * comparison: (1)or(1)=(1) */
+        if (k == T_END && st->ex_depth == 0 && !st->quoted && !st->ex_words && st->ex_logic && st->ex_cmp)
+            hit(st, 60, "logic-expression", st->w[0].pos);
+        break;
+    default:
+        return;
+    }
+    st->ex = EX_DEAD;
+}
+
+/* Is the comparison at pos SQL's '=' or '<>' (not a programming
+ * language's '==' or '!=')? */
+static bool sql_equals(const uint8_t *s, size_t n, size_t pos)
+{
+    if (s[pos] == '=')
+        return pos + 1 >= n || s[pos + 1] != '=';
+    return s[pos] == '<' && pos + 1 < n && s[pos + 1] == '>';
+}
+
+/* A set operator then a SELECT of SQL: EXCEPT SELECT 1, INTERSECT SELECT * */
+static void setop_select(sql_state_t *st, const tok_t *c, const tok_t *p, const tok_t *p2, const tok_t *p3)
+{
+    if (p2->sub == W_SETOP && p->type == T_STMT && p->sub == W_SELECT && p3->type != T_WORD &&
+        (c->type == T_NUM || c->type == T_STR || c->type == T_VAR || (c->type == T_FUNC && c->sub != 0) ||
+         (c->type == T_OP && st->s[c->pos] == '*')))
+        hit(st, 75, "setop-select", p2->pos);
+}
+
+/* break & name IN|LIKE|IS literal: the word operator must take SQL ("or
+ * both in parallel" and "or she is" are prose) */
+static void break_logic_word_op(sql_state_t *st, const tok_t *c, const tok_t *p, const tok_t *p2, const tok_t *p3,
+                                size_t i)
+{
+    if (st->broken && i == st->bk + 4 && p3->type == T_LOGIC && p2->type == T_WORD && p->type == T_CMP &&
+        mm_detect_isalpha(st->s[p->pos]) && (c->type == T_LPAR || c->type == T_STR || c->type == T_NUM))
+        hit(st, st->quoted ? 75 : 55, "break-logic-word", p3->pos);
+}
+
+/* The later shapes, reached by the type of the current token so that each
+ * token meets only the rules it can complete. */
+static void shapes_by_type(sql_state_t *st, const tok_t *c, const tok_t *p, const tok_t *p2, const tok_t *p3,
+                           size_t i)
+{
+    switch (c->type) {
+    case T_END:
+        /* break ; and nothing more: x'; ends the statement the value was in */
+        if (st->broken && st->quoted && !st->prose_prefix && !st->unit_quote && st->bk == 0 && i == 2 &&
+            p->type == T_SEMI && c->type == T_END && st->brk_pos > 0 && !mm_detect_isspace(st->s[st->brk_pos - 1]))
+            hit(st, 55, "break-semicolon", p->pos);
+        break;
+    case T_VAR:
+        /* Stacked assignment of a variable: ; SET @x */
+        if (p2->type == T_SEMI && p->sub == W_SET && p->type == T_KEY && c->type == T_VAR)
+            hit(st, 70, "stacked-set", p2->pos);
+        setop_select(st, c, p, p2, p3);
+        break;
+    case T_WORD:
+        /* A call's result cast to a type: f(x)::int, '...'::json */
+        if (c->type == T_WORD && c->sub == W_TYPE && p->type == T_OP && st->s[p->pos] == ':' &&
+            (p2->type == T_RPAR || (p2->type == T_STR && st->quoted)))
+            hit(st, 55, "cast-call", p->pos);
+        break;
+    case T_RPAR:
+        /* A SQL function of an information function: charset(user()) */
+        if (c->type == T_RPAR && p->type == T_LPAR && p2->type == T_FUNC &&
+            (p2->sub == W_SQLVAR || p2->sub == W_OBJECT) && p3->type == T_LPAR && W(st, 4)->type == T_FUNC &&
+            W(st, 4)->sub != 0)
+            hit(st, 60, "nested-functions", W(st, 4)->pos);
+        break;
+    case T_FUNC:
+        /* ORDER BY a conditional at a break: 1 order by if(1<2, a, b) */
+        if (st->broken && i == st->bk + 3 && p2->sub == W_ORDER && p->sub == W_BY && c->type == T_FUNC &&
+            (c->sub != 0 || mm_detect_word_eq(st->s + c->pos, 2, "if")))
+            hit(st, 60, "order-by", p2->pos);
+        setop_select(st, c, p, p2, p3);
+        break;
+    case T_CMP:
+        /* break & ( name = : x' AND (col = */
+        if (st->broken && i == st->bk + 4 && p3->type == T_LOGIC && p2->type == T_LPAR && p->type == T_WORD &&
+            c->type == T_CMP &&
+            /* AND (x = ...: SQL's '='; Python's "and (a == b)" is code. A
+             * value opening with ||( or &&( may compare either way. */
+            (st->quoted || (mm_detect_isalpha(st->s[p3->pos]) ? sql_equals(st->s, st->n, c->pos) : st->lead_logic)) &&
+            (st->quoted || W(st, 4)->type != T_WORD))
+            hit(st, st->quoted ? 75 : 60, "break-logic-paren", p3->pos);
+        /* break & operand NOT BETWEEN|LIKE|IN ...: 1 and 1 not between 0 and 1 */
+        if (st->broken && i == st->bk + 4 && p3->type == T_LOGIC &&
+            (p2->type == T_NUM || p2->type == T_STR) &&
+            p->type == T_OP && mm_detect_lower(st->s[p->pos]) == 'n' && c->type == T_CMP)
+            hit(st, st->quoted ? 80 : 70, "break-logic", p3->pos);
+        /* A value that is the tail of a SELECT: FROM t WHERE c = */
+        if (i == 4 && W(st, 4)->sub == W_FROM && W(st, 4)->type == T_KEY && (p3->type == T_WORD || p3->type == T_SYS) &&
+            p2->sub == W_WHERE && p2->type == T_KEY && (p->type == T_WORD || p->type == T_SYS) && c->type == T_CMP &&
+            !mm_detect_isalpha(st->s[c->pos]))
+            hit(st, 60, "from-where", W(st, 4)->pos);
+        break;
+    case T_LPAR:
+        break_logic_word_op(st, c, p, p2, p3, i);
+        break;
+    case T_NUM:
+    case T_STR:
+        /* A conditional on a literal comparison: IF(1=2, ...), IIF((3=4), ...) */
+        if (c->type == T_NUM && p->type == T_CMP && p2->type == T_NUM && p3->type == T_LPAR) {
+            const tok_t *f = W(st, 4)->type == T_LPAR ? W(st, 5) : W(st, 4);
+            if (f->type == T_FUNC && (f->sub != 0 || mm_detect_word_eq(st->s + f->pos, 2, "if")) &&
+                f->pos + 2 <= st->n)
+                hit(st, 60, "conditional-call", f->pos);
+        }
+        /* CASE [x] WHEN literal THEN literal */
+        if (p->sub == W_THEN && p->type == T_KEY && (c->type == T_NUM || c->type == T_STR) &&
+            (p2->type == T_NUM || p2->type == T_STR) && p3->sub == W_WHEN && p3->type == T_KEY &&
+            (W(st, 4)->sub == W_CASE || (W(st, 5)->sub == W_CASE && (W(st, 4)->type == T_NUM || W(st, 4)->type == T_STR)))) {
+            /* CASE opens the value or an expression, not a sentence: "in case 1 when" */
+            const tok_t *b = W(st, 4)->sub == W_CASE ? W(st, 5) : W(st, 6);
+            char bt = b->type;
+            if (bt == 0 || bt == T_LPAR || bt == T_COMMA || bt == T_SEMI || bt == T_STMT || b->sub == W_BY ||
+                ((bt == T_CMP || bt == T_OP) && !mm_detect_isalpha(st->s[b->pos])))
+                hit(st, 60, "case-when", p3->pos);
+        }
+        setop_select(st, c, p, p2, p3);
+        break_logic_word_op(st, c, p, p2, p3, i);
+        break;
+    case T_OP:
+        setop_select(st, c, p, p2, p3);
+        break;
+    default:
+        break;
+    }
+}
+
 /* Called with each token (idx already advanced, token stored at w[idx]). */
 static void analyse(sql_state_t *st)
 {
     const tok_t *c = W(st, 0), *p = W(st, 1), *p2 = W(st, 2), *p3 = W(st, 3);
     size_t i = st->idx;
+
+    if (st->ex != EX_DEAD)
+        expr_step(st, c, p);
 
     /* Prose has runs of plain words; SQL has operators, parentheses, literals. */
     if (c->type == T_WORD && p->type == T_WORD)
@@ -511,9 +885,14 @@ static void analyse(sql_state_t *st)
     /* Right after the break. */
     if (st->broken && i == st->bk + 1) {
         if (c->type == T_COMMENT && st->quoted) {
-            /* admin'-- ends a value; "SOAP 1 '#" and '7" #2' are prose. */
+            /* admin'-- ends a value; "SOAP 1 '#", '7" #2' and a value opening
+             * with a quoted dash ("'--' is an em dash") are prose. */
             bool hashtag = st->s[c->pos] == '#' && c->pos + 1 < st->n && mm_detect_isalnum(st->s[c->pos + 1]);
-            hit(st, st->prose_prefix || hashtag ? 45 : 75, "break-comment", c->pos);
+            bool sentence = (st->brk_pos == 0 && words_after(st->s, st->n, c->pos) >= 2) ||
+                            /* '--dry-run', "--avoid=x": a quoted option, closed again */
+                            (c->pos + 2 < st->n && mm_detect_isalpha(st->s[c->pos + 2]) &&
+                             memchr(st->s + c->pos, st->s[st->brk_pos], st->n - c->pos));
+            hit(st, st->prose_prefix || hashtag || sentence ? 45 : 75, "break-comment", c->pos);
         }
         if (c->type == T_END && st->quoted && st->bk > 0)
             hit(st, 40, "break-paren", c->pos);
@@ -544,7 +923,8 @@ static void analyse(sql_state_t *st)
                 hit(st, st->quoted ? 85 : 75, "break-logic-call", p2->pos);
             else if (xop && ytail)
                 hit(st, st->quoted ? 80 : 70, "break-logic", p2->pos);
-            else if (x->type == T_WORD && (y->type == T_CMP || y->type == T_LPAR))
+            else if (x->type == T_WORD && (y->type == T_CMP || y->type == T_LPAR) &&
+                     (st->quoted || !mm_detect_isalpha(st->s[y->pos])))
                 hit(st, st->quoted ? 75 : 55, "break-logic-word", p2->pos);
         }
         /* break o X Y: '=' ... , '||' ..., '-0-' */
@@ -601,8 +981,8 @@ static void analyse(sql_state_t *st)
     if (p2->type == T_FUNC && p->type == T_LPAR && c->type == T_FUNC && c->sub != 0 &&
         (p2->sub != 0 || W(st, 3)->type == T_LPAR || W(st, 3)->type == T_LOGIC))
         hit(st, 60, "nested-functions", p2->pos);
-    /* UNION ending a value after an operand: -1 union */
-    if (c->type == T_END && p->type == T_UNION &&
+    /* UNION ending a value (or followed only by a comment that ends it) after an operand: -1 union */
+    if ((c->type == T_END || c->type == T_COMMENT) && p->type == T_UNION &&
         (p2->type == T_NUM || p2->type == T_RPAR || (st->broken && st->quoted && st->bk + 1 == st->idx - 1)))
         hit(st, 55, "union-tail", p->pos);
     /* A break then FROM table WHERE: 1) FROM users WHERE name= */
@@ -622,6 +1002,8 @@ static void analyse(sql_state_t *st)
     /* operand op SQL-function call opening a value: 1 - ORD('A') */
     if (i == 3 && p3->type == T_NUM && p2->type == T_OP && p->type == T_FUNC && p->sub != 0 && c->type == T_LPAR)
         hit(st, 55, "arith-call", p3->pos);
+
+    shapes_by_type(st, c, p, p2, p3, i);
 
     /* INTO OUTFILE / DUMPFILE */
     if (c->sub == W_OUTFILE && p->sub == W_INTO)
@@ -674,7 +1056,8 @@ static void analyse(sql_state_t *st)
         (c->type == T_END || c->type == T_SEMI || c->type == T_COMMENT || c->type == T_LPAR ||
          c->type == T_KEY || c->type == T_COMMA))
         hit(st, 70, "ddl", W(st, 3)->pos);
-    if (p->type == T_STMT && p->sub == W_EXEC && (c->type == T_FUNC || c->type == T_VAR || c->type == T_SYS || c->type == T_LPAR))
+    if (p->type == T_STMT && p->sub == W_EXEC &&
+        (c->type == T_FUNC || c->type == T_VAR || c->type == T_SYS || c->type == T_LPAR || c->sub == W_DANGER))
         hit(st, 75, "exec", p->pos);
     if (p->type == T_STMT && p->sub == W_DECLARE && c->type == T_VAR)
         hit(st, 75, "declare", p->pos);
@@ -751,11 +1134,15 @@ static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
     if (quoted) {
         /* The value ends a string the application opened: that is the break. */
         st->w[0] = (tok_t){T_STR, 0, start ? start - 1 : 0};
+        st->brk_pos = st->w[0].pos;
         st->broken = true;
         st->bk = 0;
         st->idx = 0;
         first = false;
         idx = 1;
+        st->ex = EX_OPERATOR;
+    } else {
+        st->ex = EX_OPERAND;
     }
     for (;;) {
         bool more = lex_next(&lx, &t);
@@ -782,6 +1169,7 @@ static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
                 st->w[1] = t;
                 st->idx = 1;
                 st->lead_logic = true;
+                st->ex = EX_DEAD;
                 st->broken = true;
                 st->bk = 0;
             }
@@ -814,7 +1202,8 @@ static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
  * ({"$ne": 1}, user[$gt]=, $where). */
 static int query_language(const uint8_t *s, size_t n, size_t *pos)
 {
-    static const char *const ops[] = {"$ne", "$gt", "$gte", "$lt", "$lte", "$nin", "$regex", "$where", "$exists", "$expr"};
+    static const char *const ops[] = {"$ne", "$eq", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$not", "$nor",
+                                      "$or", "$and", "$regex", "$where", "$exists", "$expr"};
     for (size_t i = 0; i + 2 < n; i++) {
         if (s[i] == '(' && (s[i + 1] == '|' || s[i + 1] == '&' || s[i + 1] == '!') && s[i + 2] == '(') {
             const uint8_t *eq = memchr(s + i, '=', n - i < 64 ? n - i : 64);
@@ -845,13 +1234,28 @@ static int query_language(const uint8_t *s, size_t n, size_t *pos)
     return 0;
 }
 
+/* The index after "name=" opening s (a parameter name of up to 32 name
+ * characters, then '=' and something more), or 0. */
+static size_t assignment_end(const uint8_t *s, size_t n)
+{
+    size_t k = 0;
+    while (k < n && k < 33 && (mm_detect_isalnum(s[k]) || s[k] == '_' || s[k] == '-' || s[k] == '.' ||
+                               s[k] == '[' || s[k] == ']'))
+        k++;
+    if (k == 0 || k > 32 || k + 1 >= n || s[k] != '=' || !mm_detect_isalpha(s[0]) || s[k + 1] == '=')
+        return 0;
+    return k + 1;
+}
+
 int mm_detect_sqli(const uint8_t *s, size_t n, mm_detect_hit_t *out, unsigned *flags)
 {
     sql_state_t st;
     static const char *const ctx_name[3] = {"none", "'", "\""};
     memset(out, 0, sizeof *out);
     for (int ctx = 0; ctx < 3; ctx++) {
-        size_t start = 0;
+        /* Unquoted, a query-style value inside the value (pay=||(x==1)) is
+         * judged from what follows the name and '='. */
+        size_t start = ctx == 0 ? assignment_end(s, n) : 0;
         if (ctx > 0) {
             const uint8_t *q = memchr(s, ctx == 1 ? '\'' : '"', n);
             if (!q)

@@ -80,6 +80,8 @@ typedef struct {
     char attr[16];
     bool noclose[3];      /* no closing " ' ` after noclose_at */
     unsigned closers;     /* closing tags of structural elements seen */
+    bool foreign;         /* an <svg> or <math> opened: links inside are live */
+    unsigned decls;       /* <!DOCTYPE / <!ENTITY declarations read (at most 16) */
     size_t noclose_at[3];
 } xss_t;
 
@@ -117,6 +119,35 @@ static bool script_url(const uint8_t *v, size_t n)
            strncmp(buf, "livescript:", 11) == 0 || strncmp(buf, "data:text/html", 14) == 0 ||
            strncmp(buf, "data:image/svg", 14) == 0 || strncmp(buf, "data:application", 16) == 0 ||
            strncmp(buf, "data:text/xml", 13) == 0 || strncmp(buf, "mocha:", 6) == 0;
+}
+
+/* Does the URL's host hide an address in octal, hex or one number
+ * (http://0102.0146.0007.00000223/, http://0x7f000001/, http://1113982867/)? */
+static bool numeric_host(const uint8_t *v, size_t n)
+{
+    size_t i = 0;
+    while (i < n && i < 12 && v[i] != '/')
+        i++;
+    if (i + 1 >= n || v[i + 1] != '/' || (i > 0 && v[i - 1] != ':'))
+        return false;
+    i += 2;
+    size_t st = i, digits = 0, dots = 0;
+    bool lead0 = false, hex = false;
+    for (; i < n && v[i] != '/' && v[i] != ':' && v[i] != '?'; i++) {
+        uint8_t c = v[i];
+        if (c == '.') {
+            dots++;
+        } else if (mm_detect_isdigit(c)) {
+            if (c == '0' && (i == st || v[i - 1] == '.') && i + 1 < n && mm_detect_isalnum(v[i + 1]))
+                lead0 = true;
+            digits++;
+        } else if ((c | 32) == 'x' && i > 0 && v[i - 1] == '0') {
+            hex = true;
+        } else if (!(hex && mm_detect_isalnum(c))) {
+            return false;
+        }
+    }
+    return digits > 0 && (lead0 || hex || (dots == 0 && digits >= 8));
 }
 
 /* Case-insensitive search of a lowercase needle in s[0..n). */
@@ -158,13 +189,18 @@ static bool is_event_name(const uint8_t *a, size_t n)
 static bool known_event(const uint8_t *a, size_t n)
 {
     static const char *const fam[] = {
-        "onabort", "onafter", "onanimation", "onaux", "onbefore", "onbegin", "onblur", "oncanplay",
-        "onchange", "onclick", "onclose", "oncontext", "oncopy", "oncut", "ondbl", "ondrag", "ondrop",
-        "onend", "onerror", "onfocus", "onform", "onhash", "oninput", "oninvalid", "onkey", "onload",
-        "onmessage", "onmouse", "onpage", "onpaste", "onplay", "onpointer", "onpop", "onprogress",
-        "onrepeat", "onreset", "onresize", "onscroll", "onsearch", "onselect", "onshow", "onstart",
-        "onstorage", "onsubmit", "ontimeupdate", "ontoggle", "ontouch", "ontransition", "onunload",
-        "onvolume", "onwebkit", "onwheel",
+        "onabort", "onactivate", "onafter", "onanimation", "onaux", "onbefore", "onbegin", "onblur",
+        "onbounce", "oncancel", "oncanplay", "onchange", "onclick", "onclose", "oncontent", "oncontext",
+        "oncopy", "oncuechange", "oncut", "ondbl", "ondeactivate", "ondrag", "ondrop", "ondurationchange",
+        "onemptied", "onend", "onerror", "onfilterchange", "onfinish", "onfocus", "onform",
+        "onfullscreen", "onhash", "onhelp", "oninput", "oninvalid", "onkey", "onlanguagechange", "onload",
+        "onlosecapture", "onmessage", "onmouse", "onmove", "onmoz", "onoffline", "ononline", "onpage",
+        "onpaste", "onpause", "onplay", "onpointer", "onpop", "onprogress", "onpropertychange",
+        "onratechange", "onreadystatechange", "onrejectionhandled", "onrepeat", "onreset", "onresize",
+        "onrow", "onscroll", "onsearch", "onsecuritypolicy", "onseek", "onselect", "onshow", "onslotchange",
+        "onstalled", "onstart", "onstorage", "onsubmit", "onsuspend", "ontimeupdate", "ontoggle", "ontouch",
+        "ontransition", "onunhandledrejection", "onunload", "onvolume", "onwaiting", "onwebkit", "onwheel",
+        "onzoom",
     };
     if (!is_event_name(a, n))
         return false;
@@ -225,6 +261,15 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
         closing = true;
         k++;
     }
+    if (k + 7 < n && s[k] == '?' && (mm_detect_word_eq(s + k + 1, 7, "import ") ||
+                                     (k + 15 < n && mm_detect_word_eq(s + k + 1, 15, "xml-stylesheet ")) ||
+                                     (k + 15 < n && mm_detect_word_eq(s + k + 1, 14, "xml:namespace "))))
+        /* Processing instructions that load behaviour or a stylesheet that
+         * can carry script: <?import implementation=...>, <?xml-stylesheet
+         * href=...?>, <?xml:namespace ns=...> */
+        xhit(x, 60, "processing-instruction", lt, s + k + 1, 6, NULL, 0);
+    if (k + 1 < n && s[k] == ':' && mm_detect_isalpha(s[k + 1]))
+        k++; /* <:vmlframe, an empty namespace prefix */
     if (k >= n || !mm_detect_isalpha(s[k]))
         return i + 1;
     size_t ts = k;
@@ -250,6 +295,8 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
             xhit(x, 50, "markup-closers", lt, tag, tag_len, NULL, 0);
         return k;
     }
+    if (svgmath)
+        x->foreign = true;
     if (exec) {
         bool strong = mm_detect_word_eq(tag, tag_len, "script") || mm_detect_word_eq(tag, tag_len, "iframe") ||
                       mm_detect_word_eq(tag, tag_len, "object") || mm_detect_word_eq(tag, tag_len, "embed") ||
@@ -338,14 +385,116 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
         else if (val && mm_detect_in_set(an, an_len, url_attrs, sizeof url_attrs / sizeof url_attrs[0]) &&
                  script_url(val, val_len))
             xhit(x, 85, "script-url", lt, tag, tag_len, an, an_len);
+        else if (val && mm_detect_in_set(an, an_len, url_attrs, sizeof url_attrs / sizeof url_attrs[0]) &&
+                 numeric_host(val, val_len))
+            xhit(x, 55, "obfuscated-host", lt, tag, tag_len, an, an_len);
         else if (val && mm_detect_word_eq(an, an_len, "style") && css_exec(val, val_len))
             xhit(x, 80, "css-exec", lt, tag, tag_len, an, an_len);
         else if (val && mm_detect_word_eq(an, an_len, "http-equiv") && mm_detect_word_eq(val, val_len < 7 ? val_len : 7, "refresh"))
             xhit(x, 70, "meta-refresh", lt, tag, tag_len, an, an_len);
+        else if (val && an_len >= 5 && mm_detect_word_eq(an, 5, "xmlns") &&
+                 (find_ci(val, val_len < 128 ? val_len : 128, "xinclude") ||
+                  find_ci(val, val_len < 128 ? val_len : 128, "xsl/transform")))
+            /* XInclude fetches what it names, XSLT runs a stylesheet */
+            xhit(x, 60, "xml-active-namespace", lt, tag, tag_len, an, an_len);
+        else if (val && an_len >= 14 && mm_detect_word_eq(an + an_len - 14, 14, "schemalocation") &&
+                 find_ci(val, val_len < 512 ? val_len : 512, "://"))
+            /* xsi:schemaLocation="ns http://...": the parser fetches the URL */
+            xhit(x, 60, "external-schema", lt, tag, tag_len, an, an_len);
+        else if (val && x->foreign && !svgmath &&
+                 mm_detect_in_set(an, an_len, url_attrs, sizeof url_attrs / sizeof url_attrs[0]))
+            /* <math><a xlink:href=...>: a link planted in SVG or MathML */
+            xhit(x, 55, "foreign-link", lt, tag, tag_len, an, an_len);
     }
     if (nattr > 0 && nvals > 0 && mm_detect_in_set(tag, tag_len, html_tags, sizeof html_tags / sizeof html_tags[0]))
         xhit(x, 50, "html-injection", lt, tag, tag_len, NULL, 0);
     return rescan ? rescan : k;
+}
+
+static int b64val(uint8_t c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (mm_detect_isdigit(c))
+        return c - '0' + 52;
+    return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* Does a base64 run of at least 16 characters start with the encoding of
+ * an HTML tag ("<svg", "<script", "<img ")? Decodes its first 12 characters. */
+static bool base64_markup(const uint8_t *s, size_t n)
+{
+    if (n < 16)
+        return false;
+    for (size_t i = 0; i < 16; i++)
+        if (b64val(s[i]) < 0)
+            return false;
+    uint8_t d[9];
+    for (size_t q = 0; q < 3; q++) {
+        uint32_t v = 0;
+        for (size_t j = 0; j < 4; j++)
+            v = v << 6 | (uint32_t)b64val(s[q * 4 + j]);
+        d[q * 3] = (uint8_t)(v >> 16);
+        d[q * 3 + 1] = (uint8_t)(v >> 8);
+        d[q * 3 + 2] = (uint8_t)v;
+    }
+    if (d[0] != '<')
+        return false;
+    size_t k = 1;
+    while (k < 9 && mm_detect_isalpha(d[k]))
+        k++;
+    if (k == 1 || k == 9)
+        return false;
+    return mm_detect_in_set(d + 1, k - 1, exec_tags, sizeof exec_tags / sizeof exec_tags[0]) ||
+           mm_detect_in_set(d + 1, k - 1, html_tags, sizeof html_tags / sizeof html_tags[0]);
+}
+
+/* Skips spaces, closing parentheses and short comments from m. */
+static size_t skip_js_gap(const uint8_t *s, size_t n, size_t m)
+{
+    for (int g = 0; g < 8 && m + 1 < n; g++) {
+        if (s[m] == ')' || s[m] == ' ') {
+            m++;
+        } else if (s[m] == '/' && s[m + 1] == '*') {
+            size_t z = m + 2;
+            while (z + 1 < n && z - m < 64 && !(s[z] == '*' && s[z + 1] == '/'))
+                z++;
+            if (z + 1 >= n || s[z] != '*')
+                break;
+            m = z + 2;
+        } else {
+            break;
+        }
+    }
+    return m;
+}
+
+/* Judges the declaration at s[i] == '!' (DOCTYPE or ENTITY). */
+static void xml_declaration(const uint8_t *s, size_t n, size_t i, xss_t *x)
+{
+    size_t lim = n - i < 160 ? n - i : 160;
+    const uint8_t *gt = memchr(s + i, '>', lim);
+    size_t span = gt ? (size_t)(gt - (s + i)) : lim;
+    bool entity = (s[i + 1] | 32) == 'e';
+    const uint8_t *sys = find_ci(s + i, span, " system");
+    if (!sys && entity)
+        sys = find_ci(s + i, span, " public");
+    const uint8_t *end = s + i + span;
+    /* HTML's own <!DOCTYPE html SYSTEM "about:legacy-compat"> loads nothing */
+    if (sys && (sys + 7 == end || (sys + 8 < end && (sys[8] == '"' || sys[8] == '\'') && sys[7] == ' ')) &&
+        (entity || sys + 7 < end) && !find_ci(sys, (size_t)(end - sys), "about:")) {
+        xhit(x, 65, "xml-external-entity", i, NULL, 0, NULL, 0);
+        return;
+    }
+    if (!entity && i > 0 && s[i - 1] == '<') {
+        size_t k = i + 8;
+        while (k < i + span && (mm_detect_isspace(s[k]) || mm_detect_isalnum(s[k]) || s[k] == ':' || s[k] == '_'))
+            k++;
+        if (k < i + span && s[k] == '[')
+            xhit(x, 55, "xml-internal-dtd", i, NULL, 0, NULL, 0);
+    }
 }
 
 /* Shapes the tag parser can miss because they hide inside quoted values or
@@ -354,8 +503,27 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
 static void loose(const uint8_t *s, size_t n, xss_t *x)
 {
     bool opener = false;
+    size_t jsf_run = 0, jsf_bang = 0;
     for (size_t i = 0; i < n; i++) {
         uint8_t c = s[i];
+        /* An XML document type or entity that loads an external resource
+         * (<!DOCTYPE x SYSTEM "...">, <!ENTITY e SYSTEM "...">, a parameter
+         * entity !ENTITY % e SYSTEM) or declares entities (<!DOCTYPE x [): XXE */
+        if (c == '!' && i + 8 < n && x->decls < 16 &&
+            (mm_detect_word_eq(s + i + 1, 7, "doctype") || mm_detect_word_eq(s + i + 1, 6, "entity"))) {
+            x->decls++; /* a document has one DOCTYPE and a few entities: bound the reading */
+            xml_declaration(s, n, i, x);
+        }
+        /* JSFuck: script written with []()!+ only (spaces where '+' was
+         * read as one) */
+        if (c == '[' || c == ']' || c == '(' || c == ')' || c == '!' || c == '+' || c == ' ') {
+            jsf_run += c != ' ';
+            jsf_bang += c == '!';
+            if (jsf_run >= 40 && jsf_bang >= 4)
+                xhit(x, 65, "jsfuck", i, NULL, 0, NULL, 0);
+            continue;
+        }
+        jsf_run = jsf_bang = 0;
         if (c == '<' && i + 1 < n && (mm_detect_isalpha(s[i + 1]) || s[i + 1] == '/' || s[i + 1] == '!')) {
             opener = true;
             continue;
@@ -373,13 +541,27 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
             if (j < n && s[j] == '=')
                 xhit(x, 75, "event-handler", i, NULL, 0, s + i, e - i);
         }
-        /* A sink passed as a callback: [1].find(alert), setTimeout(alert) */
-        if (i > 0 && (s[i - 1] == '(' || s[i - 1] == ',') && e < n && (s[e] == ')' || s[e] == ',') &&
-            js_sink(s + i, e - i, '('))
+        /* A sink passed as a callback or spliced into a template:
+         * [1].find(alert), setTimeout(alert), `${alert}` */
+        size_t bp = i, ap = e;
+        while (bp > 1 && bp + 4 > i && s[bp - 1] == ' ')
+            bp--;
+        while (ap < n && ap < e + 4 && s[ap] == ' ')
+            ap++;
+        /* "(alert)" in prose is no call: the parenthesis must follow a name */
+        bool callp = bp > 1 && s[bp - 1] == '(' &&
+                     (mm_detect_isalnum(s[bp - 2]) || s[bp - 2] == '_' || s[bp - 2] == ')' || s[bp - 2] == ']');
+        if (bp > 0 && (callp || s[bp - 1] == ',' || (s[bp - 1] == '{' && bp > 1 && s[bp - 2] == '$')) &&
+            ap < n && (s[ap] == ')' || s[ap] == ',' || s[ap] == '}') && js_sink(s + i, e - i, '('))
             xhit(x, 55, "js-sink-ref", i, NULL, 0, s + i, e - i);
-        /* A tagged template behind a backslash: alert\`1\` */
-        if (e + 1 < n && s[e] == '\\' && s[e + 1] == '`' && js_sink(s + i, e - i, '`'))
-            xhit(x, 60, "js-sink", i, NULL, 0, s + i, e - i);
+        /* A tagged template behind backslashes: alert\`1\` */
+        if (e + 1 < n && s[e] == '\\') {
+            size_t b = e;
+            while (b < n && b - e < 4 && s[b] == '\\')
+                b++;
+            if (b < n && s[b] == '`' && js_sink(s + i, e - i, '`'))
+                xhit(x, 60, "js-sink", i, NULL, 0, s + i, e - i);
+        }
         /* An event handler opening the value: " onload= ..." */
         if (known_event(s + i, e - i)) {
             size_t b = 0;
@@ -402,13 +584,34 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
         if (e - i == 3 && mm_detect_word_eq(s + i, 3, "moz") && i > 0 && s[i - 1] == '-' &&
             e + 8 <= n && mm_detect_word_eq(s + e, 8, "-binding"))
             xhit(x, 65, "css-binding", i, NULL, 0, s + i, e - i);
-        if (e - i == 10 && mm_detect_word_eq(s + i, 10, "expression") && e < n && s[e] == '(' && i > 0 &&
+        if (e - i == 10 && mm_detect_word_eq(s + i, 10, "expression") && e < n &&
+            (s[e] == '(' || (e + 2 < n && s[e] == '\\' && s[e + 1] == '2' && s[e + 2] == '8')) && i > 0 &&
             (s[i - 1] == ':' || s[i - 1] == ' ' || s[i - 1] == '='))
             xhit(x, 60, "css-expression", i, NULL, 0, s + i, e - i);
+        /* A data: URL of markup given as a value: data:text/html;base64,... */
+        if (e - i == 4 && mm_detect_word_eq(s + i, 4, "data") && e < n && s[e] == ':' && script_url(s + i, n - i))
+            xhit(x, 65, "data-url", i, NULL, 0, s + i, e - i);
+        /* Markup in base64: "PHN2Zy..." decodes to "<svg..." */
+        if (c == 'P' && base64_markup(s + i, n - i))
+            xhit(x, 60, "base64-markup", i, NULL, 0, NULL, 0);
         /* UTF-7 markup: +ADw-script+AD4- */
         if (e - i == 3 && mm_detect_word_eq(s + i, 3, "adw") && e < n && s[e] == '-' && i > 0 &&
             (s[i - 1] == '+' || s[i - 1] == ' ' || s[i - 1] == '&'))
             xhit(x, 60, "utf7-markup", i, NULL, 0, s + i, e - i);
+        /* Comments and a closing parenthesis may stand between an object
+         * and its member: (document/ *x* /)["cookie"] */
+        size_t m = e < n && (s[e] == ')' || s[e] == ' ' || s[e] == '/') ? skip_js_gap(s, n, e) : e;
+        if (m > e && m < n && s[m] == '[' && js_sink_at(s + i, e - i, s + m, n - m))
+            xhit(x, 55, "js-sink", i, NULL, 0, s + i, e - i);
+        if (m < n && s[m] == '.' && m > e &&
+            mm_detect_in_set(s + i, e - i, js_objects, sizeof js_objects / sizeof js_objects[0])) {
+            /* document /x/ . cookie: the member, past spaces and comments */
+            size_t a = skip_js_gap(s, n, m + 1), b = a;
+            while (b < n && b - a < 24 && mm_detect_isalpha(s[b]))
+                b++;
+            if (b > a && mm_detect_in_set(s + a, b - a, js_members, sizeof js_members / sizeof js_members[0]))
+                xhit(x, 55, "js-sink", i, NULL, 0, s + i, e - i);
+        }
         if (e < n && js_sink_at(s + i, e - i, s + e, n - e)) {
             /* A call of a script-only sink: alert(1), top['al'+'ert'](1) */
             bool strong = s[e] == '(' || s[e] == '`';

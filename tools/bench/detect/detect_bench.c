@@ -123,8 +123,23 @@ static void fill(uint8_t *buf, size_t n, int kind)
 
 int main(int argc, char **argv)
 {
-    const char *dir = argc > 1 ? argv[1] : "../shared/security-corpus";
-    static const char *const classes[] = {"sqli", "xss", "cmdi", "traversal"};
+    static const char *const classes[] = {"sqli", "xss", "cmdi", "traversal", "benign"};
+    const char *dir = "../shared/security-corpus";
+    int misses = -1;
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--misses") == 0 && a + 1 < argc) {
+            a++;
+            for (int c = 0; c < 5; c++)
+                if (strcmp(argv[a], classes[c]) == 0)
+                    misses = c;
+            if (misses < 0) {
+                fprintf(stderr, "detect_bench: --misses takes sqli, xss, cmdi, traversal or benign\n");
+                return 2;
+            }
+        } else {
+            dir = argv[a];
+        }
+    }
     static const mm_detect_class_t ids[] = {MM_DETECT_SQLI, MM_DETECT_XSS, MM_DETECT_CMDI, MM_DETECT_TRAVERSAL};
     bool verbose = getenv("MM_DETECT_VERBOSE") != NULL;
     mm_detect_config_init(&cfg);
@@ -134,7 +149,7 @@ int main(int argc, char **argv)
     size_t detected[5] = {0}, right[5] = {0};
     for (int c = 0; c < 5; c++) {
         char name[64];
-        snprintf(name, sizeof name, "%s.txt", c < 4 ? classes[c] : "benign");
+        snprintf(name, sizeof name, "%s.txt", classes[c]);
         int rc = load(dir, name, &sets[c]);
         if (rc < 0) {
             fprintf(stderr, "detect-score: %s/%s: %s\n", dir, name, strerror(-rc));
@@ -150,11 +165,16 @@ int main(int argc, char **argv)
                 if (c < 4 && v.cls == ids[c])
                     right[c]++;
             }
-            if (verbose && ((c < 4 && v.cls == MM_DETECT_NONE) || (c == 4 && v.cls != MM_DETECT_NONE)))
-                printf("%s %s %d %s | %s\n", c < 4 ? "MISS" : "FP", c < 4 ? classes[c] : "benign", v.score,
+            bool wrong = (c < 4 && v.cls == MM_DETECT_NONE) || (c == 4 && v.cls != MM_DETECT_NONE);
+            if (wrong && misses == c)
+                printf("%d %s | %s\n", v.score, v.evidence[0] ? v.evidence : "-", sets[c].lines[i]);
+            else if (wrong && verbose)
+                printf("%s %s %d %s | %s\n", c < 4 ? "MISS" : "FP", classes[c], v.score,
                        v.evidence, sets[c].lines[i]);
         }
     }
+    if (misses >= 0)
+        return 0;
     printf("detector: memmon mm_detect (threshold %d), corpus %s\n", cfg.threshold, dir);
     printf("%-10s %8s %9s %8s\n", "class", "samples", "detected", "percent");
     for (int c = 0; c < 4; c++)
