@@ -135,6 +135,13 @@ static void fragment(const uint8_t *s, size_t n, size_t pos, char *out, size_t c
     out[o] = 0;
 }
 
+/* A class score after the location's sensitivity. */
+static int scaled(int score, int sens)
+{
+    int sc = score * sens / 100;
+    return sc > 100 ? 100 : sc;
+}
+
 int mm_detect_value(const mm_detect_config_t *cfg, const void *data, size_t len,
                     mm_detect_loc_t loc, const char *content_type,
                     mm_detect_scratch_t *scratch, mm_detect_verdict_t *out)
@@ -164,23 +171,30 @@ int mm_detect_value(const mm_detect_config_t *cfg, const void *data, size_t len,
     mm_detect_hit_t hits[MM_DETECT_NCLASS];
     memset(hits, 0, sizeof hits);
     unsigned cflags[MM_DETECT_NCLASS] = {0};
-    /* A decisive score (>= 90) ends the judgement: no other class can
-     * change a block into a pass, and dense attacks stay cheap. */
-    if (cfg->enabled[MM_DETECT_SQLI])
-        mm_detect_sqli(dec, dn, &hits[MM_DETECT_SQLI], &cflags[MM_DETECT_SQLI]);
-    if (cfg->enabled[MM_DETECT_XSS] && hits[MM_DETECT_SQLI].score < 90)
-        mm_detect_xss(dec, dn, &hits[MM_DETECT_XSS]);
-    if (cfg->enabled[MM_DETECT_CMDI] && hits[MM_DETECT_SQLI].score < 90 && hits[MM_DETECT_XSS].score < 90)
-        mm_detect_cmdi(dec, dn, &hits[MM_DETECT_CMDI], &cflags[MM_DETECT_CMDI]);
-    if (cfg->enabled[MM_DETECT_TRAVERSAL] && hits[MM_DETECT_SQLI].score < 90 &&
-        hits[MM_DETECT_XSS].score < 90 && hits[MM_DETECT_CMDI].score < 90)
-        mm_detect_traversal(dec, dn, &hits[MM_DETECT_TRAVERSAL]);
+    /* Classes are judged in verdict order (ties go to the earlier class).
+     * Once a judged class scores at least the most a later class can
+     * score, that class cannot change the verdict and is not judged: its
+     * entry in out->scores stays 0. Dense attacks stay cheap this way. */
+    static const int max_score[MM_DETECT_NCLASS] = {
+        0, MM_DETECT_SQLI_MAX, MM_DETECT_XSS_MAX, MM_DETECT_CMDI_MAX, MM_DETECT_TRAVERSAL_MAX,
+    };
+    int decided = 0; /* highest scaled score so far */
+    for (int c = 1; c < MM_DETECT_NCLASS; c++) {
+        if (!cfg->enabled[c] || (decided > 0 && scaled(max_score[c], sens) <= decided))
+            continue;
+        switch (c) {
+        case MM_DETECT_SQLI: mm_detect_sqli(dec, dn, &hits[c], &cflags[c]); break;
+        case MM_DETECT_XSS: mm_detect_xss(dec, dn, &hits[c]); break;
+        case MM_DETECT_CMDI: mm_detect_cmdi(dec, dn, &hits[c], &cflags[c]); break;
+        default: mm_detect_traversal(dec, dn, &hits[c]); break;
+        }
+        if (scaled(hits[c].score, sens) > decided)
+            decided = scaled(hits[c].score, sens);
+    }
 
     int best = 0;
     for (int c = 1; c < MM_DETECT_NCLASS; c++) {
-        int sc = hits[c].score * sens / 100;
-        if (sc > 100)
-            sc = 100;
+        int sc = scaled(hits[c].score, sens);
         out->scores[c] = sc;
         if (sc > out->scores[best] || best == 0)
             best = sc > 0 ? c : best;

@@ -242,14 +242,103 @@ static size_t utf8_len(uint8_t b)
     return 0;
 }
 
-size_t mm_detect_decode_pass(const uint8_t *in, size_t n, uint8_t *out,
-                             unsigned which, unsigned *flags, bool *changed)
+/* Which decoder each byte can start (MM_DETECT_PASS_* bits); a byte whose
+ * bits are not selected is copied as it is, whatever follows it. */
+#define U MM_DETECT_PASS_UTF8
+#define U16 U, U, U, U, U, U, U, U, U, U, U, U, U, U, U, U
+static const uint8_t trigger[256] = {
+    [0] = U,
+    ['%'] = MM_DETECT_PASS_URL,
+    ['+'] = MM_DETECT_PASS_PLUS,
+    ['&'] = MM_DETECT_PASS_HTML,
+    ['\\'] = MM_DETECT_PASS_ESCAPE,
+    [0x80] = U16, U16, U16, U16, U16, U16, U16, U16,
+};
+#undef U16
+#undef U
+
+/* Bytes a decoding step may read past its start: the longest is an HTML
+ * reference with 64 leading zeros ("&#x000...0041;"). */
+#define LOOKAHEAD 80
+/* Output regions written by decodings, kept per pass. */
+#define DIRTY_MAX 256
+
+typedef struct {
+    size_t n;
+    bool overflow;          /* too many regions: the next pass reads everything */
+    size_t start[DIRTY_MAX];
+    size_t end[DIRTY_MAX];
+} dirty_t;
+
+/* Records out[o0..o1) as written by a decoding (at least one byte, so that
+ * a removal marks the bytes it joined). Regions closer than LOOKAHEAD merge. */
+static void dirty_add(dirty_t *d, size_t o0, size_t o1)
 {
-    size_t i = 0, o = 0;
+    if (!d)
+        return;
+    if (o1 <= o0)
+        o1 = o0 + 1;
+    if (d->n > 0 && o0 < d->end[d->n - 1] + LOOKAHEAD) {
+        if (o1 > d->end[d->n - 1])
+            d->end[d->n - 1] = o1;
+        return;
+    }
+    if (d->n == DIRTY_MAX) {
+        d->overflow = true;
+        return;
+    }
+    d->start[d->n] = o0;
+    d->end[d->n] = o1;
+    d->n++;
+}
+
+/* One pass. When prev describes the pass that produced in (its decodings'
+ * output regions), stretches whose every step would read only bytes that
+ * pass copied unchanged are copied without decoding: the earlier pass
+ * already found nothing to decode there, and decoding reads no byte behind
+ * its position. A step starting at an ASCII byte of such a stretch starts
+ * where the earlier pass started one (only UTF-8 sequences span bytes, and
+ * they hold no ASCII), so both passes stay in step. */
+static size_t decode_pass(const uint8_t *in, size_t n, uint8_t *out, unsigned which,
+                          unsigned *flags, bool *changed, const dirty_t *prev, dirty_t *next)
+{
+    size_t i = 0, o = 0, di = 0, next_check = 0;
     unsigned f = 0;
     uint32_t cp;
+    bool any = false;
+    bool skip = prev && !prev->overflow;
     while (i < n) {
         uint8_t c = in[i];
+        if (skip && c < 0x80 && i >= next_check) {
+            while (di < prev->n && prev->end[di] <= i)
+                di++;
+            size_t ds = di < prev->n && prev->start[di] < n ? prev->start[di] : n;
+            next_check = di < prev->n ? prev->end[di] : n;
+            if (i < ds && ds >= LOOKAHEAD && ds - LOOKAHEAD + 1 > i) {
+                /* Steps before y read only bytes before ds. End on an
+                 * ASCII byte, where a step of both passes starts. */
+                size_t y = ds - LOOKAHEAD + 1;
+                while (y > i && in[y] >= 0x80)
+                    y--;
+                if (y > i) {
+                    memcpy(out + o, in + i, y - i);
+                    o += y - i;
+                    i = y;
+                    continue;
+                }
+            }
+        }
+        if (!(trigger[c] & which)) {
+            /* A run of bytes no selected decoder starts on. */
+            size_t j = i + 1;
+            while (j < n && !(trigger[in[j]] & which))
+                j++;
+            memcpy(out + o, in + i, j - i);
+            o += j - i;
+            i = j;
+            continue;
+        }
+        size_t o0 = o;
         if (c == '%' && (which & MM_DETECT_PASS_URL)) {
             uint32_t v;
             if (i + 2 < n && read_hex(in + i + 1, 2, 2, &v) == 2) {
@@ -257,15 +346,19 @@ size_t mm_detect_decode_pass(const uint8_t *in, size_t n, uint8_t *out,
                 i += 3;
                 if (v == 0) {
                     f |= MM_DETECT_DEC_NUL;
-                    continue;
+                } else {
+                    out[o++] = (uint8_t)v;
                 }
-                out[o++] = (uint8_t)v;
+                dirty_add(next, o0, o);
+                any = true;
                 continue;
             }
             if (i + 5 < n && (in[i + 1] | 32) == 'u' && read_hex(in + i + 2, 4, 4, &v) == 4) {
                 f |= MM_DETECT_DEC_PCT_U;
                 o += put_cp(v, out + o, 6, &f);
                 i += 6;
+                dirty_add(next, o0, o);
+                any = true;
                 continue;
             }
             out[o++] = c;
@@ -276,6 +369,8 @@ size_t mm_detect_decode_pass(const uint8_t *in, size_t n, uint8_t *out,
             f |= MM_DETECT_DEC_PLUS;
             out[o++] = ' ';
             i++;
+            dirty_add(next, o0, o);
+            any = true;
             continue;
         }
         if (c == '&' && (which & MM_DETECT_PASS_HTML)) {
@@ -284,6 +379,8 @@ size_t mm_detect_decode_pass(const uint8_t *in, size_t n, uint8_t *out,
                 f |= MM_DETECT_DEC_HTML;
                 o += put_cp(cp, out + o, used, &f);
                 i += used;
+                dirty_add(next, o0, o);
+                any = true;
                 continue;
             }
         }
@@ -293,6 +390,8 @@ size_t mm_detect_decode_pass(const uint8_t *in, size_t n, uint8_t *out,
                 f |= MM_DETECT_DEC_ESCAPE;
                 o += put_cp(cp, out + o, used, &f);
                 i += used;
+                dirty_add(next, o0, o);
+                any = true;
                 continue;
             }
         }
@@ -300,6 +399,8 @@ size_t mm_detect_decode_pass(const uint8_t *in, size_t n, uint8_t *out,
             if (c == 0) {
                 f |= MM_DETECT_DEC_NUL;
                 i++;
+                dirty_add(next, o0, o);
+                any = true;
                 continue;
             }
             if (c >= 0x80 && c < 0xC0) {
@@ -329,6 +430,8 @@ size_t mm_detect_decode_pass(const uint8_t *in, size_t n, uint8_t *out,
                     } else {
                         i += 1;
                     }
+                    dirty_add(next, o0, o);
+                    any = true;
                     continue;
                 }
                 if (len >= 2 && i + len <= n) {
@@ -352,6 +455,8 @@ size_t mm_detect_decode_pass(const uint8_t *in, size_t n, uint8_t *out,
                                 out[o++] = '?';
                             }
                             i += len;
+                            dirty_add(next, o0, o);
+                            any = true;
                             continue;
                         }
                         int fc = fold_cp(v);
@@ -359,6 +464,8 @@ size_t mm_detect_decode_pass(const uint8_t *in, size_t n, uint8_t *out,
                             f |= MM_DETECT_DEC_FULLWIDTH;
                             out[o++] = (uint8_t)fc;
                             i += len;
+                            dirty_add(next, o0, o);
+                            any = true;
                             continue;
                         }
                         memcpy(out + o, in + i, len);
@@ -374,19 +481,24 @@ size_t mm_detect_decode_pass(const uint8_t *in, size_t n, uint8_t *out,
         i++;
     }
     *flags |= f;
-    *changed = (o != n) || memcmp(in, out, n) != 0;
+    *changed = any;
     return o;
+}
+
+size_t mm_detect_decode_pass(const uint8_t *in, size_t n, uint8_t *out,
+                             unsigned which, unsigned *flags, bool *changed)
+{
+    return decode_pass(in, n, out, which, flags, changed, NULL, NULL);
 }
 
 /* Bytes that can start a decoding: when none is present, the text is
  * already in normal form and no copy is made. */
 static bool needs_decoding(const uint8_t *s, size_t n, bool plus)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = s[i];
-        if (c == '%' || c == '&' || c == '\\' || c == 0 || c >= 0x80 || (plus && c == '+'))
+    unsigned which = MM_DETECT_PASS_ALL | (plus ? MM_DETECT_PASS_PLUS : 0);
+    for (size_t i = 0; i < n; i++)
+        if (trigger[s[i]] & which)
             return true;
-    }
     return false;
 }
 
@@ -403,12 +515,20 @@ size_t mm_detect_decode(const uint8_t *in, size_t n, uint8_t *a, uint8_t *b,
         *out = in;
         return n;
     }
+    /* Each pass after the first rereads only what the previous one decoded
+     * (and LOOKAHEAD bytes before it): nested encodings in a large value
+     * cost one full pass, not max_passes. */
+    dirty_t dirty[2];
     for (unsigned p = 0; p < max_passes; p++) {
         uint8_t *dst = (p % 2 == 0) ? a : b;
         unsigned which = MM_DETECT_PASS_ALL | (p == 0 && plus_space ? MM_DETECT_PASS_PLUS : 0);
         unsigned f = 0;
         bool changed = false;
-        len = mm_detect_decode_pass(cur, len, dst, which, &f, &changed);
+        dirty_t *next = &dirty[p % 2];
+        next->n = 0;
+        next->overflow = false;
+        len = decode_pass(cur, len, dst, which, &f, &changed, p ? &dirty[(p + 1) % 2] : NULL,
+                          p + 1 < max_passes ? next : NULL);
         cur = dst;
         if (f & (MM_DETECT_DEC_URL | MM_DETECT_DEC_PCT_U))
             url_passes++;

@@ -40,6 +40,15 @@ size_t mm_detect_decode(const uint8_t *in, size_t n, uint8_t *a, uint8_t *b,
 
 /* Per-class tokenisers over decoded text. Each fills *hit (score 0 when
  * nothing looks like its class) and returns hit->score. Linear, no allocation. */
+
+/* The highest score each tokeniser can return. mm_detect_value() stops
+ * judging a class once an earlier-judged class already scores at least
+ * this much (the verdict cannot change), so a rule scoring higher must
+ * raise its class's bound; the unit tests and fuzzers check it. */
+#define MM_DETECT_SQLI_MAX      90
+#define MM_DETECT_XSS_MAX       85
+#define MM_DETECT_CMDI_MAX      90
+#define MM_DETECT_TRAVERSAL_MAX 80
 int mm_detect_sqli(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *flags);
 int mm_detect_xss(const uint8_t *s, size_t n, mm_detect_hit_t *hit);
 int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *flags);

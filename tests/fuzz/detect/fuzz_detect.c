@@ -94,10 +94,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(b);
         break;
     }
-    case T_SQLI: mm_detect_sqli(in, size, &h, &f); break;
-    case T_XSS: mm_detect_xss(in, size, &h); break;
-    case T_CMDI: mm_detect_cmdi(in, size, &h, &f); break;
-    case T_TRAVERSAL: mm_detect_traversal(in, size, &h); break;
+    /* mm_detect_value() relies on each tokeniser's score bound. */
+    case T_SQLI: if (mm_detect_sqli(in, size, &h, &f) > MM_DETECT_SQLI_MAX) abort(); break;
+    case T_XSS: if (mm_detect_xss(in, size, &h) > MM_DETECT_XSS_MAX) abort(); break;
+    case T_CMDI: if (mm_detect_cmdi(in, size, &h, &f) > MM_DETECT_CMDI_MAX) abort(); break;
+    case T_TRAVERSAL: if (mm_detect_traversal(in, size, &h) > MM_DETECT_TRAVERSAL_MAX) abort(); break;
     case T_VALUE: {
         mm_detect_config_t cfg;
         mm_detect_config_init(&cfg);

@@ -516,6 +516,67 @@ static void test_shared_corpus(void **state)
     assert_true(hit * 100 >= n * 80);
 }
 
+/* Large values are judged whole: an attack at the end of 1 MiB of benign
+ * text is found, a nested encoding deep inside is decoded as in a short
+ * value, and no tokeniser scores above the bound the verdict relies on. */
+static void test_large_values(void **state)
+{
+    (void)state;
+    static const char *const attacks[] = {
+        "x' union select password from users--", "<img src=x onerror=alert(1)>",
+        "; cat /etc/passwd", "../../../../etc/passwd",
+    };
+    static const mm_detect_class_t cls[] = {MM_DETECT_SQLI, MM_DETECT_XSS, MM_DETECT_CMDI, MM_DETECT_TRAVERSAL};
+    static const char filler[] = "It's O'Brien & Sons' \"best\" offer, well.. x<y and Q&A (really) ";
+    size_t big = 1u << 20;
+    mm_detect_scratch_t sc = {malloc(mm_detect_scratch_size(big + 64)), mm_detect_scratch_size(big + 64)};
+    char *buf = malloc(big + 64);
+    assert_non_null(sc.buf);
+    assert_non_null(buf);
+    size_t fl = strlen(filler);
+    for (size_t i = 0; i < big; i++)
+        buf[i] = filler[i % fl];
+    mm_detect_verdict_t v;
+    assert_int_equal(mm_detect_value(&cfg, buf, big, MM_DETECT_LOC_BODY, NULL, &sc, &v), 0);
+    assert_int_equal(v.cls, MM_DETECT_NONE);
+    for (size_t k = 0; k < 4; k++) {
+        size_t al = strlen(attacks[k]);
+        memcpy(buf + big - al, attacks[k], al);
+        assert_int_equal(mm_detect_value(&cfg, buf, big, MM_DETECT_LOC_BODY, NULL, &sc, &v), 0);
+        assert_false(v.truncated);
+        assert_int_equal(v.cls, cls[k]);
+        for (size_t i = big - al; i < big; i++)
+            buf[i] = filler[i % fl];
+    }
+    /* %253c (double-encoded '<') near the end, after 1 MiB of plain text
+     * whose first pass rereads only the decoded region. */
+    static const char tail[] = "%253Cscript%253Ealert(1)%253C/script%253E";
+    size_t tl = strlen(tail);
+    memcpy(buf + big - tl, tail, tl);
+    assert_int_equal(mm_detect_value(&cfg, buf, big, MM_DETECT_LOC_BODY, NULL, &sc, &v), 0);
+    assert_int_equal(v.cls, MM_DETECT_XSS);
+    assert_true(v.decodings & MM_DETECT_DEC_URL_MULTI);
+    free(buf);
+    free(sc.buf);
+
+    /* Score bounds on attack shapes and their concatenations. */
+    static const char *const shapes[] = {
+        "' union select 1,2--", "() { :; }; /bin/id", "<a href=javascript:alert(1)>x</a>",
+        "<svg onload=alert(1)>", "..\\..\\..\\windows\\win.ini", "'; waitfor delay '0:0:5'--",
+        "<!--#exec cmd=\"id\"-->", "/dev/tcp/1.2.3.4/80",
+    };
+    mm_detect_hit_t h;
+    unsigned f = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const uint8_t *s = (const uint8_t *)shapes[i];
+        size_t n = strlen(shapes[i]);
+        assert_true(mm_detect_sqli(s, n, &h, &f) <= MM_DETECT_SQLI_MAX);
+        assert_true(mm_detect_xss(s, n, &h) <= MM_DETECT_XSS_MAX);
+        assert_true(mm_detect_cmdi(s, n, &h, &f) <= MM_DETECT_CMDI_MAX);
+        assert_true(mm_detect_traversal(s, n, &h) <= MM_DETECT_TRAVERSAL_MAX);
+    }
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -542,6 +603,7 @@ int main(void)
         cmocka_unit_test(test_verdict),
         cmocka_unit_test(test_request),
         cmocka_unit_test(test_shared_corpus),
+        cmocka_unit_test(test_large_values),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

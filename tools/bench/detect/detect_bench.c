@@ -97,6 +97,59 @@ static uint8_t rnd(void)
     return (uint8_t)(rng >> 24);
 }
 
+/* Benign text that is costly to tokenise and must come out clean: prose
+ * full of quotes, apostrophes, ampersands, '<' and dots, and a JSON-ish body
+ * of nested objects with such strings. Words are drawn at random so the text
+ * does not repeat. */
+static void fill_prose(uint8_t *buf, size_t n)
+{
+    static const char *const w[] = {
+        "It's", "O'Brien's", "don't", "the", "\"best\"", "caf\xc3\xa9", "&", "a<b", "well..", "Tom",
+        "&&", "Jerry", "cats", "|", "dogs", "you're", "5'11\"", "a/b", "(really)", "-", "rock'n'roll",
+        "Q&A", "x<y", "and", "or", "selected", "the", "from", "a", "list", "of", "items", "we'd",
+        "said:", "'yes'", "e.g.", "wait...", "AT&T", "R&D", "50%", "heart", "so,", "see",
+        "notes/a.txt", "it", "was", "John's", "\"quoted\"", "I'm", "->", "p.s.", "1,000s",
+    };
+    size_t o = 0;
+    while (o < n) {
+        const char *x = w[rnd() % (sizeof w / sizeof w[0])];
+        for (size_t k = 0; x[k] && o < n; k++)
+            buf[o++] = (uint8_t)x[k];
+        if (o < n)
+            buf[o++] = rnd() % 17 == 0 ? '\n' : ' ';
+    }
+}
+
+static void fill_json(uint8_t *buf, size_t n)
+{
+    static const char *const v[] = {
+        "\"O'Brien & Sons\"", "\"<b>bold</b>\"", "\"a < b && c > d\"", "12", "true", "null",
+        "\"up/down.txt\"", "\"it's \\\"fine\\\"\"", "\"R&D; Q&A\"", "3.14", "\"x|y\"", "\"(a,b)\"",
+    };
+    static const char *const k[] = {"\"name\"", "\"id\"", "\"tags\"", "\"note\"", "\"path\"", "\"qty\""};
+    size_t o = 0;
+    int depth = 0;
+    while (o + 64 < n) {
+        int r = rnd() % 10, l;
+        char t[128];
+        if (r == 0 && depth < 8) {
+            l = snprintf(t, sizeof t, "{%s:", k[rnd() % 6]);
+            depth++;
+        } else if (r == 1 && depth > 0) {
+            l = snprintf(t, sizeof t, "},");
+            depth--;
+        } else if (r == 2) {
+            l = snprintf(t, sizeof t, "[%s,%s],", v[rnd() % 12], v[rnd() % 12]);
+        } else {
+            l = snprintf(t, sizeof t, "%s:%s,", k[rnd() % 6], v[rnd() % 12]);
+        }
+        memcpy(buf + o, t, (size_t)l);
+        o += (size_t)l;
+    }
+    while (o < n)
+        buf[o++] = ' ';
+}
+
 /* Fills buf with n bytes of the given kind of input. */
 static void fill(uint8_t *buf, size_t n, int kind)
 {
@@ -113,6 +166,10 @@ static void fill(uint8_t *buf, size_t n, int kind)
     if (kind == 0) {
         for (size_t i = 0; i < n; i++)
             buf[i] = rnd();
+        return;
+    }
+    if (kind == 8 || kind == 9) {
+        (kind == 8 ? fill_prose : fill_json)(buf, n);
         return;
     }
     const char *p = pats[kind];
@@ -251,11 +308,12 @@ int main(int argc, char **argv)
     printf("speed on large inputs (median/p99 of repeated runs; growth per 10x of size):\n");
     static const char *const kinds[] = {"random bytes", "nested %-encoding", "dense SQL", "dense markup",
                                         "dense shell", "dense traversal", "dense entities/escapes",
-                                        "unterminated openers"};
+                                        "unterminated openers", "benign prose (quotes, &, <, ..)",
+                                        "benign JSON-ish text"};
     size_t big = 1u << 20;
     uint8_t *buf = malloc(big);
     bool ok = true;
-    for (int k = 0; k < 8; k++) {
+    for (int k = 0; k < 10; k++) {
         double m1k, m10k, m100k, m1m;
         fill(buf, 1024, k);
         time_input(NULL, buf, 1024, 2001, &m1k);
