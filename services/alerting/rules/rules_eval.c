@@ -309,10 +309,12 @@ static int add_alert(mm_rules_rule_t *r, mm_rules_alert_t *a)
     return 0;
 }
 
-/* An output sample of a rule: owned labels and a value. */
+/* An output sample of a rule: its labels (owned; NULL when ref names the
+ * series already), its store series when known, and a value. */
 typedef struct {
     mm_label_t *l;
     size_t n;
+    mm_promql_ref_t ref;
     double v;
 } out_t;
 
@@ -329,18 +331,27 @@ static void outv_fini(outv_t *o)
     memset(o, 0, sizeof *o);
 }
 
-static int outv_add(outv_t *o, lb_t *b, double v)
+static out_t *outv_next(outv_t *o)
 {
     if (o->n == o->cap) {
         size_t cap = o->cap ? o->cap * 2 : 16;
         out_t *ns = realloc(o->s, cap * sizeof *ns);
         if (!ns)
-            return -ENOMEM;
+            return NULL;
         o->s = ns;
         o->cap = cap;
     }
-    mm_labels_sort(b->l, b->n);
     out_t *s = &o->s[o->n];
+    memset(s, 0, sizeof *s);
+    return s;
+}
+
+static int outv_add(outv_t *o, lb_t *b, double v)
+{
+    out_t *s = outv_next(o);
+    if (!s)
+        return -ENOMEM;
+    mm_labels_sort(b->l, b->n);
     if (rules_labels_dup(b->l, b->n, &s->l) < 0)
         return -ENOMEM;
     s->n = b->n;
@@ -349,9 +360,40 @@ static int outv_add(outv_t *o, lb_t *b, double v)
     return 0;
 }
 
-/* Appends one alert's ALERTS and ALERTS_FOR_STATE samples. */
-static int alert_samples(const mm_rules_rule_t *r, const mm_rules_alert_t *a, outv_t *o)
+static int outv_add_ref(outv_t *o, mm_promql_ref_t ref, double v)
 {
+    out_t *s = outv_next(o);
+    if (!s)
+        return -ENOMEM;
+    s->ref = ref;
+    s->v = v;
+    o->n++;
+    return 0;
+}
+
+/* Resolves the store series of an output that has labels only; the series
+ * is created (without samples) when new. Labels the store refuses leave the
+ * reference invalid: such an output is written by labels and fails there,
+ * as any append of it would. */
+static int out_resolve(mm_promql_store_t *store, out_t *s)
+{
+    if (mm_promql_store_ref_valid(store, s->ref))
+        return 0;
+    memset(&s->ref, 0, sizeof s->ref);
+    int rc = mm_promql_store_ref(store, s->l, s->n, &s->ref);
+    return rc == -ENOMEM ? rc : 0;
+}
+
+/* Appends one alert's ALERTS and ALERTS_FOR_STATE samples. The alert
+ * remembers their series, so later rounds skip building their labels. */
+static int alert_samples(const mm_rules_rule_t *r, mm_rules_alert_t *a,
+                         mm_promql_store_t *store, outv_t *o)
+{
+    double for_state = (double)(a->active_at / 1000);
+    if (a->ref_state == a->state && mm_promql_store_ref_valid(store, a->ref_alerts) &&
+        mm_promql_store_ref_valid(store, a->ref_for_state))
+        return outv_add_ref(o, a->ref_alerts, 1) < 0 || outv_add_ref(o, a->ref_for_state, for_state) < 0
+                   ? -ENOMEM : 0;
     lb_t b = {0};
     int rc = -ENOMEM;
     /* Rule labels first (as Prometheus's sample() does), then the alert's. */
@@ -367,15 +409,21 @@ static int alert_samples(const mm_rules_rule_t *r, const mm_rules_alert_t *a, ou
         goto out;
     if (lb_from(&b, a->labels, a->n_labels, false) < 0 ||
         lb_set(&b, "__name__", "ALERTS_FOR_STATE") < 0 ||
-        outv_add(o, &b, (double)(a->active_at / 1000)) < 0)
+        outv_add(o, &b, for_state) < 0)
         goto out;
+    out_t *x = &o->s[o->n - 2], *y = &o->s[o->n - 1];
+    if (out_resolve(store, x) < 0 || out_resolve(store, y) < 0)
+        goto out;
+    a->ref_alerts = x->ref;
+    a->ref_for_state = y->ref;
+    a->ref_state = a->state;
     rc = 0;
 out:
     free(b.l);
     return rc;
 }
 
-static int eval_alerting(mm_rules_rule_t *r, const mm_promql_store_t *store, int64_t t,
+static int eval_alerting(mm_rules_rule_t *r, mm_promql_store_t *store, int64_t t,
                          outv_t *o)
 {
     mm_promql_result_t *res = NULL;
@@ -456,7 +504,7 @@ static int eval_alerting(mm_rules_rule_t *r, const mm_promql_store_t *store, int
                 a->state = MM_RULES_FIRING;
                 a->fired_at = t;
             }
-            if ((rc = alert_samples(r, a, o)) < 0)
+            if ((rc = alert_samples(r, a, store, o)) < 0)
                 goto out;
         }
         if (keep)
@@ -536,43 +584,138 @@ out:
     return rc;
 }
 
+static uint32_t lset_key(const rules_lset_t *e)
+{
+    return e->ref.gen ? e->ref.id : UINT32_MAX;
+}
+
+static int cmp_lset(const void *a, const void *b)
+{
+    uint32_t x = lset_key(a), y = lset_key(b);
+    return x < y ? -1 : x > y;
+}
+
+/* Index of an entry of prev (sorted by lset_key) not yet taken whose
+ * series is id, or -1. */
+static long prev_find(const rules_lset_t *prev, size_t n, const bool *taken, uint32_t id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (lset_key(&prev[mid]) < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < n && lset_key(&prev[lo]) == id; lo++)
+        if (!taken[lo])
+            return (long)lo;
+    return -1;
+}
+
 /* Writes the output at t, stale markers for what the last evaluation wrote
- * and this one did not, and remembers this output for the next time. */
+ * and this one did not, and remembers this output for the next time. Series
+ * are compared through their store references; labels only where the store
+ * could not name a series. */
 static int write_output(mm_rules_rule_t *r, mm_promql_store_t *store, int64_t t, outv_t *o)
 {
-    rules_lset_t *now = calloc(o->n ? o->n : 1, sizeof *now);
-    if (!now)
-        return -ENOMEM;
+    int rc;
     for (size_t i = 0; i < o->n; i++) {
-        int rc = mm_promql_store_append(store, o->s[i].l, o->s[i].n, t, o->s[i].v);
-        if (rc == -ENOMEM) {
-            free(now);
+        out_t *s = &o->s[i];
+        if (s->l && (rc = out_resolve(store, s)) < 0)
             return rc;
-        }
-        now[i].labels = o->s[i].l;
-        now[i].n = o->s[i].n;
-        now[i].fp = mm_labels_fingerprint(NULL, o->s[i].l, o->s[i].n);
-        o->s[i].l = NULL;
-        o->s[i].n = 0;
+        if (mm_promql_store_ref_valid(store, s->ref))
+            rc = mm_promql_store_append_ref(store, s->ref, t, s->v);
+        else
+            rc = mm_promql_store_append(store, s->l, s->n, t, s->v);
+        if (rc == -ENOMEM)
+            return rc;
     }
+    /* References from before the store last renumbered its series are
+     * found again by labels (every output series exists by now, so a label
+     * set of prev that is output this time is found). */
+    bool resort = false;
     for (size_t i = 0; i < r->n_prev; i++) {
-        bool found = false;
-        for (size_t j = 0; j < o->n && !found; j++)
-            found = now[j].fp == r->prev[i].fp &&
-                    rules_labels_cmp(now[j].labels, now[j].n, r->prev[i].labels,
-                                     r->prev[i].n) == 0;
-        if (!found) {
-            int rc = mm_promql_store_append(store, r->prev[i].labels, r->prev[i].n, t,
-                                            mm_stale_nan());
-            if (rc == -ENOMEM) {
-                for (size_t j = 0; j < o->n; j++)
-                    rules_labels_free(now[j].labels, now[j].n);
-                free(now);
-                return rc;
+        rules_lset_t *e = &r->prev[i];
+        if (mm_promql_store_ref_valid(store, e->ref))
+            continue;
+        uint32_t old = lset_key(e);
+        e->ref = (mm_promql_ref_t){.id = UINT32_MAX};
+        rc = mm_promql_store_find(store, e->labels, e->n, &e->ref);
+        if (rc == -ENOMEM)
+            return rc;
+        resort |= lset_key(e) != old;
+    }
+    if (resort && r->n_prev > 1)
+        qsort(r->prev, r->n_prev, sizeof *r->prev, cmp_lset);
+    rules_lset_t *now = calloc(o->n ? o->n : 1, sizeof *now);
+    bool *taken = calloc(r->n_prev ? r->n_prev : 1, sizeof *taken);
+    if (!now || !taken) {
+        free(now);
+        free(taken);
+        return -ENOMEM;
+    }
+    rc = 0;
+    for (size_t i = 0; i < o->n; i++) {
+        out_t *s = &o->s[i];
+        rules_lset_t *e = &now[i];
+        bool valid = mm_promql_store_ref_valid(store, s->ref);
+        long k = -1;
+        if (valid) {
+            k = prev_find(r->prev, r->n_prev, taken, s->ref.id);
+        } else {
+            for (size_t j = 0; j < r->n_prev && k < 0; j++)
+                if (!taken[j] && lset_key(&r->prev[j]) == UINT32_MAX &&
+                    rules_labels_cmp(s->l, s->n, r->prev[j].labels, r->prev[j].n) == 0)
+                    k = (long)j;
+        }
+        e->ref = valid ? s->ref : (mm_promql_ref_t){.id = UINT32_MAX};
+        if (k >= 0) {
+            taken[k] = true;
+            if (valid || !s->l) {
+                /* Keep last round's copy of the labels. */
+                e->labels = r->prev[k].labels;
+                e->n = r->prev[k].n;
+                r->prev[k].labels = NULL;
+                r->prev[k].n = 0;
+                continue;
             }
         }
+        if (s->l) {
+            e->labels = s->l;
+            e->n = s->n;
+            s->l = NULL;
+            s->n = 0;
+            continue;
+        }
+        size_t n;
+        const mm_label_t *l = mm_promql_store_ref_labels(store, s->ref, &n);
+        if (rules_labels_dup(l, n, &e->labels) < 0) {
+            rc = -ENOMEM;
+            break;
+        }
+        e->n = n;
     }
+    for (size_t i = 0; i < r->n_prev && rc == 0; i++) {
+        if (taken[i])
+            continue;
+        rules_lset_t *e = &r->prev[i];
+        int arc = mm_promql_store_ref_valid(store, e->ref)
+                      ? mm_promql_store_append_ref(store, e->ref, t, mm_stale_nan())
+                      : mm_promql_store_append(store, e->labels, e->n, t, mm_stale_nan());
+        if (arc == -ENOMEM)
+            rc = arc;
+    }
+    free(taken);
     rules_prev_clear(r);
+    if (rc < 0) {
+        for (size_t i = 0; i < o->n; i++)
+            rules_labels_free(now[i].labels, now[i].n);
+        free(now);
+        return rc;
+    }
+    if (o->n > 1)
+        qsort(now, o->n, sizeof *now, cmp_lset);
     r->prev = now;
     r->n_prev = o->n;
     return 0;
