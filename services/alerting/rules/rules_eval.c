@@ -255,7 +255,12 @@ static int build_alerts(mm_rules_rule_t *r, const mm_promql_store_t *store, int6
             }
         }
     }
-    qsort(al, k, sizeof *al, cmp_alert);
+    /* Results are often sorted already (selectors return sorted series). */
+    size_t sorted = 1;
+    while (sorted < k && cmp_alert(&al[sorted - 1], &al[sorted]) < 0)
+        sorted++;
+    if (sorted < k)
+        qsort(al, k, sizeof *al, cmp_alert);
     for (size_t i = 1; i < k; i++)
         if (cmp_alert(&al[i - 1], &al[i]) == 0) {
             set_error(r, "vector contains metrics with the same labelset after applying alert "
@@ -436,44 +441,50 @@ static int eval_alerting(mm_rules_rule_t *r, mm_promql_store_t *store, int64_t t
     mm_promql_result_free(res);
     if (rc < 0)
         return rc;
-    /* Remember the result's label sets: the arrays stay valid below even
-     * when an alert moves into r->alerts (it keeps its label array). */
-    bool *present = NULL;
-    mm_rules_alert_t *keys = calloc(n ? n : 1, sizeof *keys);
-    if (!keys) {
+    /* Merge the two sorted lists: an active alert keeps its labels and
+     * times, takes the new value and annotations; a new (or resolved) one
+     * starts pending at t. present[] marks the alerts the result holds. */
+    size_t cap = r->n_alerts + n;
+    mm_rules_alert_t *merged = calloc(cap ? cap : 1, sizeof *merged);
+    bool *present = calloc(cap ? cap : 1, sizeof *present);
+    if (!merged || !present) {
+        free(merged);
         rc = -ENOMEM;
         goto out;
     }
-    for (size_t i = 0; i < n; i++) {
-        keys[i].labels = al[i].labels;
-        keys[i].n_labels = al[i].n_labels;
-    }
-    /* Merge: an active alert keeps its labels and times, takes the new value
-     * and annotations; a new (or resolved) one starts pending at t. */
-    for (size_t i = 0; i < n; i++) {
-        mm_rules_alert_t *cur = find_alert(r, &al[i]);
-        if (cur && cur->state != MM_RULES_INACTIVE) {
-            cur->value = al[i].value;
-            rules_labels_free(cur->annotations, cur->n_annotations);
-            cur->annotations = al[i].annotations;
-            cur->n_annotations = al[i].n_annotations;
-            al[i].annotations = NULL;
-            al[i].n_annotations = 0;
-        } else if (cur) {
-            alert_fini(cur);
-            *cur = al[i];
-            memset(&al[i], 0, sizeof al[i]);
-        } else if ((rc = add_alert(r, &al[i])) < 0) {
-            goto out;
+    size_t oi = 0, j = 0, m = 0;
+    while (oi < r->n_alerts || j < n) {
+        int c = oi == r->n_alerts ? 1 : j == n ? -1 : cmp_alert(&r->alerts[oi], &al[j]);
+        if (c < 0) {
+            merged[m++] = r->alerts[oi++];
+            continue;
         }
+        present[m] = true;
+        if (c > 0) {
+            merged[m++] = al[j];
+            memset(&al[j++], 0, sizeof al[0]);
+            continue;
+        }
+        mm_rules_alert_t *cur = &r->alerts[oi++];
+        if (cur->state != MM_RULES_INACTIVE) {
+            cur->value = al[j].value;
+            rules_labels_free(cur->annotations, cur->n_annotations);
+            cur->annotations = al[j].annotations;
+            cur->n_annotations = al[j].n_annotations;
+            al[j].annotations = NULL;
+            al[j].n_annotations = 0;
+        } else {
+            alert_fini(cur);
+            *cur = al[j];
+            memset(&al[j], 0, sizeof al[0]);
+        }
+        j++;
+        merged[m++] = *cur;
     }
-    present = calloc(r->n_alerts ? r->n_alerts : 1, sizeof *present);
-    if (!present) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < r->n_alerts; i++)
-        present[i] = n && bsearch(&r->alerts[i], keys, n, sizeof *keys, cmp_alert) != NULL;
+    free(r->alerts);
+    r->alerts = merged;
+    r->n_alerts = m;
+    r->cap_alerts = cap ? cap : 1;
     size_t num_active = 0, w = 0;
     for (size_t i = 0; i < r->n_alerts; i++) {
         mm_rules_alert_t *a = &r->alerts[i];
@@ -513,6 +524,13 @@ static int eval_alerting(mm_rules_rule_t *r, mm_promql_store_t *store, int64_t t
             alert_fini(a);
     }
     r->n_alerts = w;
+    if (r->cap_alerts > w + w / 4 + 8) {
+        mm_rules_alert_t *na = realloc(r->alerts, (w ? w : 1) * sizeof *na);
+        if (na) {
+            r->alerts = na;
+            r->cap_alerts = w ? w : 1;
+        }
+    }
     if (r->g->limit > 0 && num_active > (size_t)r->g->limit) {
         rules_alerts_clear(r);
         outv_fini(o);
@@ -523,7 +541,6 @@ static int eval_alerting(mm_rules_rule_t *r, mm_promql_store_t *store, int64_t t
     rc = 0;
 out:
     free(present);
-    free(keys);
     for (size_t i = 0; i < n; i++)
         alert_fini(&al[i]);
     free(al);
