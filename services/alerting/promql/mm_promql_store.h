@@ -96,4 +96,27 @@ size_t mm_promql_store_series_count(const mm_promql_store_t *s);
 int mm_promql_store_select(const mm_promql_store_t *s, const mm_match_t *matchers, size_t n,
                            int (*cb)(const mm_promql_series_view_t *view, void *arg), void *arg);
 
+/* What mm_promql_store_select_sorted() keeps of one selector between calls:
+ * the ids of the series whose labels match, in label order, and what the
+ * store looked like then. Zero it before the first call; it belongs to one
+ * selector (the same matchers every call). */
+typedef struct {
+    uint64_t gen;
+    size_t key;
+    uint32_t *ids;
+    size_t n;
+} mm_promql_selcache_t;
+
+/* Frees what the cache holds and zeroes it. */
+void mm_promql_selcache_fini(mm_promql_selcache_t *c);
+
+/* Like mm_promql_store_select(), but calls cb in label order (the sort of
+ * Prometheus's index). The matching series are remembered in cache and
+ * looked up again only when the store gained series that could match (or
+ * renumbered them). Returns -ENOMEM, cb's non-zero value, or 0. */
+int mm_promql_store_select_sorted(const mm_promql_store_t *s, const mm_match_t *matchers,
+                                  size_t n, mm_promql_selcache_t *cache,
+                                  int (*cb)(const mm_promql_series_view_t *view, void *arg),
+                                  void *arg);
+
 #endif

@@ -426,6 +426,21 @@ static void clip_to_fetched(const ev_t *ev, const promql_node_t *vs, int64_t spa
         c->mint = hi - span;
 }
 
+/* Reads the selector's series through on_series. Returns 1 when they came
+ * in label order (through the expression's selection cache), 0 when they
+ * still need sorting, -1 on error. */
+static int select_series(ev_t *ev, const promql_node_t *vs, selctx_t *c)
+{
+    int rc;
+    if (ev->selcache) {
+        rc = mm_promql_store_select_sorted(ev->store, vs->sel.m, vs->sel.n,
+                                           &ev->selcache[vs->sel.sel_index], on_series, c);
+        return rc ? -1 : 1;
+    }
+    rc = mm_promql_store_select(ev->store, vs->sel.m, vs->sel.n, on_series, c);
+    return rc ? -1 : 0;
+}
+
 int eval_selector(ev_t *ev, const promql_node_t *vs, int64_t t, bool at_only, val_t *out)
 {
     selctx_t c = {.ev = ev};
@@ -437,10 +452,10 @@ int eval_selector(ev_t *ev, const promql_node_t *vs, int64_t t, bool at_only, va
     c.vec = &out->vec;
     out->type = MM_PROMQL_VECTOR;
     memset(&out->vec, 0, sizeof out->vec);
-    int rc = mm_promql_store_select(ev->store, vs->sel.m, vs->sel.n, on_series, &c);
-    if (rc || ev->failed)
+    int rc = select_series(ev, vs, &c);
+    if (rc < 0 || ev->failed)
         return -1;
-    if (out->vec.n > 1)
+    if (rc == 0 && out->vec.n > 1)
         qsort(out->vec.s, out->vec.n, sizeof *out->vec.s, cmp_smp);
     return 0;
 }
@@ -460,10 +475,10 @@ static int eval_matrix_sel(ev_t *ev, const promql_node_t *n, int64_t t, val_t *o
     out->mend = c.ref;
     out->mrange = n->matrix.range;
     clip_to_fetched(ev, vs, n->matrix.range, &c);
-    int rc = mm_promql_store_select(ev->store, vs->sel.m, vs->sel.n, on_series, &c);
-    if (rc || ev->failed)
+    int rc = select_series(ev, vs, &c);
+    if (rc < 0 || ev->failed)
         return -1;
-    if (out->mat.n > 1)
+    if (rc == 0 && out->mat.n > 1)
         qsort(out->mat.s, out->mat.n, sizeof *out->mat.s, cmp_ser);
     return 0;
 }
@@ -920,6 +935,12 @@ int mm_promql_eval(const mm_promql_expr_t *e, const mm_promql_store_t *store, in
     memset(err, 0, sizeof *err);
     *ret_result = NULL;
     ev_t ev = {.store = store, .start = t_ms, .end = t_ms, .frame_start = t_ms};
+    /* Each selector's matching series are remembered in the expression
+     * between evaluations (hence one thread at a time per expression). */
+    mm_promql_expr_t *mut = (mm_promql_expr_t *)e;
+    if (!mut->selcache && e->n_sels)
+        mut->selcache = calloc(e->n_sels, sizeof *mut->selcache);
+    ev.selcache = mut->selcache;
     ev.lookback = opts && opts->lookback_ms > 0 ? opts->lookback_ms : 300000;
     ev.substep = opts && opts->subquery_step_ms > 0 ? opts->subquery_step_ms : 60000;
     ev.max_samples = opts ? opts->max_samples : 0;

@@ -545,15 +545,17 @@ static const char *label_get(const series_t *se, const char *name)
     return NULL;
 }
 
-static int visit(const mm_promql_store_t *s, size_t id, const mm_match_t *m, size_t n,
-                 int (*cb)(const mm_promql_series_view_t *, void *), void *arg)
+static bool matches(const series_t *se, const mm_match_t *m, size_t n)
 {
-    const series_t *se = &s->series[id];
-    if (se->n == 0)
-        return 0;
     for (size_t k = 0; k < n; k++)
         if (!mm_match_value(&m[k], label_get(se, m[k].name)))
-            return 0;
+            return false;
+    return true;
+}
+
+static int emit(const series_t *se, int (*cb)(const mm_promql_series_view_t *, void *),
+                void *arg)
+{
     mm_promql_series_view_t v = {
         .fp = se->fp, .labels = se->labels, .n_labels = se->n_labels,
         .t = se->t + se->off, .v = se->v + se->off, .n = se->n,
@@ -561,30 +563,49 @@ static int visit(const mm_promql_store_t *s, size_t id, const mm_match_t *m, siz
     return cb(&v, arg);
 }
 
-int mm_promql_store_select(const mm_promql_store_t *s, const mm_match_t *m, size_t n,
-                           int (*cb)(const mm_promql_series_view_t *, void *), void *arg)
+typedef int (*cand_fn)(const mm_promql_store_t *s, size_t id, void *ctx);
+
+/* Finds the shortest postings list among the non-empty `=` matchers
+ * (*ret_best; NULL when there is none) and a key that changes whenever a
+ * series that could match is added: the sum of those lists' lengths, else
+ * the number of series. Returns 1 when an `=` matcher has no list (nothing
+ * can match), else 0, or -ENOMEM. */
+static int plan(const mm_promql_store_t *s, const mm_match_t *m, size_t n,
+                const posting_t **ret_best, size_t *ret_key)
 {
     const posting_t *best = NULL;
+    size_t key = 0;
     for (size_t k = 0; k < n; k++) {
         if (m[k].type != MM_MATCH_EQ || !m[k].value[0])
             continue;
         size_t klen = strlen(m[k].name) + 1 + strlen(m[k].value);
         char stackkey[256];
-        char *key = klen <= sizeof stackkey ? stackkey : malloc(klen);
-        if (!key)
+        char *buf = klen <= sizeof stackkey ? stackkey : malloc(klen);
+        if (!buf)
             return -ENOMEM;
         bool found;
-        const posting_t *p = post_find(s, m[k].name, m[k].value, &found, key, klen);
-        if (key != stackkey)
-            free(key);
+        const posting_t *p = post_find(s, m[k].name, m[k].value, &found, buf, klen);
+        if (buf != stackkey)
+            free(buf);
         if (!found)
-            return 0;
+            return 1;
         if (!best || p->n < best->n)
             best = p;
+        key += p->n;
     }
+    *ret_best = best;
+    *ret_key = best ? key : s->n_series;
+    return 0;
+}
+
+/* Calls fn for every series that may match (a superset of those that do;
+ * each once), stopping at fn's first non-zero value, which it returns. */
+static int candidates(const mm_promql_store_t *s, const posting_t *best, const mm_match_t *m,
+                      size_t n, cand_fn fn, void *ctx)
+{
     if (best) {
         for (size_t i = 0; i < best->n; i++) {
-            int rc = visit(s, best->ids[i], m, n, cb, arg);
+            int rc = fn(s, best->ids[i], ctx);
             if (rc)
                 return rc;
         }
@@ -615,7 +636,7 @@ int mm_promql_store_select(const mm_promql_store_t *s, const mm_match_t *m, size
             if (!hit)
                 continue;
             for (size_t j = 0; j < p->n; j++) {
-                int rc = visit(s, p->ids[j], m, n, cb, arg);
+                int rc = fn(s, p->ids[j], ctx);
                 if (rc)
                     return rc;
             }
@@ -623,7 +644,116 @@ int mm_promql_store_select(const mm_promql_store_t *s, const mm_match_t *m, size
         return 0;
     }
     for (size_t i = 0; i < s->n_series; i++) {
-        int rc = visit(s, i, m, n, cb, arg);
+        int rc = fn(s, i, ctx);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+typedef struct {
+    const mm_match_t *m;
+    size_t n;
+    int (*cb)(const mm_promql_series_view_t *, void *);
+    void *arg;
+    uint32_t *ids;           /* collect(): matching ids */
+    size_t n_ids, cap_ids;
+} selctx_t;
+
+static int visit(const mm_promql_store_t *s, size_t id, void *ctx)
+{
+    const selctx_t *c = ctx;
+    const series_t *se = &s->series[id];
+    if (se->n == 0 || !matches(se, c->m, c->n))
+        return 0;
+    return emit(se, c->cb, c->arg);
+}
+
+int mm_promql_store_select(const mm_promql_store_t *s, const mm_match_t *m, size_t n,
+                           int (*cb)(const mm_promql_series_view_t *, void *), void *arg)
+{
+    const posting_t *best;
+    size_t key;
+    int rc = plan(s, m, n, &best, &key);
+    if (rc)
+        return rc < 0 ? rc : 0;
+    selctx_t c = {.m = m, .n = n, .cb = cb, .arg = arg};
+    return candidates(s, best, m, n, visit, &c);
+}
+
+/* Series that match by labels, with samples or not (an empty series may
+ * get samples again without changing the key). */
+static int collect(const mm_promql_store_t *s, size_t id, void *ctx)
+{
+    selctx_t *c = ctx;
+    if (!matches(&s->series[id], c->m, c->n))
+        return 0;
+    if (c->n_ids == c->cap_ids) {
+        size_t nc = c->cap_ids ? c->cap_ids * 2 : 16;
+        uint32_t *ni = realloc(c->ids, nc * sizeof *ni);
+        if (!ni)
+            return -ENOMEM;
+        c->ids = ni;
+        c->cap_ids = nc;
+    }
+    c->ids[c->n_ids++] = (uint32_t)id;
+    return 0;
+}
+
+/* Label order as the evaluator sorts: name, then value, pair by pair. */
+static int cmp_ids(const void *a, const void *b, void *ctx)
+{
+    const mm_promql_store_t *s = ctx;
+    const series_t *x = &s->series[*(const uint32_t *)a], *y = &s->series[*(const uint32_t *)b];
+    size_t n = x->n_labels < y->n_labels ? x->n_labels : y->n_labels;
+    for (size_t i = 0; i < n; i++) {
+        int c = strcmp(x->labels[i].name, y->labels[i].name);
+        if (c)
+            return c;
+        c = strcmp(x->labels[i].value, y->labels[i].value);
+        if (c)
+            return c;
+    }
+    return x->n_labels < y->n_labels ? -1 : x->n_labels > y->n_labels;
+}
+
+void mm_promql_selcache_fini(mm_promql_selcache_t *c)
+{
+    if (!c)
+        return;
+    free(c->ids);
+    memset(c, 0, sizeof *c);
+}
+
+int mm_promql_store_select_sorted(const mm_promql_store_t *s, const mm_match_t *m, size_t n,
+                                  mm_promql_selcache_t *cache,
+                                  int (*cb)(const mm_promql_series_view_t *, void *), void *arg)
+{
+    const posting_t *best;
+    size_t key;
+    int rc = plan(s, m, n, &best, &key);
+    if (rc)
+        return rc < 0 ? rc : 0;
+    if (cache->gen != s->gen || cache->key != key) {
+        selctx_t c = {.m = m, .n = n};
+        rc = candidates(s, best, m, n, collect, &c);
+        if (rc) {
+            free(c.ids);
+            return rc;
+        }
+        if (c.n_ids > 1)
+            qsort_r(c.ids, c.n_ids, sizeof *c.ids, cmp_ids, (void *)s);
+        free(cache->ids);
+        cache->ids = c.ids;
+        cache->n = c.n_ids;
+        cache->gen = s->gen;
+        cache->key = key;
+    }
+    for (size_t i = 0; i < cache->n; i++) {
+        const series_t *se = &s->series[cache->ids[i]];
+        if (se->n == 0)
+            continue;
+        rc = emit(se, cb, arg);
         if (rc)
             return rc;
     }
