@@ -194,13 +194,13 @@ static int build_alerts(mm_rules_rule_t *r, const mm_promql_store_t *store, int6
     size_t n = res->type == MM_PROMQL_SCALAR ? 1 : res->n_samples;
     mm_rules_alert_t *al = calloc(n ? n : 1, sizeof *al);
     mm_tmpl_buf_t *vals = calloc(r->n_labels ? r->n_labels : 1, sizeof *vals);
-    mm_tmpl_buf_t abuf;
-    mm_tmpl_buf_init(&abuf);
+    mm_tmpl_buf_t *anns = calloc(r->n_ann ? r->n_ann : 1, sizeof *anns);
+    mm_label_t *annl = calloc(r->n_ann ? r->n_ann : 1, sizeof *annl);
     lb_t b = {0};
     qctx_t q = {.store = store, .rs = rs};
     int rc = -ENOMEM;
     size_t k = 0;
-    if (!al || !vals)
+    if (!al || !vals || !anns || !annl)
         goto out;
     for (size_t i = 0; i < n; i++) {
         const mm_label_t *sl = NULL;
@@ -240,19 +240,16 @@ static int build_alerts(mm_rules_rule_t *r, const mm_promql_store_t *store, int6
         a->state = MM_RULES_PENDING;
         a->active_at = t;
         if (r->n_ann) {
-            a->annotations = calloc(r->n_ann, sizeof *a->annotations);
-            if (!a->annotations)
-                goto out;
             for (size_t j = 0; j < r->n_ann; j++) {
                 if (expand(r, r->ann_tmpl ? r->ann_tmpl[j] : NULL, r->ann[j].value, &d,
-                           &abuf) < 0)
+                           &anns[j]) < 0)
                     goto out;
-                a->annotations[j].name = strdup(r->ann[j].name);
-                a->annotations[j].value = strdup(abuf.data ? abuf.data : "");
-                a->n_annotations = j + 1;
-                if (!a->annotations[j].name || !a->annotations[j].value)
-                    goto out;
+                annl[j].name = r->ann[j].name;
+                annl[j].value = anns[j].data ? anns[j].data : "";
             }
+            if (rules_labels_dup(annl, r->n_ann, &a->annotations) < 0)
+                goto out;
+            a->n_annotations = r->n_ann;
         }
     }
     /* Results are often sorted already (selectors return sorted series). */
@@ -282,7 +279,10 @@ out:
     for (size_t j = 0; vals && j < r->n_labels; j++)
         mm_tmpl_buf_fini(&vals[j]);
     free(vals);
-    mm_tmpl_buf_fini(&abuf);
+    for (size_t j = 0; anns && j < r->n_ann; j++)
+        mm_tmpl_buf_fini(&anns[j]);
+    free(anns);
+    free(annl);
     free(b.l);
     return rc;
 }

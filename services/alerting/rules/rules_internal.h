@@ -62,7 +62,8 @@ struct mm_rules_group {
     size_t n_rules;
 };
 
-/* Label arrays whose strings are owned (allocated with strdup). */
+/* Owned label arrays: one allocation holding the array and its strings,
+ * made by rules_labels_dup() (n = 0 gives NULL) and freed whole. */
 void rules_labels_free(mm_label_t *l, size_t n);
 int rules_labels_dup(const mm_label_t *src, size_t n, mm_label_t **ret);
 int rules_labels_cmp(const mm_label_t *a, size_t na, const mm_label_t *b, size_t nb);
