@@ -911,8 +911,11 @@ int eval_node(ev_t *ev, const promql_node_t *n, int64_t t, val_t *out)
 
 /* Copies a label set into the arena so a result outlives the expression
  * and the store it came from. */
-static mm_label_t *copy_labels(promql_arena_t *a, lbls_t lb)
+static mm_label_t *copy_labels(promql_arena_t *a, lbls_t lb, bool borrow)
 {
+    static mm_label_t none[1];
+    if (borrow)
+        return lb.l ? lb.l : none;
     mm_label_t *l = promql_arena_alloc(a, (lb.n ? lb.n : 1) * sizeof *l);
     if (!l)
         return NULL;
@@ -960,6 +963,7 @@ int mm_promql_eval(const mm_promql_expr_t *e, const mm_promql_store_t *store, in
     }
     r->arena = ev.a;
     r->type = v.type;
+    bool borrow = opts && opts->borrow_labels;
     switch (v.type) {
     case MM_PROMQL_SCALAR:
         r->scalar = v.f;
@@ -974,7 +978,7 @@ int mm_promql_eval(const mm_promql_expr_t *e, const mm_promql_store_t *store, in
         if (!r->samples)
             goto oom;
         for (size_t i = 0; i < v.vec.n; i++) {
-            r->samples[i].labels = copy_labels(ev.a, v.vec.s[i].lb);
+            r->samples[i].labels = copy_labels(ev.a, v.vec.s[i].lb, borrow);
             if (!r->samples[i].labels)
                 goto oom;
             r->samples[i].n_labels = v.vec.s[i].lb.n;
@@ -989,7 +993,7 @@ int mm_promql_eval(const mm_promql_expr_t *e, const mm_promql_store_t *store, in
             goto oom;
         for (size_t i = 0; i < v.mat.n; i++) {
             mm_promql_series_t *s = &r->series[i];
-            s->labels = copy_labels(ev.a, v.mat.s[i].lb);
+            s->labels = copy_labels(ev.a, v.mat.s[i].lb, borrow);
             if (!s->labels)
                 goto oom;
             s->n_labels = v.mat.s[i].lb.n;

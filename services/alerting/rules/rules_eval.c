@@ -81,6 +81,9 @@ static mm_promql_opts_t eval_opts(const mm_rules_t *rs)
         .lookback_ms = rs->lookback,
         .subquery_step_ms = rs->substep,
         .max_samples = rs->max_samples,
+        /* Results are read (their labels copied where kept) before the
+         * store is next written. */
+        .borrow_labels = true,
     };
     return o;
 }
