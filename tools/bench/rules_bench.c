@@ -138,7 +138,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    printf("loaded %zu series x %ld samples in %.1f s, RSS %ld MB\n", n_series, steps,
+    printf("loaded %zu series x %ld samples in %.1f s, RSS %ld MiB\n", n_series, steps,
            now_s() - t0, status_kb("VmRSS:") / 1024);
     mm_rules_opts_t o = {.default_interval_ms = 15000, .subquery_step_ms = 15000};
     mm_rules_t *rs = mm_rules_new(&o);
@@ -200,7 +200,7 @@ int main(int argc, char **argv)
             cpu_max = c > cpu_max ? c : cpu_max;
         }
         printf("round %ld: %d rules, %.3f s wall, %.3f s CPU, %d failed, %zu alerts, "
-               "RSS %ld MB\n", r + 1, nr, w, c, failed, alerts, status_kb("VmRSS:") / 1024);
+               "RSS %ld MiB\n", r + 1, nr, w, c, failed, alerts, status_kb("VmRSS:") / 1024);
     }
     printf("ingest: %zu samples per round in %.1f ms (by series reference)\n", n_series,
            ingest_sum / (double)rounds * 1e3);
@@ -210,7 +210,7 @@ int main(int argc, char **argv)
         printf("; rounds 2-%ld: wall %.3f-%.3f s (mean %.3f), CPU %.3f-%.3f s (mean %.3f)",
                rounds, w_min, w_max, w_sum / (double)(rounds - 1), cpu_min, cpu_max,
                cpu_sum / (double)(rounds - 1));
-    printf("; %zu alerts; peak RSS %ld MB\n", alerts_last, status_kb("VmHWM:") / 1024);
+    printf("; %zu alerts; peak RSS %ld MiB\n", alerts_last, status_kb("VmHWM:") / 1024);
     fflush(stdout);
     free(refs);
     free(kinds);

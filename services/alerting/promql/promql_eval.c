@@ -256,6 +256,13 @@ bool vec_has_dup_labelsets(ev_t *ev, const vec_t *v)
 {
     if (v->n < 2)
         return false;
+    /* Vectors usually keep their selectors' label order: when strictly
+     * increasing there is no duplicate, found in n - 1 comparisons. */
+    size_t sorted = 1;
+    while (sorted < v->n && lbls_cmp(v->s[sorted - 1].lb, v->s[sorted].lb) < 0)
+        sorted++;
+    if (sorted == v->n)
+        return false;
     hmap_t m;
     if (hmap_init(ev, &m, v->n) < 0)
         return false;
