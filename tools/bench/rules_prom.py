@@ -13,6 +13,11 @@ ALERTS series):
   - its CPU rate, and its CPU-seconds per round = CPU used in the window /
     rounds completed in it (the figure to set beside memmon's CPU per round);
   - its RSS now and at peak (VmHWM of the process), in MiB as memmon's.
+It also reports CPU-seconds per rule evaluation (from
+prometheus_rule_evaluation_duration_seconds_count) times the number of rules.
+When not every group has finished an evaluation within --wait-max, or the
+process ends first (e.g. at a memory cap), the report is partial: what was
+completed from the start until then, first evaluations included.
 """
 import argparse
 import json
@@ -48,29 +53,60 @@ def status_kb(pid, key):
     return 0
 
 
+def alive(pid):
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            return 'zombie' not in f.read()
+    except OSError:
+        return False
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--port', type=int, required=True)
     ap.add_argument('--pid', type=int, required=True)
     ap.add_argument('--groups', type=int, required=True)
+    ap.add_argument('--rules', type=int, required=True)
     ap.add_argument('--wait-max', type=float, default=600,
                     help='give up waiting for every group to finish once after this long')
     ap.add_argument('--window', type=float, default=60)
     a = ap.parse_args()
     t0 = time.time()
-    vals = {}
-    while time.time() - t0 < a.wait_max:
+    last = None
+    peak = 0
+    done = 0
+    while time.time() - t0 < a.wait_max and alive(a.pid):
         try:
             vals = scrape(a.port)
+            peak = max(peak, status_kb(a.pid, 'VmHWM:'))
         except OSError:
             time.sleep(2)
             continue
-        done = sum(1 for d in vals.get('prometheus_rule_group_last_duration_seconds', []) if d > 0)
+        last = (time.time(), vals)
+        done = sum(1 for d in vals.get('prometheus_rule_group_last_duration_seconds', [])
+                   if d > 0)
         if done >= a.groups:
             break
         time.sleep(5)
     warm = time.time() - t0
-    done = sum(1 for d in vals.get('prometheus_rule_group_last_duration_seconds', []) if d > 0)
+    if done < a.groups:
+        out = {'partial': True, 'groups': a.groups, 'groups_done': done,
+               'alive': alive(a.pid), 'elapsed_s': round(warm, 1)}
+        if last:
+            mb = last[1]
+            cpu = one(mb, 'process_cpu_seconds_total')
+            evals = one(mb, 'prometheus_rule_evaluation_duration_seconds_count')
+            out.update({
+                'cpu_s': round(cpu, 1),
+                'rule_evals': int(evals),
+                'cpu_s_per_round_by_rule_evals':
+                    round(cpu / evals * a.rules, 1) if evals else None,
+                'rss_mib': round(one(mb, 'process_resident_memory_bytes') / 1048576),
+                'peak_rss_mib': round(peak / 1024),
+            })
+        json.dump(out, sys.stdout)
+        print()
+        return 0
     m0, w0 = scrape(a.port), time.time()
     time.sleep(a.window)
     m1, w1 = scrape(a.port), time.time()
@@ -79,11 +115,14 @@ def main():
     evals = (one(m1, 'prometheus_rule_group_duration_seconds_count') -
              one(m0, 'prometheus_rule_group_duration_seconds_count'))
     rounds = evals / a.groups
+    revals = (one(m1, 'prometheus_rule_evaluation_duration_seconds_count') -
+              one(m0, 'prometheus_rule_evaluation_duration_seconds_count'))
     missed = (sum(m1.get('prometheus_rule_group_iterations_missed_total', [0])) -
               sum(m0.get('prometheus_rule_group_iterations_missed_total', [0])))
     durs = m1.get('prometheus_rule_group_last_duration_seconds', [])
     out = {
         'groups': a.groups,
+        'partial': False,
         'groups_done_before_window': done,
         'warmup_s': round(warm, 1),
         'window_s': round(window, 1),
@@ -95,8 +134,9 @@ def main():
         'iterations_missed_in_window': int(missed),
         'cpu_cores': round(cpu / window, 3),
         'cpu_s_per_round': round(cpu / rounds, 2) if rounds else None,
+        'cpu_s_per_round_by_rule_evals': round(cpu / revals * a.rules, 2) if revals else None,
         'rss_mib': round(one(m1, 'process_resident_memory_bytes') / 1048576),
-        'peak_rss_mib': round(status_kb(a.pid, 'VmHWM:') / 1024),
+        'peak_rss_mib': round(max(peak, status_kb(a.pid, 'VmHWM:')) / 1024),
     }
     json.dump(out, sys.stdout)
     print()

@@ -354,7 +354,7 @@ static int push(series_t *se, int64_t t, double v)
             memmove(se->v, se->v + se->off, se->n * sizeof *se->v);
             se->off = 0;
         } else {
-            size_t nc = se->cap ? se->cap * 2 : 16;
+            size_t nc = se->cap ? se->cap * 2 : 4;
             int64_t *nt = realloc(se->t, nc * sizeof *nt);
             if (!nt)
                 return -ENOMEM;
