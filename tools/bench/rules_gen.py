@@ -7,9 +7,10 @@ counters, a histogram) and the selectors' label matchers dropped, so each
 expression reads real data; repeated (with other mappings) up to --rules,
 in groups of --group-size.
 
-Data (--openmetrics): --series series sampled every 15 s for --minutes,
-written as OpenMetrics for `promtool tsdb create-blocks-from openmetrics`;
-rules_bench.c generates the very same values in memory (same formulas).
+Data (--openmetrics): --series series sampled every 15 s for --minutes
+(and --ahead minutes more), written as OpenMetrics for `promtool tsdb
+create-blocks-from openmetrics`; rules_bench.c generates the very same
+values in memory (same formulas).
 """
 import argparse
 import os
@@ -147,6 +148,9 @@ def main():
     ap.add_argument('--openmetrics')
     ap.add_argument('--series', type=int, default=100000)
     ap.add_argument('--minutes', type=int, default=60)
+    ap.add_argument('--ahead', type=int, default=0,
+                    help='minutes of samples after the hour, for a Prometheus that evaluates '
+                         'at wall-clock time while the benchmark runs')
     ap.add_argument('--start', type=int, default=1700000000)
     ap.add_argument('--check-with')
     a = ap.parse_args()
@@ -176,7 +180,7 @@ def main():
         with open(a.out, 'w') as fh:
             yaml.safe_dump({'groups': groups}, fh, sort_keys=False, width=1 << 20)
     if a.openmetrics:
-        steps = a.minutes * 4 + 1
+        steps = (a.minutes + a.ahead) * 4 + 1
         with open(a.openmetrics, 'w') as fh:
             done = set()
             for i in range(a.series):

@@ -84,6 +84,10 @@ typedef struct {
                                       Prometheus defaults to 50,000,000 (its
                                       count is a peak of samples in memory, not
                                       this total; promtool's tests use 10,000) */
+    bool borrow_labels;            /* the result's label strings may point into the
+                                      store and the expression instead of being
+                                      copied: the result is then valid only while
+                                      both stay unchanged */
 } mm_promql_opts_t;
 
 typedef struct {

@@ -256,6 +256,13 @@ bool vec_has_dup_labelsets(ev_t *ev, const vec_t *v)
 {
     if (v->n < 2)
         return false;
+    /* Vectors usually keep their selectors' label order: when strictly
+     * increasing there is no duplicate, found in n - 1 comparisons. */
+    size_t sorted = 1;
+    while (sorted < v->n && lbls_cmp(v->s[sorted - 1].lb, v->s[sorted].lb) < 0)
+        sorted++;
+    if (sorted == v->n)
+        return false;
     hmap_t m;
     if (hmap_init(ev, &m, v->n) < 0)
         return false;
@@ -317,10 +324,26 @@ typedef struct {
     mat_t *mat;
 } selctx_t;
 
-/* Index of the first sample with time >= t. */
+/* Index of the first sample with time >= t. Reads are nearly always near
+ * the newest samples: the search gallops back from the end, so it touches
+ * a few cache lines there instead of halving the whole array. */
 static size_t lower_bound(const int64_t *ts, size_t n, int64_t t)
 {
-    size_t lo = 0, hi = n;
+    size_t hi = n, back = 1;
+    /* Every sample from hi on is >= t. */
+    for (;;) {
+        if (hi == 0 || ts[hi - 1] < t)
+            return hi;
+        if (back > hi)
+            back = hi;
+        if (ts[hi - back] < t)
+            break;
+        hi -= back;
+        back *= 2;
+    }
+    /* The answer is in (hi - back, hi - 1]. */
+    size_t lo = hi - back + 1;
+    hi--;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (ts[mid] < t)
@@ -410,6 +433,21 @@ static void clip_to_fetched(const ev_t *ev, const promql_node_t *vs, int64_t spa
         c->mint = hi - span;
 }
 
+/* Reads the selector's series through on_series. Returns 1 when they came
+ * in label order (through the expression's selection cache), 0 when they
+ * still need sorting, -1 on error. */
+static int select_series(ev_t *ev, const promql_node_t *vs, selctx_t *c)
+{
+    int rc;
+    if (ev->selcache) {
+        rc = mm_promql_store_select_sorted(ev->store, vs->sel.m, vs->sel.n,
+                                           &ev->selcache[vs->sel.sel_index], on_series, c);
+        return rc ? -1 : 1;
+    }
+    rc = mm_promql_store_select(ev->store, vs->sel.m, vs->sel.n, on_series, c);
+    return rc ? -1 : 0;
+}
+
 int eval_selector(ev_t *ev, const promql_node_t *vs, int64_t t, bool at_only, val_t *out)
 {
     selctx_t c = {.ev = ev};
@@ -421,10 +459,10 @@ int eval_selector(ev_t *ev, const promql_node_t *vs, int64_t t, bool at_only, va
     c.vec = &out->vec;
     out->type = MM_PROMQL_VECTOR;
     memset(&out->vec, 0, sizeof out->vec);
-    int rc = mm_promql_store_select(ev->store, vs->sel.m, vs->sel.n, on_series, &c);
-    if (rc || ev->failed)
+    int rc = select_series(ev, vs, &c);
+    if (rc < 0 || ev->failed)
         return -1;
-    if (out->vec.n > 1)
+    if (rc == 0 && out->vec.n > 1)
         qsort(out->vec.s, out->vec.n, sizeof *out->vec.s, cmp_smp);
     return 0;
 }
@@ -444,10 +482,10 @@ static int eval_matrix_sel(ev_t *ev, const promql_node_t *n, int64_t t, val_t *o
     out->mend = c.ref;
     out->mrange = n->matrix.range;
     clip_to_fetched(ev, vs, n->matrix.range, &c);
-    int rc = mm_promql_store_select(ev->store, vs->sel.m, vs->sel.n, on_series, &c);
-    if (rc || ev->failed)
+    int rc = select_series(ev, vs, &c);
+    if (rc < 0 || ev->failed)
         return -1;
-    if (out->mat.n > 1)
+    if (rc == 0 && out->mat.n > 1)
         qsort(out->mat.s, out->mat.n, sizeof *out->mat.s, cmp_ser);
     return 0;
 }
@@ -880,8 +918,11 @@ int eval_node(ev_t *ev, const promql_node_t *n, int64_t t, val_t *out)
 
 /* Copies a label set into the arena so a result outlives the expression
  * and the store it came from. */
-static mm_label_t *copy_labels(promql_arena_t *a, lbls_t lb)
+static mm_label_t *copy_labels(promql_arena_t *a, lbls_t lb, bool borrow)
 {
+    static mm_label_t none[1];
+    if (borrow)
+        return lb.l ? lb.l : none;
     mm_label_t *l = promql_arena_alloc(a, (lb.n ? lb.n : 1) * sizeof *l);
     if (!l)
         return NULL;
@@ -904,6 +945,12 @@ int mm_promql_eval(const mm_promql_expr_t *e, const mm_promql_store_t *store, in
     memset(err, 0, sizeof *err);
     *ret_result = NULL;
     ev_t ev = {.store = store, .start = t_ms, .end = t_ms, .frame_start = t_ms};
+    /* Each selector's matching series are remembered in the expression
+     * between evaluations (hence one thread at a time per expression). */
+    mm_promql_expr_t *mut = (mm_promql_expr_t *)e;
+    if (!mut->selcache && e->n_sels)
+        mut->selcache = calloc(e->n_sels, sizeof *mut->selcache);
+    ev.selcache = mut->selcache;
     ev.lookback = opts && opts->lookback_ms > 0 ? opts->lookback_ms : 300000;
     ev.substep = opts && opts->subquery_step_ms > 0 ? opts->subquery_step_ms : 60000;
     ev.max_samples = opts ? opts->max_samples : 0;
@@ -923,6 +970,7 @@ int mm_promql_eval(const mm_promql_expr_t *e, const mm_promql_store_t *store, in
     }
     r->arena = ev.a;
     r->type = v.type;
+    bool borrow = opts && opts->borrow_labels;
     switch (v.type) {
     case MM_PROMQL_SCALAR:
         r->scalar = v.f;
@@ -937,7 +985,7 @@ int mm_promql_eval(const mm_promql_expr_t *e, const mm_promql_store_t *store, in
         if (!r->samples)
             goto oom;
         for (size_t i = 0; i < v.vec.n; i++) {
-            r->samples[i].labels = copy_labels(ev.a, v.vec.s[i].lb);
+            r->samples[i].labels = copy_labels(ev.a, v.vec.s[i].lb, borrow);
             if (!r->samples[i].labels)
                 goto oom;
             r->samples[i].n_labels = v.vec.s[i].lb.n;
@@ -952,7 +1000,7 @@ int mm_promql_eval(const mm_promql_expr_t *e, const mm_promql_store_t *store, in
             goto oom;
         for (size_t i = 0; i < v.mat.n; i++) {
             mm_promql_series_t *s = &r->series[i];
-            s->labels = copy_labels(ev.a, v.mat.s[i].lb);
+            s->labels = copy_labels(ev.a, v.mat.s[i].lb, borrow);
             if (!s->labels)
                 goto oom;
             s->n_labels = v.mat.s[i].lb.n;

@@ -44,6 +44,7 @@ typedef struct {
 
 typedef struct {
     const mm_promql_store_t *store;
+    mm_promql_selcache_t *selcache;   /* the expression's, by sel_index; may be NULL */
     promql_arena_t *a;
     int64_t start, end;
     int64_t lookback, substep;

@@ -113,6 +113,7 @@ struct mm_promql_expr {
     promql_node_t *root;
     mm_promql_selector_t *sels;
     size_t n_sels, cap_sels;
+    mm_promql_selcache_t *selcache;  /* n_sels, made by the first evaluation */
     mm_match_t **matchers;       /* every matcher array to fini */
     size_t n_matchers, cap_matchers;
     size_t *matcher_counts;

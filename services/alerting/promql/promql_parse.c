@@ -1522,6 +1522,9 @@ void mm_promql_expr_free(mm_promql_expr_t *x)
     }
     free(x->matchers);
     free(x->matcher_counts);
+    for (size_t i = 0; x->selcache && i < x->n_sels; i++)
+        mm_promql_selcache_fini(&x->selcache[i]);
+    free(x->selcache);
     free(x->sels);
     promql_arena_free(x->arena);
     free(x);

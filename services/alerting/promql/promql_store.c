@@ -4,6 +4,7 @@
  * selection. Series left empty by a trim are compacted away in bulk. */
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,7 @@ typedef struct {
 } posting_t;
 
 struct mm_promql_store {
+    uint64_t gen;            /* changes whenever series are renumbered */
     series_t *series;
     size_t n_series, cap_series;
     size_t n_empty;
@@ -47,9 +49,20 @@ static uint64_t hash_bytes(const void *p, size_t n)
     return h ^ (h >> 29);
 }
 
+/* Generations are unique across stores, so a reference never names a
+ * series of another store either. */
+static uint64_t new_gen(void)
+{
+    static _Atomic uint64_t last;
+    return ++last;
+}
+
 mm_promql_store_t *mm_promql_store_new(void)
 {
-    return calloc(1, sizeof(mm_promql_store_t));
+    mm_promql_store_t *s = calloc(1, sizeof(mm_promql_store_t));
+    if (s)
+        s->gen = new_gen();
+    return s;
 }
 
 static void free_all(mm_promql_store_t *s)
@@ -80,6 +93,7 @@ void mm_promql_store_clear(mm_promql_store_t *s)
 {
     free_all(s);
     memset(s, 0, sizeof *s);
+    s->gen = new_gen();
 }
 
 size_t mm_promql_store_series_count(const mm_promql_store_t *s)
@@ -198,49 +212,74 @@ static int post_add(mm_promql_store_t *s, const char *name, const char *value, u
     return 0;
 }
 
+/* Empty label values mean "no label", as in Prometheus. Callers usually
+ * pass sorted sets without empties; only other sets are copied (into stackl
+ * when they fit, else into *ret_buf, which the caller frees). Sets *ret_l
+ * and *ret_n to the normalised set. */
+static int normalise(const mm_label_t *in, size_t n, mm_label_t *stackl, size_t stack_n,
+                     mm_label_t **ret_buf, const mm_label_t **ret_l, size_t *ret_n)
+{
+    bool must_copy = false;
+    *ret_buf = NULL;
+    for (size_t i = 0; i < n && !must_copy; i++)
+        must_copy = !in[i].value || !in[i].value[0] || (i && strcmp(in[i - 1].name, in[i].name) > 0);
+    if (!must_copy) {
+        *ret_l = in;
+        *ret_n = n;
+        return 0;
+    }
+    mm_label_t *buf = stackl;
+    if (n > stack_n) {
+        buf = malloc(n * sizeof *buf);
+        if (!buf)
+            return -ENOMEM;
+        *ret_buf = buf;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!in[i].value || !in[i].value[0])
+            continue;
+        /* Insertion sort: label sets are short. */
+        size_t j = m++;
+        while (j > 0 && strcmp(buf[j - 1].name, in[i].name) > 0) {
+            buf[j] = buf[j - 1];
+            j--;
+        }
+        buf[j] = in[i];
+    }
+    *ret_l = buf;
+    *ret_n = m;
+    return 0;
+}
+
+/* Index of the series with these (normalised) labels and fingerprint, or -1. */
+static long lookup(const mm_promql_store_t *s, const mm_label_t *l, size_t n, uint64_t fp)
+{
+    if (!s->fp_cap)
+        return -1;
+    size_t h = (size_t)fp & (s->fp_cap - 1);
+    while (s->fp_tab[h]) {
+        const series_t *se = &s->series[s->fp_tab[h] - 1];
+        if (se->fp == fp && labels_equal(se, l, n))
+            return (long)(s->fp_tab[h] - 1);
+        h = (h + 1) & (s->fp_cap - 1);
+    }
+    return -1;
+}
+
 /* Finds or creates the series; returns its index or a negative errno. */
 static long series_get(mm_promql_store_t *s, const mm_label_t *in, size_t n)
 {
     mm_label_t stackl[32];
-    mm_label_t *buf = NULL;
-    const mm_label_t *l = in;
+    mm_label_t *buf;
+    const mm_label_t *l;
     long ret;
-    /* Empty label values mean "no label", as in Prometheus. Callers usually
-     * pass sorted sets without empties; only other sets are copied. */
-    bool must_copy = false;
-    for (size_t i = 0; i < n && !must_copy; i++)
-        must_copy = !in[i].value || !in[i].value[0] || (i && strcmp(in[i - 1].name, in[i].name) > 0);
-    if (must_copy) {
-        buf = n <= 32 ? stackl : malloc(n * sizeof *buf);
-        if (!buf)
-            return -ENOMEM;
-        size_t m = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (!in[i].value || !in[i].value[0])
-                continue;
-            /* Insertion sort: label sets are short. */
-            size_t j = m++;
-            while (j > 0 && strcmp(buf[j - 1].name, in[i].name) > 0) {
-                buf[j] = buf[j - 1];
-                j--;
-            }
-            buf[j] = in[i];
-        }
-        n = m;
-        l = buf;
-    }
+    if (normalise(in, n, stackl, 32, &buf, &l, &n) < 0)
+        return -ENOMEM;
     uint64_t fp = mm_labels_fingerprint(NULL, l, n);
-    if (s->fp_cap) {
-        size_t h = (size_t)fp & (s->fp_cap - 1);
-        while (s->fp_tab[h]) {
-            series_t *se = &s->series[s->fp_tab[h] - 1];
-            if (se->fp == fp && labels_equal(se, l, n)) {
-                ret = (long)(s->fp_tab[h] - 1);
-                goto out;
-            }
-            h = (h + 1) & (s->fp_cap - 1);
-        }
-    }
+    ret = lookup(s, l, n, fp);
+    if (ret >= 0)
+        goto out;
     /* A new series: it needs a label, and its names must be valid and distinct. */
     if (n == 0) {
         ret = -EINVAL;
@@ -303,8 +342,7 @@ static long series_get(mm_promql_store_t *s, const mm_label_t *in, size_t n)
         }
     ret = (long)id;
 out:
-    if (buf != stackl)
-        free(buf);
+    free(buf);
     return ret;
 }
 
@@ -316,7 +354,7 @@ static int push(series_t *se, int64_t t, double v)
             memmove(se->v, se->v + se->off, se->n * sizeof *se->v);
             se->off = 0;
         } else {
-            size_t nc = se->cap ? se->cap * 2 : 16;
+            size_t nc = se->cap ? se->cap * 2 : 4;
             int64_t *nt = realloc(se->t, nc * sizeof *nt);
             if (!nt)
                 return -ENOMEM;
@@ -342,12 +380,8 @@ static bool same_value(double a, double b)
     return x == y || a == b;
 }
 
-int mm_promql_store_append(mm_promql_store_t *s, const mm_label_t *labels, size_t n,
-                           int64_t t, double v)
+static int append_at(mm_promql_store_t *s, size_t id, int64_t t, double v)
 {
-    long id = series_get(s, labels, n);
-    if (id < 0)
-        return (int)id;
     series_t *se = &s->series[id];
     if (se->n) {
         int64_t last = se->t[se->off + se->n - 1];
@@ -361,6 +395,62 @@ int mm_promql_store_append(mm_promql_store_t *s, const mm_label_t *labels, size_
     if (rc == 0 && was_empty)
         s->n_empty--;
     return rc;
+}
+
+int mm_promql_store_append(mm_promql_store_t *s, const mm_label_t *labels, size_t n,
+                           int64_t t, double v)
+{
+    long id = series_get(s, labels, n);
+    if (id < 0)
+        return (int)id;
+    return append_at(s, (size_t)id, t, v);
+}
+
+int mm_promql_store_ref(mm_promql_store_t *s, const mm_label_t *labels, size_t n,
+                        mm_promql_ref_t *ret_ref)
+{
+    long id = series_get(s, labels, n);
+    if (id < 0)
+        return (int)id;
+    *ret_ref = (mm_promql_ref_t){.gen = s->gen, .id = (uint32_t)id};
+    return 0;
+}
+
+int mm_promql_store_find(const mm_promql_store_t *s, const mm_label_t *labels, size_t n,
+                         mm_promql_ref_t *ret_ref)
+{
+    mm_label_t stackl[32];
+    mm_label_t *buf;
+    const mm_label_t *l;
+    if (normalise(labels, n, stackl, 32, &buf, &l, &n) < 0)
+        return -ENOMEM;
+    long id = lookup(s, l, n, mm_labels_fingerprint(NULL, l, n));
+    free(buf);
+    if (id < 0)
+        return -ENOENT;
+    *ret_ref = (mm_promql_ref_t){.gen = s->gen, .id = (uint32_t)id};
+    return 0;
+}
+
+bool mm_promql_store_ref_valid(const mm_promql_store_t *s, mm_promql_ref_t ref)
+{
+    return ref.gen == s->gen && ref.id < s->n_series;
+}
+
+int mm_promql_store_append_ref(mm_promql_store_t *s, mm_promql_ref_t ref, int64_t t, double v)
+{
+    if (!mm_promql_store_ref_valid(s, ref))
+        return -ESTALE;
+    return append_at(s, ref.id, t, v);
+}
+
+const mm_label_t *mm_promql_store_ref_labels(const mm_promql_store_t *s, mm_promql_ref_t ref,
+                                             size_t *ret_n)
+{
+    if (!mm_promql_store_ref_valid(s, ref))
+        return NULL;
+    *ret_n = s->series[ref.id].n_labels;
+    return s->series[ref.id].labels;
 }
 
 long mm_promql_store_load(mm_promql_store_t *s, const mm_label_t *labels, size_t n,
@@ -399,6 +489,7 @@ static int compact(mm_promql_store_t *s)
     }
     s->n_series = o;
     s->n_empty = 0;
+    s->gen = new_gen();
     for (size_t i = 0; i < s->post_cap; i++) {
         free(s->post[i].key);
         free(s->post[i].ids);
@@ -454,15 +545,17 @@ static const char *label_get(const series_t *se, const char *name)
     return NULL;
 }
 
-static int visit(const mm_promql_store_t *s, size_t id, const mm_match_t *m, size_t n,
-                 int (*cb)(const mm_promql_series_view_t *, void *), void *arg)
+static bool matches(const series_t *se, const mm_match_t *m, size_t n)
 {
-    const series_t *se = &s->series[id];
-    if (se->n == 0)
-        return 0;
     for (size_t k = 0; k < n; k++)
         if (!mm_match_value(&m[k], label_get(se, m[k].name)))
-            return 0;
+            return false;
+    return true;
+}
+
+static int emit(const series_t *se, int (*cb)(const mm_promql_series_view_t *, void *),
+                void *arg)
+{
     mm_promql_series_view_t v = {
         .fp = se->fp, .labels = se->labels, .n_labels = se->n_labels,
         .t = se->t + se->off, .v = se->v + se->off, .n = se->n,
@@ -470,30 +563,49 @@ static int visit(const mm_promql_store_t *s, size_t id, const mm_match_t *m, siz
     return cb(&v, arg);
 }
 
-int mm_promql_store_select(const mm_promql_store_t *s, const mm_match_t *m, size_t n,
-                           int (*cb)(const mm_promql_series_view_t *, void *), void *arg)
+typedef int (*cand_fn)(const mm_promql_store_t *s, size_t id, void *ctx);
+
+/* Finds the shortest postings list among the non-empty `=` matchers
+ * (*ret_best; NULL when there is none) and a key that changes whenever a
+ * series that could match is added: the sum of those lists' lengths, else
+ * the number of series. Returns 1 when an `=` matcher has no list (nothing
+ * can match), else 0, or -ENOMEM. */
+static int plan(const mm_promql_store_t *s, const mm_match_t *m, size_t n,
+                const posting_t **ret_best, size_t *ret_key)
 {
     const posting_t *best = NULL;
+    size_t key = 0;
     for (size_t k = 0; k < n; k++) {
         if (m[k].type != MM_MATCH_EQ || !m[k].value[0])
             continue;
         size_t klen = strlen(m[k].name) + 1 + strlen(m[k].value);
         char stackkey[256];
-        char *key = klen <= sizeof stackkey ? stackkey : malloc(klen);
-        if (!key)
+        char *buf = klen <= sizeof stackkey ? stackkey : malloc(klen);
+        if (!buf)
             return -ENOMEM;
         bool found;
-        const posting_t *p = post_find(s, m[k].name, m[k].value, &found, key, klen);
-        if (key != stackkey)
-            free(key);
+        const posting_t *p = post_find(s, m[k].name, m[k].value, &found, buf, klen);
+        if (buf != stackkey)
+            free(buf);
         if (!found)
-            return 0;
+            return 1;
         if (!best || p->n < best->n)
             best = p;
+        key += p->n;
     }
+    *ret_best = best;
+    *ret_key = best ? key : s->n_series;
+    return 0;
+}
+
+/* Calls fn for every series that may match (a superset of those that do;
+ * each once), stopping at fn's first non-zero value, which it returns. */
+static int candidates(const mm_promql_store_t *s, const posting_t *best, const mm_match_t *m,
+                      size_t n, cand_fn fn, void *ctx)
+{
     if (best) {
         for (size_t i = 0; i < best->n; i++) {
-            int rc = visit(s, best->ids[i], m, n, cb, arg);
+            int rc = fn(s, best->ids[i], ctx);
             if (rc)
                 return rc;
         }
@@ -524,7 +636,7 @@ int mm_promql_store_select(const mm_promql_store_t *s, const mm_match_t *m, size
             if (!hit)
                 continue;
             for (size_t j = 0; j < p->n; j++) {
-                int rc = visit(s, p->ids[j], m, n, cb, arg);
+                int rc = fn(s, p->ids[j], ctx);
                 if (rc)
                     return rc;
             }
@@ -532,7 +644,127 @@ int mm_promql_store_select(const mm_promql_store_t *s, const mm_match_t *m, size
         return 0;
     }
     for (size_t i = 0; i < s->n_series; i++) {
-        int rc = visit(s, i, m, n, cb, arg);
+        int rc = fn(s, i, ctx);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+typedef struct {
+    const mm_match_t *m;
+    size_t n;
+    int (*cb)(const mm_promql_series_view_t *, void *);
+    void *arg;
+    uint32_t *ids;           /* collect(): matching ids */
+    size_t n_ids, cap_ids;
+} selctx_t;
+
+static int visit(const mm_promql_store_t *s, size_t id, void *ctx)
+{
+    const selctx_t *c = ctx;
+    const series_t *se = &s->series[id];
+    if (se->n == 0 || !matches(se, c->m, c->n))
+        return 0;
+    return emit(se, c->cb, c->arg);
+}
+
+int mm_promql_store_select(const mm_promql_store_t *s, const mm_match_t *m, size_t n,
+                           int (*cb)(const mm_promql_series_view_t *, void *), void *arg)
+{
+    const posting_t *best;
+    size_t key;
+    int rc = plan(s, m, n, &best, &key);
+    if (rc)
+        return rc < 0 ? rc : 0;
+    selctx_t c = {.m = m, .n = n, .cb = cb, .arg = arg};
+    return candidates(s, best, m, n, visit, &c);
+}
+
+/* Series that match by labels, with samples or not (an empty series may
+ * get samples again without changing the key). */
+static int collect(const mm_promql_store_t *s, size_t id, void *ctx)
+{
+    selctx_t *c = ctx;
+    if (!matches(&s->series[id], c->m, c->n))
+        return 0;
+    if (c->n_ids == c->cap_ids) {
+        size_t nc = c->cap_ids ? c->cap_ids * 2 : 16;
+        uint32_t *ni = realloc(c->ids, nc * sizeof *ni);
+        if (!ni)
+            return -ENOMEM;
+        c->ids = ni;
+        c->cap_ids = nc;
+    }
+    c->ids[c->n_ids++] = (uint32_t)id;
+    return 0;
+}
+
+/* Label order as the evaluator sorts: name, then value, pair by pair. */
+static int cmp_ids(const void *a, const void *b, void *ctx)
+{
+    const mm_promql_store_t *s = ctx;
+    const series_t *x = &s->series[*(const uint32_t *)a], *y = &s->series[*(const uint32_t *)b];
+    size_t n = x->n_labels < y->n_labels ? x->n_labels : y->n_labels;
+    for (size_t i = 0; i < n; i++) {
+        int c = strcmp(x->labels[i].name, y->labels[i].name);
+        if (c)
+            return c;
+        c = strcmp(x->labels[i].value, y->labels[i].value);
+        if (c)
+            return c;
+    }
+    return x->n_labels < y->n_labels ? -1 : x->n_labels > y->n_labels;
+}
+
+void mm_promql_selcache_fini(mm_promql_selcache_t *c)
+{
+    if (!c)
+        return;
+    free(c->ids);
+    memset(c, 0, sizeof *c);
+}
+
+int mm_promql_store_select_sorted(const mm_promql_store_t *s, const mm_match_t *m, size_t n,
+                                  mm_promql_selcache_t *cache,
+                                  int (*cb)(const mm_promql_series_view_t *, void *), void *arg)
+{
+    const posting_t *best;
+    size_t key;
+    int rc = plan(s, m, n, &best, &key);
+    if (rc)
+        return rc < 0 ? rc : 0;
+    if (cache->gen != s->gen || cache->key != key) {
+        selctx_t c = {.m = m, .n = n};
+        rc = candidates(s, best, m, n, collect, &c);
+        if (rc) {
+            free(c.ids);
+            return rc;
+        }
+        if (c.n_ids > 1)
+            qsort_r(c.ids, c.n_ids, sizeof *c.ids, cmp_ids, (void *)s);
+        free(cache->ids);
+        cache->ids = c.ids;
+        cache->n = c.n_ids;
+        cache->gen = s->gen;
+        cache->key = key;
+    }
+    for (size_t i = 0; i < cache->n; i++) {
+        /* Reads are bound by memory latency (a series, then the newest
+         * end of its arrays): ask for those of the series a few ids on. */
+        if (i + 8 < cache->n)
+            __builtin_prefetch(&s->series[cache->ids[i + 8]]);
+        if (i + 4 < cache->n) {
+            const series_t *p = &s->series[cache->ids[i + 4]];
+            if (p->n) {
+                __builtin_prefetch(p->t + p->off + p->n - 1);
+                __builtin_prefetch(p->v + p->off + p->n - 1);
+            }
+        }
+        const series_t *se = &s->series[cache->ids[i]];
+        if (se->n == 0)
+            continue;
+        rc = emit(se, cb, arg);
         if (rc)
             return rc;
     }

@@ -67,6 +67,11 @@ typedef struct {
     int64_t fired_at;
     int64_t resolved_at;
     int64_t keep_firing_since;
+    /* The rule layer's cache, not part of the state: the store series of
+     * the alert's ALERTS sample (for state ref_state) and of its
+     * ALERTS_FOR_STATE sample. Zeroed (invalid) in a new alert. */
+    mm_promql_ref_t ref_alerts, ref_for_state;
+    mm_rules_state_t ref_state;
 } mm_rules_alert_t;
 
 typedef struct mm_rules mm_rules_t;

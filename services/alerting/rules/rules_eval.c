@@ -81,6 +81,9 @@ static mm_promql_opts_t eval_opts(const mm_rules_t *rs)
         .lookback_ms = rs->lookback,
         .subquery_step_ms = rs->substep,
         .max_samples = rs->max_samples,
+        /* Results are read (their labels copied where kept) before the
+         * store is next written. */
+        .borrow_labels = true,
     };
     return o;
 }
@@ -194,13 +197,13 @@ static int build_alerts(mm_rules_rule_t *r, const mm_promql_store_t *store, int6
     size_t n = res->type == MM_PROMQL_SCALAR ? 1 : res->n_samples;
     mm_rules_alert_t *al = calloc(n ? n : 1, sizeof *al);
     mm_tmpl_buf_t *vals = calloc(r->n_labels ? r->n_labels : 1, sizeof *vals);
-    mm_tmpl_buf_t abuf;
-    mm_tmpl_buf_init(&abuf);
+    mm_tmpl_buf_t *anns = calloc(r->n_ann ? r->n_ann : 1, sizeof *anns);
+    mm_label_t *annl = calloc(r->n_ann ? r->n_ann : 1, sizeof *annl);
     lb_t b = {0};
     qctx_t q = {.store = store, .rs = rs};
     int rc = -ENOMEM;
     size_t k = 0;
-    if (!al || !vals)
+    if (!al || !vals || !anns || !annl)
         goto out;
     for (size_t i = 0; i < n; i++) {
         const mm_label_t *sl = NULL;
@@ -240,22 +243,24 @@ static int build_alerts(mm_rules_rule_t *r, const mm_promql_store_t *store, int6
         a->state = MM_RULES_PENDING;
         a->active_at = t;
         if (r->n_ann) {
-            a->annotations = calloc(r->n_ann, sizeof *a->annotations);
-            if (!a->annotations)
-                goto out;
             for (size_t j = 0; j < r->n_ann; j++) {
                 if (expand(r, r->ann_tmpl ? r->ann_tmpl[j] : NULL, r->ann[j].value, &d,
-                           &abuf) < 0)
+                           &anns[j]) < 0)
                     goto out;
-                a->annotations[j].name = strdup(r->ann[j].name);
-                a->annotations[j].value = strdup(abuf.data ? abuf.data : "");
-                a->n_annotations = j + 1;
-                if (!a->annotations[j].name || !a->annotations[j].value)
-                    goto out;
+                annl[j].name = r->ann[j].name;
+                annl[j].value = anns[j].data ? anns[j].data : "";
             }
+            if (rules_labels_dup(annl, r->n_ann, &a->annotations) < 0)
+                goto out;
+            a->n_annotations = r->n_ann;
         }
     }
-    qsort(al, k, sizeof *al, cmp_alert);
+    /* Results are often sorted already (selectors return sorted series). */
+    size_t sorted = 1;
+    while (sorted < k && cmp_alert(&al[sorted - 1], &al[sorted]) < 0)
+        sorted++;
+    if (sorted < k)
+        qsort(al, k, sizeof *al, cmp_alert);
     for (size_t i = 1; i < k; i++)
         if (cmp_alert(&al[i - 1], &al[i]) == 0) {
             set_error(r, "vector contains metrics with the same labelset after applying alert "
@@ -277,7 +282,10 @@ out:
     for (size_t j = 0; vals && j < r->n_labels; j++)
         mm_tmpl_buf_fini(&vals[j]);
     free(vals);
-    mm_tmpl_buf_fini(&abuf);
+    for (size_t j = 0; anns && j < r->n_ann; j++)
+        mm_tmpl_buf_fini(&anns[j]);
+    free(anns);
+    free(annl);
     free(b.l);
     return rc;
 }
@@ -309,10 +317,12 @@ static int add_alert(mm_rules_rule_t *r, mm_rules_alert_t *a)
     return 0;
 }
 
-/* An output sample of a rule: owned labels and a value. */
+/* An output sample of a rule: its labels (owned; NULL when ref names the
+ * series already), its store series when known, and a value. */
 typedef struct {
     mm_label_t *l;
     size_t n;
+    mm_promql_ref_t ref;
     double v;
 } out_t;
 
@@ -329,18 +339,27 @@ static void outv_fini(outv_t *o)
     memset(o, 0, sizeof *o);
 }
 
-static int outv_add(outv_t *o, lb_t *b, double v)
+static out_t *outv_next(outv_t *o)
 {
     if (o->n == o->cap) {
         size_t cap = o->cap ? o->cap * 2 : 16;
         out_t *ns = realloc(o->s, cap * sizeof *ns);
         if (!ns)
-            return -ENOMEM;
+            return NULL;
         o->s = ns;
         o->cap = cap;
     }
-    mm_labels_sort(b->l, b->n);
     out_t *s = &o->s[o->n];
+    memset(s, 0, sizeof *s);
+    return s;
+}
+
+static int outv_add(outv_t *o, lb_t *b, double v)
+{
+    out_t *s = outv_next(o);
+    if (!s)
+        return -ENOMEM;
+    mm_labels_sort(b->l, b->n);
     if (rules_labels_dup(b->l, b->n, &s->l) < 0)
         return -ENOMEM;
     s->n = b->n;
@@ -349,9 +368,40 @@ static int outv_add(outv_t *o, lb_t *b, double v)
     return 0;
 }
 
-/* Appends one alert's ALERTS and ALERTS_FOR_STATE samples. */
-static int alert_samples(const mm_rules_rule_t *r, const mm_rules_alert_t *a, outv_t *o)
+static int outv_add_ref(outv_t *o, mm_promql_ref_t ref, double v)
 {
+    out_t *s = outv_next(o);
+    if (!s)
+        return -ENOMEM;
+    s->ref = ref;
+    s->v = v;
+    o->n++;
+    return 0;
+}
+
+/* Resolves the store series of an output that has labels only; the series
+ * is created (without samples) when new. Labels the store refuses leave the
+ * reference invalid: such an output is written by labels and fails there,
+ * as any append of it would. */
+static int out_resolve(mm_promql_store_t *store, out_t *s)
+{
+    if (mm_promql_store_ref_valid(store, s->ref))
+        return 0;
+    memset(&s->ref, 0, sizeof s->ref);
+    int rc = mm_promql_store_ref(store, s->l, s->n, &s->ref);
+    return rc == -ENOMEM ? rc : 0;
+}
+
+/* Appends one alert's ALERTS and ALERTS_FOR_STATE samples. The alert
+ * remembers their series, so later rounds skip building their labels. */
+static int alert_samples(const mm_rules_rule_t *r, mm_rules_alert_t *a,
+                         mm_promql_store_t *store, outv_t *o)
+{
+    double for_state = (double)(a->active_at / 1000);
+    if (a->ref_state == a->state && mm_promql_store_ref_valid(store, a->ref_alerts) &&
+        mm_promql_store_ref_valid(store, a->ref_for_state))
+        return outv_add_ref(o, a->ref_alerts, 1) < 0 || outv_add_ref(o, a->ref_for_state, for_state) < 0
+                   ? -ENOMEM : 0;
     lb_t b = {0};
     int rc = -ENOMEM;
     /* Rule labels first (as Prometheus's sample() does), then the alert's. */
@@ -367,15 +417,21 @@ static int alert_samples(const mm_rules_rule_t *r, const mm_rules_alert_t *a, ou
         goto out;
     if (lb_from(&b, a->labels, a->n_labels, false) < 0 ||
         lb_set(&b, "__name__", "ALERTS_FOR_STATE") < 0 ||
-        outv_add(o, &b, (double)(a->active_at / 1000)) < 0)
+        outv_add(o, &b, for_state) < 0)
         goto out;
+    out_t *x = &o->s[o->n - 2], *y = &o->s[o->n - 1];
+    if (out_resolve(store, x) < 0 || out_resolve(store, y) < 0)
+        goto out;
+    a->ref_alerts = x->ref;
+    a->ref_for_state = y->ref;
+    a->ref_state = a->state;
     rc = 0;
 out:
     free(b.l);
     return rc;
 }
 
-static int eval_alerting(mm_rules_rule_t *r, const mm_promql_store_t *store, int64_t t,
+static int eval_alerting(mm_rules_rule_t *r, mm_promql_store_t *store, int64_t t,
                          outv_t *o)
 {
     mm_promql_result_t *res = NULL;
@@ -388,44 +444,50 @@ static int eval_alerting(mm_rules_rule_t *r, const mm_promql_store_t *store, int
     mm_promql_result_free(res);
     if (rc < 0)
         return rc;
-    /* Remember the result's label sets: the arrays stay valid below even
-     * when an alert moves into r->alerts (it keeps its label array). */
-    bool *present = NULL;
-    mm_rules_alert_t *keys = calloc(n ? n : 1, sizeof *keys);
-    if (!keys) {
+    /* Merge the two sorted lists: an active alert keeps its labels and
+     * times, takes the new value and annotations; a new (or resolved) one
+     * starts pending at t. present[] marks the alerts the result holds. */
+    size_t cap = r->n_alerts + n;
+    mm_rules_alert_t *merged = calloc(cap ? cap : 1, sizeof *merged);
+    bool *present = calloc(cap ? cap : 1, sizeof *present);
+    if (!merged || !present) {
+        free(merged);
         rc = -ENOMEM;
         goto out;
     }
-    for (size_t i = 0; i < n; i++) {
-        keys[i].labels = al[i].labels;
-        keys[i].n_labels = al[i].n_labels;
-    }
-    /* Merge: an active alert keeps its labels and times, takes the new value
-     * and annotations; a new (or resolved) one starts pending at t. */
-    for (size_t i = 0; i < n; i++) {
-        mm_rules_alert_t *cur = find_alert(r, &al[i]);
-        if (cur && cur->state != MM_RULES_INACTIVE) {
-            cur->value = al[i].value;
-            rules_labels_free(cur->annotations, cur->n_annotations);
-            cur->annotations = al[i].annotations;
-            cur->n_annotations = al[i].n_annotations;
-            al[i].annotations = NULL;
-            al[i].n_annotations = 0;
-        } else if (cur) {
-            alert_fini(cur);
-            *cur = al[i];
-            memset(&al[i], 0, sizeof al[i]);
-        } else if ((rc = add_alert(r, &al[i])) < 0) {
-            goto out;
+    size_t oi = 0, j = 0, m = 0;
+    while (oi < r->n_alerts || j < n) {
+        int c = oi == r->n_alerts ? 1 : j == n ? -1 : cmp_alert(&r->alerts[oi], &al[j]);
+        if (c < 0) {
+            merged[m++] = r->alerts[oi++];
+            continue;
         }
+        present[m] = true;
+        if (c > 0) {
+            merged[m++] = al[j];
+            memset(&al[j++], 0, sizeof al[0]);
+            continue;
+        }
+        mm_rules_alert_t *cur = &r->alerts[oi++];
+        if (cur->state != MM_RULES_INACTIVE) {
+            cur->value = al[j].value;
+            rules_labels_free(cur->annotations, cur->n_annotations);
+            cur->annotations = al[j].annotations;
+            cur->n_annotations = al[j].n_annotations;
+            al[j].annotations = NULL;
+            al[j].n_annotations = 0;
+        } else {
+            alert_fini(cur);
+            *cur = al[j];
+            memset(&al[j], 0, sizeof al[0]);
+        }
+        j++;
+        merged[m++] = *cur;
     }
-    present = calloc(r->n_alerts ? r->n_alerts : 1, sizeof *present);
-    if (!present) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < r->n_alerts; i++)
-        present[i] = n && bsearch(&r->alerts[i], keys, n, sizeof *keys, cmp_alert) != NULL;
+    free(r->alerts);
+    r->alerts = merged;
+    r->n_alerts = m;
+    r->cap_alerts = cap ? cap : 1;
     size_t num_active = 0, w = 0;
     for (size_t i = 0; i < r->n_alerts; i++) {
         mm_rules_alert_t *a = &r->alerts[i];
@@ -456,7 +518,7 @@ static int eval_alerting(mm_rules_rule_t *r, const mm_promql_store_t *store, int
                 a->state = MM_RULES_FIRING;
                 a->fired_at = t;
             }
-            if ((rc = alert_samples(r, a, o)) < 0)
+            if ((rc = alert_samples(r, a, store, o)) < 0)
                 goto out;
         }
         if (keep)
@@ -465,6 +527,13 @@ static int eval_alerting(mm_rules_rule_t *r, const mm_promql_store_t *store, int
             alert_fini(a);
     }
     r->n_alerts = w;
+    if (r->cap_alerts > w + w / 4 + 8) {
+        mm_rules_alert_t *na = realloc(r->alerts, (w ? w : 1) * sizeof *na);
+        if (na) {
+            r->alerts = na;
+            r->cap_alerts = w ? w : 1;
+        }
+    }
     if (r->g->limit > 0 && num_active > (size_t)r->g->limit) {
         rules_alerts_clear(r);
         outv_fini(o);
@@ -475,7 +544,6 @@ static int eval_alerting(mm_rules_rule_t *r, const mm_promql_store_t *store, int
     rc = 0;
 out:
     free(present);
-    free(keys);
     for (size_t i = 0; i < n; i++)
         alert_fini(&al[i]);
     free(al);
@@ -536,43 +604,138 @@ out:
     return rc;
 }
 
+static uint32_t lset_key(const rules_lset_t *e)
+{
+    return e->ref.gen ? e->ref.id : UINT32_MAX;
+}
+
+static int cmp_lset(const void *a, const void *b)
+{
+    uint32_t x = lset_key(a), y = lset_key(b);
+    return x < y ? -1 : x > y;
+}
+
+/* Index of an entry of prev (sorted by lset_key) not yet taken whose
+ * series is id, or -1. */
+static long prev_find(const rules_lset_t *prev, size_t n, const bool *taken, uint32_t id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (lset_key(&prev[mid]) < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < n && lset_key(&prev[lo]) == id; lo++)
+        if (!taken[lo])
+            return (long)lo;
+    return -1;
+}
+
 /* Writes the output at t, stale markers for what the last evaluation wrote
- * and this one did not, and remembers this output for the next time. */
+ * and this one did not, and remembers this output for the next time. Series
+ * are compared through their store references; labels only where the store
+ * could not name a series. */
 static int write_output(mm_rules_rule_t *r, mm_promql_store_t *store, int64_t t, outv_t *o)
 {
-    rules_lset_t *now = calloc(o->n ? o->n : 1, sizeof *now);
-    if (!now)
-        return -ENOMEM;
+    int rc;
     for (size_t i = 0; i < o->n; i++) {
-        int rc = mm_promql_store_append(store, o->s[i].l, o->s[i].n, t, o->s[i].v);
-        if (rc == -ENOMEM) {
-            free(now);
+        out_t *s = &o->s[i];
+        if (s->l && (rc = out_resolve(store, s)) < 0)
             return rc;
-        }
-        now[i].labels = o->s[i].l;
-        now[i].n = o->s[i].n;
-        now[i].fp = mm_labels_fingerprint(NULL, o->s[i].l, o->s[i].n);
-        o->s[i].l = NULL;
-        o->s[i].n = 0;
+        if (mm_promql_store_ref_valid(store, s->ref))
+            rc = mm_promql_store_append_ref(store, s->ref, t, s->v);
+        else
+            rc = mm_promql_store_append(store, s->l, s->n, t, s->v);
+        if (rc == -ENOMEM)
+            return rc;
     }
+    /* References from before the store last renumbered its series are
+     * found again by labels (every output series exists by now, so a label
+     * set of prev that is output this time is found). */
+    bool resort = false;
     for (size_t i = 0; i < r->n_prev; i++) {
-        bool found = false;
-        for (size_t j = 0; j < o->n && !found; j++)
-            found = now[j].fp == r->prev[i].fp &&
-                    rules_labels_cmp(now[j].labels, now[j].n, r->prev[i].labels,
-                                     r->prev[i].n) == 0;
-        if (!found) {
-            int rc = mm_promql_store_append(store, r->prev[i].labels, r->prev[i].n, t,
-                                            mm_stale_nan());
-            if (rc == -ENOMEM) {
-                for (size_t j = 0; j < o->n; j++)
-                    rules_labels_free(now[j].labels, now[j].n);
-                free(now);
-                return rc;
+        rules_lset_t *e = &r->prev[i];
+        if (mm_promql_store_ref_valid(store, e->ref))
+            continue;
+        uint32_t old = lset_key(e);
+        e->ref = (mm_promql_ref_t){.id = UINT32_MAX};
+        rc = mm_promql_store_find(store, e->labels, e->n, &e->ref);
+        if (rc == -ENOMEM)
+            return rc;
+        resort |= lset_key(e) != old;
+    }
+    if (resort && r->n_prev > 1)
+        qsort(r->prev, r->n_prev, sizeof *r->prev, cmp_lset);
+    rules_lset_t *now = calloc(o->n ? o->n : 1, sizeof *now);
+    bool *taken = calloc(r->n_prev ? r->n_prev : 1, sizeof *taken);
+    if (!now || !taken) {
+        free(now);
+        free(taken);
+        return -ENOMEM;
+    }
+    rc = 0;
+    for (size_t i = 0; i < o->n; i++) {
+        out_t *s = &o->s[i];
+        rules_lset_t *e = &now[i];
+        bool valid = mm_promql_store_ref_valid(store, s->ref);
+        long k = -1;
+        if (valid) {
+            k = prev_find(r->prev, r->n_prev, taken, s->ref.id);
+        } else {
+            for (size_t j = 0; j < r->n_prev && k < 0; j++)
+                if (!taken[j] && lset_key(&r->prev[j]) == UINT32_MAX &&
+                    rules_labels_cmp(s->l, s->n, r->prev[j].labels, r->prev[j].n) == 0)
+                    k = (long)j;
+        }
+        e->ref = valid ? s->ref : (mm_promql_ref_t){.id = UINT32_MAX};
+        if (k >= 0) {
+            taken[k] = true;
+            if (valid || !s->l) {
+                /* Keep last round's copy of the labels. */
+                e->labels = r->prev[k].labels;
+                e->n = r->prev[k].n;
+                r->prev[k].labels = NULL;
+                r->prev[k].n = 0;
+                continue;
             }
         }
+        if (s->l) {
+            e->labels = s->l;
+            e->n = s->n;
+            s->l = NULL;
+            s->n = 0;
+            continue;
+        }
+        size_t n;
+        const mm_label_t *l = mm_promql_store_ref_labels(store, s->ref, &n);
+        if (rules_labels_dup(l, n, &e->labels) < 0) {
+            rc = -ENOMEM;
+            break;
+        }
+        e->n = n;
     }
+    for (size_t i = 0; i < r->n_prev && rc == 0; i++) {
+        if (taken[i])
+            continue;
+        rules_lset_t *e = &r->prev[i];
+        int arc = mm_promql_store_ref_valid(store, e->ref)
+                      ? mm_promql_store_append_ref(store, e->ref, t, mm_stale_nan())
+                      : mm_promql_store_append(store, e->labels, e->n, t, mm_stale_nan());
+        if (arc == -ENOMEM)
+            rc = arc;
+    }
+    free(taken);
     rules_prev_clear(r);
+    if (rc < 0) {
+        for (size_t i = 0; i < o->n; i++)
+            rules_labels_free(now[i].labels, now[i].n);
+        free(now);
+        return rc;
+    }
+    if (o->n > 1)
+        qsort(now, o->n, sizeof *now, cmp_lset);
     r->prev = now;
     r->n_prev = o->n;
     return 0;

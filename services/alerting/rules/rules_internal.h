@@ -19,11 +19,12 @@ struct mm_rules {
     size_t n_groups, cap_groups;
 };
 
-/* A label set the rule wrote last time (for stale markers). */
+/* A series the rule wrote last time (for stale markers): its labels (owned)
+ * and, when the store could name it, its reference there. */
 typedef struct {
     mm_label_t *labels;
     size_t n;
-    uint64_t fp;
+    mm_promql_ref_t ref;
 } rules_lset_t;
 
 struct mm_rules_rule {
@@ -43,7 +44,7 @@ struct mm_rules_rule {
     uint64_t hash;
     mm_rules_alert_t *alerts;      /* sorted by labels */
     size_t n_alerts, cap_alerts;
-    rules_lset_t *prev;            /* series written by the last evaluation */
+    rules_lset_t *prev;            /* series written by the last evaluation, by ref.id */
     size_t n_prev;
     char *last_error;
 };
@@ -61,7 +62,8 @@ struct mm_rules_group {
     size_t n_rules;
 };
 
-/* Label arrays whose strings are owned (allocated with strdup). */
+/* Owned label arrays: one allocation holding the array and its strings,
+ * made by rules_labels_dup() (n = 0 gives NULL) and freed whole. */
 void rules_labels_free(mm_label_t *l, size_t n);
 int rules_labels_dup(const mm_label_t *src, size_t n, mm_label_t **ret);
 int rules_labels_cmp(const mm_label_t *a, size_t na, const mm_label_t *b, size_t nb);

@@ -14,12 +14,7 @@
 
 void rules_labels_free(mm_label_t *l, size_t n)
 {
-    if (!l)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        free((char *)l[i].name);
-        free((char *)l[i].value);
-    }
+    (void)n;
     free(l);
 }
 
@@ -28,16 +23,19 @@ int rules_labels_dup(const mm_label_t *src, size_t n, mm_label_t **ret)
     *ret = NULL;
     if (n == 0)
         return 0;
-    mm_label_t *l = calloc(n, sizeof *l);
+    size_t bytes = n * sizeof(mm_label_t);
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(src[i].name) + strlen(src[i].value ? src[i].value : "") + 2;
+    mm_label_t *l = malloc(bytes);
     if (!l)
         return -ENOMEM;
+    char *p = (char *)(l + n);
     for (size_t i = 0; i < n; i++) {
-        l[i].name = strdup(src[i].name);
-        l[i].value = strdup(src[i].value ? src[i].value : "");
-        if (!l[i].name || !l[i].value) {
-            rules_labels_free(l, i + 1);
-            return -ENOMEM;
-        }
+        const char *v = src[i].value ? src[i].value : "";
+        size_t a = strlen(src[i].name) + 1, b = strlen(v) + 1;
+        l[i].name = memcpy(p, src[i].name, a);
+        l[i].value = memcpy(p + a, v, b);
+        p += a + b;
     }
     *ret = l;
     return 0;

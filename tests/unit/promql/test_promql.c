@@ -250,8 +250,31 @@ static void test_store_compaction(void **state)
             add(st, i % 2 ? "odd" : "even", job, 5000, i);
     }
     assert_int_equal(mm_promql_store_series_count(st), 3000);
+    /* References: j0 keeps samples, j1 does not. */
+    mm_label_t l0[] = {{"__name__", "even"}, {"job", "j0"}};
+    mm_label_t l1[] = {{"job", "j1"}, {"__name__", "odd"}};
+    mm_promql_ref_t r0, r1, r;
+    assert_int_equal(mm_promql_store_ref(st, l0, 2, &r0), 0);
+    assert_int_equal(mm_promql_store_find(st, l1, 2, &r1), 0);
+    assert_true(mm_promql_store_ref_valid(st, r0));
+    assert_int_equal(mm_promql_store_append_ref(st, r0, 4000, 1), -ERANGE);
+    assert_int_equal(mm_promql_store_append_ref(st, r0, 6000, 1), 0);
+    size_t nl;
+    const mm_label_t *lr = mm_promql_store_ref_labels(st, r1, &nl);
+    assert_int_equal(nl, 2);
+    assert_string_equal(lr[0].name, "__name__");
+    assert_string_equal(lr[0].value, "odd");
+    mm_label_t lx[] = {{"__name__", "even"}, {"job", "new"}};
+    assert_int_equal(mm_promql_store_find(st, lx, 2, &r), -ENOENT);
+    assert_false(mm_promql_store_ref_valid(st, (mm_promql_ref_t){0}));
     /* Two thirds of the series end up empty: they are compacted away. */
     mm_promql_store_trim(st, 2000);
+    assert_false(mm_promql_store_ref_valid(st, r0));
+    assert_int_equal(mm_promql_store_append_ref(st, r0, 7000, 1), -ESTALE);
+    assert_null(mm_promql_store_ref_labels(st, r0, &nl));
+    assert_int_equal(mm_promql_store_find(st, l1, 2, &r1), -ENOENT);
+    assert_int_equal(mm_promql_store_find(st, l0, 2, &r), 0);
+    assert_int_equal(mm_promql_store_append_ref(st, r, 7000, 1), 0);
     assert_int_equal(mm_promql_store_series_count(st), 1000);
     mm_match_t m;
     assert_int_equal(mm_match_init(&m, MM_MATCH_EQ, "__name__", "even", NULL, 0), 0);

@@ -272,6 +272,56 @@ static void test_recording_stale(void **st)
     mm_rules_free(rs);
 }
 
+/* Alerts remember the store series of their ALERTS samples; a trim that
+ * renumbers the series invalidates those references, and both the output
+ * and the stale markers find their series again by labels. */
+static void test_series_refs_across_compaction(void **st)
+{
+    (void)st;
+    mm_rules_t *rs = load("groups:\n- name: g\n  rules:\n"
+                          "  - alert: A\n    expr: x > 1\n    for: 1m\n",
+                          NULL);
+    assert_non_null(rs);
+    mm_promql_store_t *s = mm_promql_store_new();
+    mm_rules_group_t *g = mm_rules_group_at(rs, 0);
+    char v[16];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(v, sizeof v, "%d", i);
+        put(s, "x", "i", v, 0, 2);
+    }
+    assert_int_equal(mm_rules_group_eval(g, s, 0), 0);
+    size_t n;
+    assert_true(query1(s, "count(ALERTS{alertstate=\"pending\"})", 0, NULL) == 2000);
+    /* Half the series go on; everything else is trimmed away and the store
+     * compacts (5,000 of 6,000 series empty). */
+    for (int i = 0; i < 1000; i++) {
+        snprintf(v, sizeof v, "%d", i);
+        put(s, "x", "i", v, MIN, 2);
+    }
+    mm_promql_store_trim(s, 1);
+    assert_int_equal(mm_promql_store_series_count(s), 1000);
+    assert_int_equal(mm_rules_group_eval(g, s, MIN), 0);
+    state_of(rs, 0, 0, &n);
+    assert_int_equal(n, 1000);
+    assert_true(query1(s, "count(ALERTS{alertstate=\"firing\"})", MIN, NULL) == 1000);
+    assert_true(query1(s, "count(ALERTS_FOR_STATE)", MIN, NULL) == 1000);
+    /* x, the firing ALERTS series, and with a stale marker the pending
+     * ALERTS series of the first round's 2,000 alerts and ALERTS_FOR_STATE
+     * of the 1,000 that ended. */
+    assert_int_equal(mm_promql_store_series_count(s), 6000);
+    for (int i = 0; i < 1000; i++) {
+        snprintf(v, sizeof v, "%d", i);
+        put(s, "x", "i", v, 2 * MIN, i < 500 ? 2 : 0);
+    }
+    assert_int_equal(mm_rules_group_eval(g, s, 2 * MIN), 0);
+    assert_true(query1(s, "count(ALERTS{alertstate=\"firing\"})", 2 * MIN, NULL) == 500);
+    assert_true(query1(s, "count(ALERTS_FOR_STATE)", 2 * MIN, NULL) == 500);
+    query1(s, "ALERTS{alertstate=\"pending\"}", 2 * MIN, &n);
+    assert_int_equal(n, 0);
+    mm_promql_store_free(s);
+    mm_rules_free(rs);
+}
+
 static const char *const state_rules =
     "groups:\n- name: g\n  rules:\n"
     "  - alert: A\n    expr: x > 1\n    for: 5m\n    annotations:\n      d: \"a\\tb\"\n"
@@ -381,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_for_zero_keep_firing),
         cmocka_unit_test(test_errors_and_limit),
         cmocka_unit_test(test_recording_stale),
+        cmocka_unit_test(test_series_refs_across_compaction),
         cmocka_unit_test(test_export_import_reload),
         cmocka_unit_test(test_extra_points),
         cmocka_unit_test(test_durations),
