@@ -431,17 +431,26 @@ out:
     return rc;
 }
 
-static int eval_alerting(mm_rules_rule_t *r, mm_promql_store_t *store, int64_t t,
-                         outv_t *o)
+/* Runs an alerting rule's query at t and turns the result into its alerts
+ * (sorted), as both the scheduled and the extra evaluations need. */
+static int query_alerts(mm_rules_rule_t *r, mm_promql_store_t *store, int64_t t,
+                        mm_rules_alert_t **al, size_t *n)
 {
     mm_promql_result_t *res = NULL;
-    mm_rules_alert_t *al = NULL;
-    size_t n = 0;
     int rc = run_query(r, store, t, &res);
     if (rc < 0)
         return rc;
-    rc = build_alerts(r, store, t, res, &al, &n);
+    rc = build_alerts(r, store, t, res, al, n);
     mm_promql_result_free(res);
+    return rc;
+}
+
+static int eval_alerting(mm_rules_rule_t *r, mm_promql_store_t *store, int64_t t,
+                         outv_t *o)
+{
+    mm_rules_alert_t *al = NULL;
+    size_t n = 0;
+    int rc = query_alerts(r, store, t, &al, &n);
     if (rc < 0)
         return rc;
     /* Merge the two sorted lists: an active alert keeps its labels and
@@ -770,14 +779,9 @@ int mm_rules_rule_eval_extra(mm_rules_rule_t *r, mm_promql_store_t *store, int64
     if (r->kind != MM_RULES_ALERTING || !r->g->extra_points ||
         (r->g->evaluated && t_ms <= r->g->last_eval))
         return 0;
-    mm_promql_result_t *res = NULL;
     mm_rules_alert_t *al = NULL;
     size_t n = 0;
-    int rc = run_query(r, store, t_ms, &res);
-    if (rc < 0)
-        return rc;
-    rc = build_alerts(r, store, t_ms, res, &al, &n);
-    mm_promql_result_free(res);
+    int rc = query_alerts(r, store, t_ms, &al, &n);
     if (rc < 0)
         return rc;
     int changed = 0;
