@@ -1,7 +1,9 @@
 /* Scores the injection detector on a labelled corpus directory (sqli.txt,
  * xss.txt, cmdi.txt, traversal.txt, benign.txt; one value per line) and
  * measures its speed on the corpus mix, on realistic request values and on
- * 1 KiB..1 MiB random and adversarial inputs. Used by tools/bench/detect-score. */
+ * 1 KiB..1 MiB random and adversarial inputs. Used by tools/bench/detect-score.
+ * --large K times only the 1 MiB input of kind K (0 random .. 9 JSON-ish), for
+ * a profiler; --misses CLASS prints the lines judged wrongly. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,9 +184,11 @@ int main(int argc, char **argv)
 {
     static const char *const classes[] = {"sqli", "xss", "cmdi", "traversal", "benign"};
     const char *dir = "../shared/security-corpus";
-    int misses = -1;
+    int misses = -1, only_kind = -1;
     for (int a = 1; a < argc; a++) {
-        if (strcmp(argv[a], "--misses") == 0 && a + 1 < argc) {
+        if (strcmp(argv[a], "--large") == 0 && a + 1 < argc) {
+            only_kind = atoi(argv[++a]);
+        } else if (strcmp(argv[a], "--misses") == 0 && a + 1 < argc) {
             a++;
             for (int c = 0; c < 5; c++)
                 if (strcmp(argv[a], classes[c]) == 0)
@@ -202,6 +206,15 @@ int main(int argc, char **argv)
     mm_detect_config_init(&cfg);
     scratch.cap = mm_detect_scratch_size(8u << 20);
     scratch.buf = malloc(scratch.cap);
+    if (only_kind >= 0) {
+        /* --large K: only the 1 MiB input of kind K, many times (for a profiler). */
+        size_t big = 1u << 20;
+        uint8_t *buf = malloc(big);
+        fill(buf, big, only_kind);
+        time_input("1 MiB", buf, big, 201, NULL);
+        free(buf);
+        return 0;
+    }
     lines_t sets[5];
     size_t detected[5] = {0}, right[5] = {0};
     for (int c = 0; c < 5; c++) {
