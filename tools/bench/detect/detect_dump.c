@@ -51,23 +51,20 @@ static void dump(const uint8_t *in, size_t n)
     const uint8_t *dec;
     unsigned flags = 0;
     size_t dn = mm_detect_decode(in, n, scratch.buf, scratch.buf + half, true, cfg.max_passes, &flags, &dec);
-    mm_detect_hit_t h;
-    unsigned f;
     printf(" | dec %zu %x", dn, flags);
-    memset(&h, 0, sizeof h);
-    f = 0;
-    mm_detect_sqli(dec, dn, &h, &f);
-    hit_line("sqli", &h, f);
-    memset(&h, 0, sizeof h);
-    mm_detect_xss(dec, dn, &h);
-    hit_line("xss", &h, 0);
-    memset(&h, 0, sizeof h);
-    f = 0;
-    mm_detect_cmdi(dec, dn, &h, &f);
-    hit_line("cmdi", &h, f);
-    memset(&h, 0, sizeof h);
-    mm_detect_traversal(dec, dn, &h);
-    hit_line("trav", &h, 0);
+    static const char *const names[] = {"sqli", "xss", "cmdi", "trav"};
+    for (int c = 0; c < 4; c++) {
+        mm_detect_hit_t h;
+        unsigned f = 0;
+        memset(&h, 0, sizeof h);
+        switch (c) {
+        case 0: mm_detect_sqli(dec, dn, &h, &f); break;
+        case 1: mm_detect_xss(dec, dn, &h); break;
+        case 2: mm_detect_cmdi(dec, dn, &h, &f); break;
+        default: mm_detect_traversal(dec, dn, &h); break;
+        }
+        hit_line(names[c], &h, f);
+    }
     putchar('\n');
 }
 
