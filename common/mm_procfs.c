@@ -140,6 +140,35 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem)
     return 0;
 }
 
+/* Parses the lines of a /proc table into an array of elem-byte records:
+ * parse() fills a zeroed record from one line and returns false to skip the
+ * line. Frees buf; on success *ret owns the array (NULL when empty). */
+typedef bool (*record_fn)(char *line, void *rec, void *ctx);
+
+static int read_records(char *buf, size_t elem, record_fn parse, void *ctx, void **ret, size_t *ret_n)
+{
+    char *arr = NULL, *s = buf, *l;
+    size_t n = 0, cap = 0;
+    int r = 0;
+    while ((l = next_line(&s))) {
+        if ((r = grow((void **)&arr, &cap, n, elem)) < 0)
+            break;
+        char *rec = arr + n * elem;
+        memset(rec, 0, elem);
+        if (parse(l, rec, ctx))
+            n++;
+    }
+    free(buf);
+    if (r < 0 || n == 0) {
+        free(arr);
+        arr = NULL;
+        n = 0;
+    }
+    *ret = arr;
+    *ret_n = n;
+    return r;
+}
+
 /* ---- /proc/stat ---- */
 
 static void parse_cpu_line(const mm_procfs_t *p, char *rest, mm_cpu_times_t *c)
@@ -213,41 +242,34 @@ void mm_stat_fini(mm_stat_t *s)
 
 /* ---- /proc/meminfo ---- */
 
+static bool meminfo_line(char *l, void *rec, void *ctx)
+{
+    mm_meminfo_entry_t *e = rec;
+    (void)ctx;
+    char *colon = strchr(l, ':');
+    if (!colon || colon == l || (size_t)(colon - l) >= sizeof e->name)
+        return false;
+    char *end;
+    double v = strtod(colon + 1, &end);
+    if (end == colon + 1)
+        return false;
+    while (*end == ' ')
+        end++;
+    if (strncmp(end, "kB", 2) == 0)
+        v *= 1024.0;
+    memcpy(e->name, l, (size_t)(colon - l));
+    e->name[colon - l] = '\0';
+    e->value = v;
+    return true;
+}
+
 int mm_procfs_meminfo(const mm_procfs_t *p, mm_meminfo_entry_t **ret, size_t *ret_n)
 {
     char *buf;
     int r = slurp_at(p->proc, "meminfo", &buf);
     if (r < 0)
         return r;
-    mm_meminfo_entry_t *arr = NULL;
-    size_t n = 0, cap = 0;
-    char *s = buf, *l;
-    while ((l = next_line(&s))) {
-        char *colon = strchr(l, ':');
-        if (!colon || colon == l || (size_t)(colon - l) >= sizeof arr->name)
-            continue;
-        char *end;
-        double v = strtod(colon + 1, &end);
-        if (end == colon + 1)
-            continue;
-        while (*end == ' ')
-            end++;
-        if (strncmp(end, "kB", 2) == 0)
-            v *= 1024.0;
-        if ((r = grow((void **)&arr, &cap, n, sizeof *arr)) < 0) {
-            free(arr);
-            free(buf);
-            return r;
-        }
-        memcpy(arr[n].name, l, (size_t)(colon - l));
-        arr[n].name[colon - l] = '\0';
-        arr[n].value = v;
-        n++;
-    }
-    free(buf);
-    *ret = arr;
-    *ret_n = n;
-    return 0;
+    return read_records(buf, sizeof **ret, meminfo_line, NULL, (void **)ret, ret_n);
 }
 
 double mm_meminfo_get(const mm_meminfo_entry_t *e, size_t n, const char *name)
@@ -260,38 +282,30 @@ double mm_meminfo_get(const mm_meminfo_entry_t *e, size_t n, const char *name)
 
 /* ---- /proc/swaps ---- */
 
+static bool swaps_line(char *l, void *rec, void *ctx)
+{
+    mm_swap_t *sw = rec;
+    bool *header = ctx;
+    if (*header) {
+        *header = false;
+        return false;
+    }
+    unsigned long long size, used;
+    if (sscanf(l, "%255s %31s %llu %llu %d", sw->filename, sw->type, &size, &used, &sw->priority) != 5)
+        return false;
+    sw->size_bytes = (double)size * 1024.0;
+    sw->used_bytes = (double)used * 1024.0;
+    return true;
+}
+
 int mm_procfs_swaps(const mm_procfs_t *p, mm_swap_t **ret, size_t *ret_n)
 {
     char *buf;
     int r = slurp_at(p->proc, "swaps", &buf);
     if (r < 0)
         return r;
-    mm_swap_t *arr = NULL;
-    size_t n = 0, cap = 0;
-    char *s = buf, *l;
     bool header = true;
-    while ((l = next_line(&s))) {
-        if (header) {
-            header = false;
-            continue;
-        }
-        mm_swap_t sw = {0};
-        unsigned long long size, used;
-        if (sscanf(l, "%255s %31s %llu %llu %d", sw.filename, sw.type, &size, &used, &sw.priority) != 5)
-            continue;
-        sw.size_bytes = (double)size * 1024.0;
-        sw.used_bytes = (double)used * 1024.0;
-        if ((r = grow((void **)&arr, &cap, n, sizeof *arr)) < 0) {
-            free(arr);
-            free(buf);
-            return r;
-        }
-        arr[n++] = sw;
-    }
-    free(buf);
-    *ret = arr;
-    *ret_n = n;
-    return 0;
+    return read_records(buf, sizeof **ret, swaps_line, &header, (void **)ret, ret_n);
 }
 
 /* ---- /proc/loadavg ---- */
@@ -340,6 +354,51 @@ static void copy_field(char *dst, size_t cap, const char *src)
     dst[len] = '\0';
 }
 
+typedef struct {
+    const mm_procfs_t *p;
+    bool do_statvfs;
+    bool (*filter)(const mm_mount_t *m, void *data);
+    void *data;
+} mounts_ctx_t;
+
+static bool mounts_line(char *l, void *rec, void *ctx)
+{
+    mm_mount_t *m = rec;
+    const mounts_ctx_t *c = ctx;
+    char *save = NULL;
+    char *dev = strtok_r(l, " \t", &save);
+    char *mp = strtok_r(NULL, " \t", &save);
+    char *fs = strtok_r(NULL, " \t", &save);
+    char *opts = strtok_r(NULL, " \t", &save);
+    if (!dev || !mp || !fs || !opts)
+        return false;
+    unescape_octal(dev);
+    unescape_octal(mp);
+    copy_field(m->device, sizeof m->device, dev);
+    copy_field(m->mountpoint, sizeof m->mountpoint, mp);
+    copy_field(m->fstype, sizeof m->fstype, fs);
+    m->readonly = strncmp(opts, "ro", 2) == 0 && (opts[2] == ',' || opts[2] == '\0');
+    if (c->filter && !c->filter(m, c->data))
+        return false;
+    if (c->do_statvfs) {
+        char path[1024];
+        struct statvfs sv;
+        snprintf(path, sizeof path, "%s%s", c->p->rootfs, m->mountpoint);
+        if (statvfs(path, &sv) == 0) {
+            m->stat_ok = true;
+            double fr = (double)sv.f_frsize;
+            m->size_bytes = (double)sv.f_blocks * fr;
+            m->free_bytes = (double)sv.f_bfree * fr;
+            m->avail_bytes = (double)sv.f_bavail * fr;
+            m->files = (double)sv.f_files;
+            m->files_free = (double)sv.f_ffree;
+        } else {
+            m->stat_errno = errno;
+        }
+    }
+    return true;
+}
+
 int mm_procfs_mounts(const mm_procfs_t *p, bool do_statvfs,
                      bool (*filter)(const mm_mount_t *m, void *data), void *data,
                      mm_mount_t **ret, size_t *ret_n)
@@ -350,57 +409,30 @@ int mm_procfs_mounts(const mm_procfs_t *p, bool do_statvfs,
     int r = slurp_at(p->proc, "1/mounts", &buf);
     if (r < 0 && (r = slurp_at(p->proc, "mounts", &buf)) < 0)
         return r;
-    mm_mount_t *arr = NULL;
-    size_t n = 0, cap = 0;
-    char *s = buf, *l;
-    while ((l = next_line(&s))) {
-        char *save = NULL;
-        char *dev = strtok_r(l, " \t", &save);
-        char *mp = strtok_r(NULL, " \t", &save);
-        char *fs = strtok_r(NULL, " \t", &save);
-        char *opts = strtok_r(NULL, " \t", &save);
-        if (!dev || !mp || !fs || !opts)
-            continue;
-        unescape_octal(dev);
-        unescape_octal(mp);
-        mm_mount_t m;
-        memset(&m, 0, sizeof m);
-        copy_field(m.device, sizeof m.device, dev);
-        copy_field(m.mountpoint, sizeof m.mountpoint, mp);
-        copy_field(m.fstype, sizeof m.fstype, fs);
-        m.readonly = strncmp(opts, "ro", 2) == 0 && (opts[2] == ',' || opts[2] == '\0');
-        if (filter && !filter(&m, data))
-            continue;
-        if (do_statvfs) {
-            char path[1024];
-            struct statvfs sv;
-            snprintf(path, sizeof path, "%s%s", p->rootfs, m.mountpoint);
-            if (statvfs(path, &sv) == 0) {
-                m.stat_ok = true;
-                double fr = (double)sv.f_frsize;
-                m.size_bytes = (double)sv.f_blocks * fr;
-                m.free_bytes = (double)sv.f_bfree * fr;
-                m.avail_bytes = (double)sv.f_bavail * fr;
-                m.files = (double)sv.f_files;
-                m.files_free = (double)sv.f_ffree;
-            } else {
-                m.stat_errno = errno;
-            }
-        }
-        if ((r = grow((void **)&arr, &cap, n, sizeof *arr)) < 0) {
-            free(arr);
-            free(buf);
-            return r;
-        }
-        arr[n++] = m;
-    }
-    free(buf);
-    *ret = arr;
-    *ret_n = n;
-    return 0;
+    mounts_ctx_t c = {p, do_statvfs, filter, data};
+    return read_records(buf, sizeof **ret, mounts_line, &c, (void **)ret, ret_n);
 }
 
 /* ---- /proc/diskstats ---- */
+
+static bool diskstats_line(char *l, void *rec, void *ctx)
+{
+    mm_diskstat_t *d = rec;
+    (void)ctx;
+    unsigned long long v[17] = {0};
+    int k = sscanf(l, " %u %u %63s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu"
+                      " %llu %llu %llu %llu %llu %llu",
+                   &d->major, &d->minor, d->name, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+                   &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13], &v[14], &v[15], &v[16]);
+    if (k < 14)
+        return false;
+    d->reads = v[0]; d->reads_merged = v[1]; d->sectors_read = v[2]; d->read_ms = v[3];
+    d->writes = v[4]; d->writes_merged = v[5]; d->sectors_written = v[6]; d->write_ms = v[7];
+    d->io_now = v[8]; d->io_ms = v[9]; d->weighted_io_ms = v[10];
+    d->discards = v[11]; d->discards_merged = v[12]; d->sectors_discarded = v[13]; d->discard_ms = v[14];
+    d->flushes = v[15]; d->flush_ms = v[16];
+    return true;
+}
 
 int mm_procfs_diskstats(const mm_procfs_t *p, mm_diskstat_t **ret, size_t *ret_n)
 {
@@ -408,38 +440,34 @@ int mm_procfs_diskstats(const mm_procfs_t *p, mm_diskstat_t **ret, size_t *ret_n
     int r = slurp_at(p->proc, "diskstats", &buf);
     if (r < 0)
         return r;
-    mm_diskstat_t *arr = NULL;
-    size_t n = 0, cap = 0;
-    char *s = buf, *l;
-    while ((l = next_line(&s))) {
-        mm_diskstat_t d;
-        memset(&d, 0, sizeof d);
-        unsigned long long v[17] = {0};
-        int k = sscanf(l, " %u %u %63s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu"
-                          " %llu %llu %llu %llu %llu %llu",
-                       &d.major, &d.minor, d.name, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
-                       &v[7], &v[8], &v[9], &v[10], &v[11], &v[12], &v[13], &v[14], &v[15], &v[16]);
-        if (k < 14)
-            continue;
-        d.reads = v[0]; d.reads_merged = v[1]; d.sectors_read = v[2]; d.read_ms = v[3];
-        d.writes = v[4]; d.writes_merged = v[5]; d.sectors_written = v[6]; d.write_ms = v[7];
-        d.io_now = v[8]; d.io_ms = v[9]; d.weighted_io_ms = v[10];
-        d.discards = v[11]; d.discards_merged = v[12]; d.sectors_discarded = v[13]; d.discard_ms = v[14];
-        d.flushes = v[15]; d.flush_ms = v[16];
-        if ((r = grow((void **)&arr, &cap, n, sizeof *arr)) < 0) {
-            free(arr);
-            free(buf);
-            return r;
-        }
-        arr[n++] = d;
-    }
-    free(buf);
-    *ret = arr;
-    *ret_n = n;
-    return 0;
+    return read_records(buf, sizeof **ret, diskstats_line, NULL, (void **)ret, ret_n);
 }
 
 /* ---- /proc/net/dev ---- */
+
+static bool netdev_line(char *l, void *rec, void *ctx)
+{
+    mm_netdev_t *d = rec;
+    (void)ctx;
+    char *colon = strchr(l, ':');
+    if (!colon)
+        return false;   /* the two header lines */
+    *colon = '\0';
+    while (*l == ' ')
+        l++;
+    copy_field(d->device, sizeof d->device, l);
+    unsigned long long v[16];
+    int k = sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+                   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11],
+                   &v[12], &v[13], &v[14], &v[15]);
+    if (k != 16)
+        return false;
+    d->rx_bytes = v[0]; d->rx_packets = v[1]; d->rx_errs = v[2]; d->rx_drop = v[3];
+    d->rx_fifo = v[4]; d->rx_frame = v[5]; d->rx_compressed = v[6]; d->rx_multicast = v[7];
+    d->tx_bytes = v[8]; d->tx_packets = v[9]; d->tx_errs = v[10]; d->tx_drop = v[11];
+    d->tx_fifo = v[12]; d->tx_colls = v[13]; d->tx_carrier = v[14]; d->tx_compressed = v[15];
+    return true;
+}
 
 int mm_procfs_netdev(const mm_procfs_t *p, mm_netdev_t **ret, size_t *ret_n)
 {
@@ -447,40 +475,7 @@ int mm_procfs_netdev(const mm_procfs_t *p, mm_netdev_t **ret, size_t *ret_n)
     int r = slurp_at(p->proc, "net/dev", &buf);
     if (r < 0)
         return r;
-    mm_netdev_t *arr = NULL;
-    size_t n = 0, cap = 0;
-    char *s = buf, *l;
-    while ((l = next_line(&s))) {
-        char *colon = strchr(l, ':');
-        if (!colon)
-            continue;   /* the two header lines */
-        *colon = '\0';
-        while (*l == ' ')
-            l++;
-        mm_netdev_t d;
-        memset(&d, 0, sizeof d);
-        copy_field(d.device, sizeof d.device, l);
-        unsigned long long v[16];
-        int k = sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
-                       &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9], &v[10], &v[11],
-                       &v[12], &v[13], &v[14], &v[15]);
-        if (k != 16)
-            continue;
-        d.rx_bytes = v[0]; d.rx_packets = v[1]; d.rx_errs = v[2]; d.rx_drop = v[3];
-        d.rx_fifo = v[4]; d.rx_frame = v[5]; d.rx_compressed = v[6]; d.rx_multicast = v[7];
-        d.tx_bytes = v[8]; d.tx_packets = v[9]; d.tx_errs = v[10]; d.tx_drop = v[11];
-        d.tx_fifo = v[12]; d.tx_colls = v[13]; d.tx_carrier = v[14]; d.tx_compressed = v[15];
-        if ((r = grow((void **)&arr, &cap, n, sizeof *arr)) < 0) {
-            free(arr);
-            free(buf);
-            return r;
-        }
-        arr[n++] = d;
-    }
-    free(buf);
-    *ret = arr;
-    *ret_n = n;
-    return 0;
+    return read_records(buf, sizeof **ret, netdev_line, NULL, (void **)ret, ret_n);
 }
 
 /* ---- processes ---- */
