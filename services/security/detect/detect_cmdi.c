@@ -71,6 +71,55 @@ static const char *const exec_funcs[] = {
 
 enum { K_NONE = 0, K_WEAK, K_MID, K_STRONG };
 
+/* A filter over the vocabularies above, for large values: most words looked
+ * up are in none of them, and one table probe rejects them where binary
+ * searches of three lists would not. Each slot holds a bit per vocabulary
+ * with a word hashing to it; a clear bit proves the word absent. Built on
+ * the stack per call, so it always agrees with the lists. */
+enum { V_CMD = 1, V_PREFIX = 2, V_EXEC = 4, V_SUB = 8 };
+#define VOCAB_SLOTS 1024
+#define VOCAB_MIN_LEN 2048
+typedef struct {
+    uint8_t slot[VOCAB_SLOTS];
+} vocab_t;
+
+/* Hashes the case-folded first two and last bytes and the length of
+ * w[0..n), 0 < n. */
+static size_t vocab_hash(const uint8_t *w, size_t n)
+{
+    unsigned a = (unsigned)mm_detect_lower(w[0]), b = (unsigned)mm_detect_lower(w[n > 1]);
+    unsigned z = (unsigned)mm_detect_lower(w[n - 1]);
+    return (a * 31u + b * 7u + z * 131u + (unsigned)n * 17u) & (VOCAB_SLOTS - 1);
+}
+
+static void vocab_add(vocab_t *v, unsigned bit, const char *const *set, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        v->slot[vocab_hash((const uint8_t *)set[i], strlen(set[i]))] |= (uint8_t)bit;
+}
+
+static void vocab_init(vocab_t *v)
+{
+    memset(v, 0, sizeof *v);
+    vocab_add(v, V_CMD, strong_cmds, sizeof strong_cmds / sizeof strong_cmds[0]);
+    vocab_add(v, V_CMD, mid_cmds, sizeof mid_cmds / sizeof mid_cmds[0]);
+    vocab_add(v, V_CMD, weak_cmds, sizeof weak_cmds / sizeof weak_cmds[0]);
+    vocab_add(v, V_PREFIX, prefix_cmds, sizeof prefix_cmds / sizeof prefix_cmds[0]);
+    vocab_add(v, V_EXEC, exec_funcs, sizeof exec_funcs / sizeof exec_funcs[0]);
+    vocab_add(v, V_SUB, sub_cmds, sizeof sub_cmds / sizeof sub_cmds[0]);
+}
+
+/* May w[0..n) (compared case-folded, as mm_detect_in_set() does) be in a
+ * vocabulary of bit? Always true without a filter. */
+static bool vocab_may_hold(const vocab_t *v, unsigned bit, const uint8_t *w, size_t n)
+{
+    if (!v)
+        return true;
+    if (n == 0 || n > 40)
+        return false; /* mm_detect_in_set() finds no such word */
+    return v->slot[vocab_hash(w, n)] & bit;
+}
+
 /* Token kinds. */
 enum {
     C_WORD = 'w', C_SEP = ';', C_OPEN = '(', C_CLOSE = ')', C_REDIR = '>', C_VAR = '$',
@@ -121,6 +170,7 @@ typedef struct {
     bool unknown_pending; /* an unknown lowercase name after a separator awaits an option */
     const uint8_t *s;     /* the value */
     size_t n;
+    const vocab_t *vocab; /* NULL for short values */
     size_t open_pos;      /* where the last opener (`, $(, ( ...) was */
     size_t pending_open;  /* ... when the pending command was read */
     int line_score;       /* a command line opening the value, judged at the next token */
@@ -154,7 +204,7 @@ static bool ps_cmdlet(const char *w)
     return false;
 }
 
-static int cmd_kind(const char *w)
+static int cmd_kind(const vocab_t *v, const char *w)
 {
     size_t n = strlen(w);
     const uint8_t *s = (const uint8_t *)w;
@@ -165,6 +215,8 @@ static int cmd_kind(const char *w)
     /* Tool families whose every member runs something: ansible-pull, chef-shell */
     if ((n > 8 && strncmp(w, "ansible-", 8) == 0) || (n > 5 && strncmp(w, "chef-", 5) == 0))
         return K_STRONG;
+    if (!vocab_may_hold(v, V_CMD, s, n))
+        return K_NONE;
     if (mm_detect_in_set(s, n, strong_cmds, sizeof strong_cmds / sizeof strong_cmds[0]))
         return K_STRONG;
     if (mm_detect_in_set(s, n, mid_cmds, sizeof mid_cmds / sizeof mid_cmds[0]))
@@ -239,7 +291,7 @@ static void copy_name(char *dst, size_t cap, const char *src)
     dst[l] = 0;
 }
 static void hold_line(cmd_t *c, int score);
-static bool prose_word(const ctok_t *t);
+static bool prose_word(const vocab_t *v, const ctok_t *t);
 static bool code_span(const uint8_t *s, size_t n, size_t o);
 
 /* Copies s[0..n) lowercased without quotes into w; false when it is empty,
@@ -265,11 +317,12 @@ static bool unquoted_word(const uint8_t *s, size_t n, char *w, size_t cap)
  * a version suffix (gcc7.4, python-3.11), a switch written onto it after a
  * separator (bcdboot/r, dir/s), or the value of a query-style assignment
  * (cmd=curl). Fills name; *attached says the word carries an argument. */
-static int command_name(const ctok_t *t, bool after_sep, char *name, size_t cap, bool *attached)
+static int command_name(const vocab_t *v, const ctok_t *t, bool after_sep, char *name, size_t cap,
+                        bool *attached)
 {
     *attached = false;
     copy_name(name, cap, t->norm);
-    int k = cmd_kind(name);
+    int k = cmd_kind(v, name);
     if (k != K_NONE)
         return k;
     size_t l = strlen(name);
@@ -277,7 +330,7 @@ static int command_name(const ctok_t *t, bool after_sep, char *name, size_t cap,
         const char *eq = strchr(name, '=');
         if (eq && eq > name && eq[1]) {
             memmove(name, eq + 1, strlen(eq + 1) + 1);
-            k = cmd_kind(name);
+            k = cmd_kind(v, name);
             return k >= K_MID ? k : K_NONE;
         }
         return K_NONE;
@@ -292,7 +345,7 @@ static int command_name(const ctok_t *t, bool after_sep, char *name, size_t cap,
     e -= dash;
     if (version) {
         name[e] = 0;
-        k = cmd_kind(name);
+        k = cmd_kind(v, name);
         if (k >= K_MID)
             return k;
         name[e] = t->norm[e];
@@ -302,7 +355,7 @@ static int command_name(const ctok_t *t, bool after_sep, char *name, size_t cap,
         size_t sw = (size_t)(t->raw + t->raw_len - sl - 1);
         bool alpha = sw >= 1 && sw <= 2 && mm_detect_isalpha(sl[1]) && (sw == 1 || mm_detect_isalpha(sl[2]));
         if (alpha && unquoted_word(t->raw, (size_t)(sl - t->raw), name, cap)) {
-            k = cmd_kind(name);
+            k = cmd_kind(v, name);
             if (k >= K_MID) {
                 *attached = true;
                 return k;
@@ -329,7 +382,7 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
         const uint8_t *eq = memchr(t->raw, '=', t->raw_len);
         char w[40];
         if (eq && unquoted_word(eq + 1, (size_t)(t->raw + t->raw_len - eq - 1), w, sizeof w) &&
-            cmd_kind(w) != K_NONE) {
+            cmd_kind(c->vocab, w) != K_NONE) {
             chit(c, 70, "alias-command", c->pending_pos, w);
             return;
         }
@@ -344,7 +397,9 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
         memcpy(sc, c->pending_name, pl); /* both under 40 bytes: sc holds them */
         sc[pl] = ':';
         memcpy(sc + pl + 1, t->norm, tl + 1);
-        if (mm_detect_in_set((const uint8_t *)sc, strlen(sc), sub_cmds, sizeof sub_cmds / sizeof sub_cmds[0])) {
+        size_t scl = pl + 1 + tl;
+        if (vocab_may_hold(c->vocab, V_SUB, (const uint8_t *)sc, scl) &&
+            mm_detect_in_set((const uint8_t *)sc, scl, sub_cmds, sizeof sub_cmds / sizeof sub_cmds[0])) {
             chit(c, 70, "command-subcommand", c->pending_pos, c->pending_name);
             return;
         }
@@ -379,7 +434,7 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
         for (size_t q = 0; q < wl; q++)
             w[q] = (char)mm_detect_lower(t->raw[1 + q]);
         w[wl] = 0;
-        if (cmd_kind(w) >= K_MID && (e == t->raw_len || t->raw[e] == ' ') && wl >= 2)
+        if (cmd_kind(c->vocab, w) >= K_MID && (e == t->raw_len || t->raw[e] == ' ') && wl >= 2)
             shape = true;
     }
     /* First in the value, a plain first argument may be a subcommand: look
@@ -430,7 +485,7 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
 static void hold_line(cmd_t *c, int score)
 {
     c->line_score = score;
-    c->line_weak = c->pending_name[0] && cmd_kind(c->pending_name) == K_WEAK;
+    c->line_weak = c->pending_name[0] && cmd_kind(c->vocab, c->pending_name) == K_WEAK;
     c->line_prose = false;
     c->line_pos = c->pending_pos;
     copy_name(c->line_name, sizeof c->line_name, c->pending_name);
@@ -438,7 +493,7 @@ static void hold_line(cmd_t *c, int score)
 
 /* Is t a plain word of prose: lowercase or capitalised letters (an
  * apostrophe inside), and not itself a command name? */
-static bool prose_word(const ctok_t *t)
+static bool prose_word(const vocab_t *v, const ctok_t *t)
 {
     char w[40];
     size_t l = t->raw_len;
@@ -455,7 +510,7 @@ static bool prose_word(const ctok_t *t)
         w[i] = (char)mm_detect_lower(t->raw[i]);
     }
     w[l] = 0;
-    return cmd_kind(w) == K_NONE;
+    return cmd_kind(v, w) == K_NONE;
 }
 
 /* Is the backquote at o the opener of a Markdown code span in prose ("run
@@ -530,7 +585,7 @@ static void on_token(cmd_t *c, const ctok_t *t)
     if (c->line_score) {
         /* After an ordinary-word command one word of prose ends it; after
          * another command, two in a row ("rm -rf is dangerous"). */
-        if (!prose_word(t)) {
+        if (!prose_word(c->vocab, t)) {
             chit(c, c->line_score, "command-line", c->line_pos, c->line_name);
             c->line_score = 0;
         } else if (c->line_weak || c->line_prose) {
@@ -585,7 +640,7 @@ static void on_token(cmd_t *c, const ctok_t *t)
             c->first = false;
             char name[40];
             bool attached;
-            int k = command_name(t, c->after_sep, name, sizeof name, &attached);
+            int k = command_name(c->vocab, t, c->after_sep, name, sizeof name, &attached);
             if (k != K_NONE) {
                 c->at_cmd = false;
                 set_pending(c, k, t, name, false);
@@ -603,15 +658,16 @@ static void on_token(cmd_t *c, const ctok_t *t)
                 c->batch = 4;
                 c->if_words = 0;
             }
-            if (mm_detect_in_set((const uint8_t *)t->norm, strlen(t->norm), prefix_cmds,
-                                 sizeof prefix_cmds / sizeof prefix_cmds[0])) {
+            size_t nl = strlen(t->norm);
+            if (vocab_may_hold(c->vocab, V_PREFIX, (const uint8_t *)t->norm, nl) &&
+                mm_detect_in_set((const uint8_t *)t->norm, nl, prefix_cmds, sizeof prefix_cmds / sizeof prefix_cmds[0])) {
                 /* The next word is the command; judge this one too, weakly. */
                 c->at_cmd = true;
                 c->first = was_first;
             }
             char name[40];
             bool attached;
-            int k = command_name(t, c->after_sep, name, sizeof name, &attached);
+            int k = command_name(c->vocab, t, c->after_sep, name, sizeof name, &attached);
             /* <time>, <date>: a markup tag, not a redirection around a command */
             bool tag = t->pos > 0 && c->s[t->pos - 1] == '<' && t->pos + t->raw_len < c->n &&
                        c->s[t->pos + t->raw_len] == '>';
@@ -780,8 +836,11 @@ static void windows_base(ctok_t *t)
 /* A word with one apostrophe followed by one or two final letters. */
 static bool contraction(const uint8_t *r, size_t n)
 {
-    const uint8_t *q = memchr(r, '\'', n);
-    if (!q || q == r || !mm_detect_isalpha(q[-1]))
+    /* Words are short: a loop beats a call of memchr() */
+    const uint8_t *q = r, *end = r + n;
+    while (q < end && *q != '\'')
+        q++;
+    if (q == end || q == r || !mm_detect_isalpha(q[-1]))
         return false;
     size_t tail = (size_t)(r + n - q - 1);
     if (tail == 0 || tail > 2 || memchr(q + 1, '\'', tail))
@@ -799,6 +858,20 @@ static bool is_meta(uint8_t c)
            mm_detect_isspace(c);
 }
 
+/* Bytes the word reader must look at: metacharacters (is_meta) and the
+ * starts of escapes, substitutions and variables ('\\', '`', '$', '<', '>'). */
+static const bool word_special[256] = {
+    [';'] = true, ['&'] = true, ['|'] = true, ['\n'] = true, ['\r'] = true, ['('] = true,
+    [')'] = true, ['<'] = true, ['>'] = true, ['`'] = true, ['{'] = true, ['}'] = true,
+    [','] = true, [' '] = true, ['\t'] = true, ['\v'] = true, ['\f'] = true, ['\\'] = true,
+    ['$'] = true,
+};
+
+/* Bytes code_shapes() looks at: everything else is skipped in a tight loop. */
+static const bool shape_start[256] = {
+    ['('] = true, ['<'] = true, ['$'] = true, ['{'] = true, ['/'] = true,
+};
+
 /* Does the lowercase word w appear at s[i], within s[0..n)? */
 static bool at(const uint8_t *s, size_t n, size_t i, const char *w)
 {
@@ -810,6 +883,10 @@ static bool at(const uint8_t *s, size_t n, size_t i, const char *w)
 static void code_shapes(const uint8_t *s, size_t n, cmd_t *c)
 {
     for (size_t i = 0; i < n; i++) {
+        while (i < n && !shape_start[s[i]])
+            i++;
+        if (i == n)
+            break;
         uint8_t ch = s[i];
         if (ch == '(') {
             /* shellshock: () { */
@@ -831,7 +908,7 @@ static void code_shapes(const uint8_t *s, size_t n, cmd_t *c)
             size_t b = e;
             while (b > 0 && e - b < 16 && (mm_detect_isalnum(s[b - 1]) || s[b - 1] == '_'))
                 b--;
-            if (e > b && (b == 0 || !mm_detect_isalnum(s[b - 1])) &&
+            if (e > b && (b == 0 || !mm_detect_isalnum(s[b - 1])) && vocab_may_hold(c->vocab, V_EXEC, s + b, e - b) &&
                 mm_detect_in_set(s + b, e - b, exec_funcs, sizeof exec_funcs / sizeof exec_funcs[0])) {
                 /* include(...) and require(...) read as prose parentheses too
                  * ("include (optional)"); they need a quote or $ inside. */
@@ -888,7 +965,7 @@ static void code_shapes(const uint8_t *s, size_t n, cmd_t *c)
                    (at(s, n, i + 2, "get") || at(s, n, i + 2, "post") || at(s, n, i + 2, "request") ||
                     at(s, n, i + 2, "server"))) {
             chit(c, 55, "php-superglobal", i, "$_GET");
-        } else if (ch == '/' && i + 9 <= n && (mm_detect_word_eq(s + i, 9, "/dev/tcp/") || mm_detect_word_eq(s + i, 9, "/dev/udp/"))) {
+        } else if (ch == '/' && i + 9 <= n && mm_detect_lower(s[i + 1]) == 'd' && (mm_detect_word_eq(s + i, 9, "/dev/tcp/") || mm_detect_word_eq(s + i, 9, "/dev/udp/"))) {
             chit(c, 85, "dev-tcp", i, "/dev/tcp");
         }
     }
@@ -954,6 +1031,13 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
     c.first = true;
     c.s = s;
     c.n = n;
+    /* The filter costs about as much as judging a kilobyte: only large
+     * values, where most of the time goes, get one. */
+    vocab_t vocab;
+    if (n >= VOCAB_MIN_LEN) {
+        vocab_init(&vocab);
+        c.vocab = &vocab;
+    }
     c.batch_quoted = memchr(s, '%', n) != NULL || memchr(s, '"', n) != NULL || !memchr(s, ':', n);
     ctok_t t;
     size_t i = 0;
@@ -1124,6 +1208,11 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
          * do not end it ('w'h"o"ami is whoami). */
         size_t st = i;
         while (i < n) {
+            /* Most bytes of a word neither end it nor need a look around. */
+            while (i < n && !word_special[s[i]])
+                i++;
+            if (i == n)
+                break;
             uint8_t w = s[i];
             if (w == '\\' && i + 1 < n && (s[i + 1] == 'n' || s[i + 1] == 'r' || s[i + 1] == 't'))
                 break;
