@@ -77,25 +77,32 @@ enum { K_NONE = 0, K_WEAK, K_MID, K_STRONG };
  * with a word hashing to it; a clear bit proves the word absent. Built on
  * the stack per call, so it always agrees with the lists. */
 enum { V_CMD = 1, V_PREFIX = 2, V_EXEC = 4, V_SUB = 8 };
-#define VOCAB_SLOTS 1024
+#define VOCAB_BITS 12
+#define VOCAB_SLOTS (1u << VOCAB_BITS)
 #define VOCAB_MIN_LEN 2048
 typedef struct {
     uint8_t slot[VOCAB_SLOTS];
 } vocab_t;
 
-/* Hashes the case-folded first two and last bytes and the length of
- * w[0..n), 0 < n. */
-static size_t vocab_hash(const uint8_t *w, size_t n)
+/* Hashes the case-folded bytes of w[0..n); a word sets (and is tested at)
+ * two slots, from two parts of the hash. */
+static uint32_t vocab_hash(const uint8_t *w, size_t n)
 {
-    unsigned a = (unsigned)mm_detect_lower(w[0]), b = (unsigned)mm_detect_lower(w[n > 1]);
-    unsigned z = (unsigned)mm_detect_lower(w[n - 1]);
-    return (a * 31u + b * 7u + z * 131u + (unsigned)n * 17u) & (VOCAB_SLOTS - 1);
+    uint32_t h = (uint32_t)n;
+    for (size_t i = 0; i < n; i++)
+        h = h * 33u + (uint32_t)mm_detect_lower(w[i]);
+    return h * 2654435761u;
 }
+#define SLOT1(h) ((h) >> (32 - VOCAB_BITS))
+#define SLOT2(h) (((h) >> 8) & (VOCAB_SLOTS - 1))
 
 static void vocab_add(vocab_t *v, unsigned bit, const char *const *set, size_t count)
 {
-    for (size_t i = 0; i < count; i++)
-        v->slot[vocab_hash((const uint8_t *)set[i], strlen(set[i]))] |= (uint8_t)bit;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t h = vocab_hash((const uint8_t *)set[i], strlen(set[i]));
+        v->slot[SLOT1(h)] |= (uint8_t)bit;
+        v->slot[SLOT2(h)] |= (uint8_t)bit;
+    }
 }
 
 static void vocab_init(vocab_t *v)
@@ -117,7 +124,8 @@ static bool vocab_may_hold(const vocab_t *v, unsigned bit, const uint8_t *w, siz
         return true;
     if (n == 0 || n > 40)
         return false; /* mm_detect_in_set() finds no such word */
-    return v->slot[vocab_hash(w, n)] & bit;
+    uint32_t h = vocab_hash(w, n);
+    return v->slot[SLOT1(h)] & v->slot[SLOT2(h)] & bit;
 }
 
 /* Token kinds. */
@@ -198,8 +206,10 @@ static bool ps_cmdlet(const char *w)
     static const char *const verbs[] = {"invoke-", "start-process", "new-object", "get-content",
                                         "set-content", "remove-item", "get-childitem", "out-file",
                                         "set-executionpolicy", "add-mppreference", "get-wmiobject"};
+    if (strlen(w) <= 7)
+        return false;
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-        if (strncmp(w, verbs[i], strlen(verbs[i])) == 0 && strlen(w) > 7)
+        if (w[0] == verbs[i][0] && strncmp(w, verbs[i], strlen(verbs[i])) == 0)
             return true;
     return false;
 }
@@ -739,6 +749,12 @@ static bool continues_lower(const uint8_t *r, size_t j)
     return r[j] >= 'a' && r[j] <= 'z' && r[j - 1] == '_';
 }
 
+/* Bytes normalise() does more with than lowercase them. */
+static const bool norm_special[256] = {
+    ['$'] = true, ['<'] = true, ['>'] = true, ['\''] = true, ['"'] = true, ['\\'] = true,
+    ['['] = true, [']'] = true, ['^'] = true, ['`'] = true, ['/'] = true, ['='] = true,
+};
+
 /* Normalises a raw word into t->norm: lowercase, quotes, backslashes and
  * brackets removed, directory prefix and .exe suffix dropped. */
 static void normalise(ctok_t *t, unsigned *flags)
@@ -751,6 +767,10 @@ static void normalise(ctok_t *t, unsigned *flags)
     t->has_eq = false;
     for (size_t i = 0; i < n && k + 1 < sizeof buf; i++) {
         uint8_t c = r[i];
+        if (!norm_special[c]) {
+            buf[k++] = (char)mm_detect_lower(c);
+            continue;
+        }
         if ((c == '$' || c == '<' || c == '>') && i + 2 < n && r[i + 1] == '(' && r[i + 2] == ')') {
             i += 2; /* an empty substitution inside a name: pi$()ng */
             continue;
@@ -969,6 +989,25 @@ static void code_shapes(const uint8_t *s, size_t n, cmd_t *c)
             chit(c, 85, "dev-tcp", i, "/dev/tcp");
         }
     }
+}
+
+/* Would a word token leave c as it is? So it does when the word is in no
+ * command position, nothing waits for an argument, no command line or
+ * batch statement is open and the flags on_token() clears after a word are
+ * clear already. The tokeniser then only needs the word's end. */
+static bool word_is_noop(const cmd_t *c)
+{
+    return !c->at_cmd && c->pending_kind == K_NONE && !c->line_score && !c->unknown_pending &&
+           !c->var_cmd && c->batch == 0 && !c->in_subst && !c->after_sep;
+}
+
+/* Is r[0..n) only quotes ('' or "")? */
+static bool only_quotes(const uint8_t *r, size_t n)
+{
+    for (size_t q = 0; q < n; q++)
+        if (r[q] != '\'' && r[q] != '"')
+            return false;
+    return true;
 }
 
 /* Passes s[from..to) on as a variable token; returns to. */
@@ -1239,19 +1278,19 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
             i++;
             continue;
         }
+        if (word_is_noop(&c))
+            continue; /* most words of prose */
         t.kind = C_WORD;
         t.raw = s + st;
         t.raw_len = i - st;
         /* Only words that can name a command (or a subcommand) need the
          * normal form; arguments are judged by their raw shape. */
-        if (c.at_cmd || c.pending_kind != K_NONE)
+        if (c.at_cmd || c.pending_kind != K_NONE) {
             normalise(&t, &f);
-        if (contraction(t.raw, t.raw_len))
-            t.norm[0] = 0; /* I'd, don't: prose, not w'h'o'ami */
-        bool only_quotes = true;
-        for (size_t q = 0; q < t.raw_len; q++)
-            only_quotes = only_quotes && (t.raw[q] == '\'' || t.raw[q] == '"');
-        if (only_quotes)
+            if (contraction(t.raw, t.raw_len))
+                t.norm[0] = 0; /* I'd, don't: prose, not w'h'o'ami */
+        }
+        if (only_quotes(t.raw, t.raw_len))
             continue; /* '' or "" */
         if (c.at_cmd)
             windows_base(&t);
