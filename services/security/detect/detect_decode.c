@@ -314,7 +314,8 @@ static const uint8_t lead_byte[256] = {
 };
 #undef L16
 
-/* Does a step of a pass with the UTF-8 decoder start at in[i] (i + 1 < n)? */
+/* Does a step of a pass with the UTF-8 decoder start at in[i] (i + 1 < n)?
+ * Branch-free, as random or binary values are half non-ASCII. */
 static inline bool starts_step_utf8(const uint8_t *in, size_t i, unsigned which)
 {
     unsigned cont_next = (in[i + 1] & 0xC0) == 0x80;
@@ -323,23 +324,22 @@ static inline bool starts_step_utf8(const uint8_t *in, size_t i, unsigned which)
 
 /* Copies the run of bytes at in[i..n) that no step of a pass with the UTF-8
  * decoder starts on: plain ASCII, stray continuation bytes and lead bytes
- * not followed by a continuation byte (both kept as bad UTF-8). The test is
- * branch-free per byte, as random or binary values are half non-ASCII.
- * Stops before the last byte, which has no successor to look at. Returns
- * the new i; *o advances; *f gets MM_DETECT_DEC_BADUTF8 for high bytes. */
-static size_t plain_run_utf8(const uint8_t *in, size_t i, size_t n, unsigned which, uint8_t *out,
-                             size_t *o, unsigned *f)
+ * not followed by a continuation byte (both kept as bad UTF-8). Stops
+ * before the last byte, which has no successor to look at. Returns the new
+ * i; *o advances; *f gets MM_DETECT_DEC_BADUTF8 when a high byte was
+ * copied, and *text whether the run was a long one of ASCII only. */
+static inline size_t plain_run_utf8(const uint8_t *in, size_t i, size_t n, unsigned which, uint8_t *out,
+                                    size_t *o, unsigned *f, bool *text)
 {
-    size_t oo = *o;
+    size_t oo = *o, start = i;
     unsigned high = 0;
     while (i + 1 < n && !starts_step_utf8(in, i, which)) {
-        uint8_t c = in[i];
-        high |= c;
-        out[oo++] = c;
-        i++;
+        high |= in[i];
+        out[oo++] = in[i++];
     }
     if (high & 0x80)
         *f |= MM_DETECT_DEC_BADUTF8;
+    *text = !(high & 0x80) && i - start >= 16;
     *o = oo;
     return i;
 }
@@ -425,6 +425,9 @@ static size_t decode_pass(const uint8_t *in, size_t n, uint8_t *out, unsigned wh
     bool any = false;
     bool skip = prev && !prev->overflow;
     bool utf8 = which & MM_DETECT_PASS_UTF8;
+    /* ASCII text is copied fastest by a loop that stops at every non-ASCII
+     * byte; binary values by plain_run_utf8(). Which one came last decides. */
+    bool text = true;
     while (i < n) {
         uint8_t c = in[i];
         if (skip && c < 0x80 && i >= next_check) {
@@ -446,12 +449,7 @@ static size_t decode_pass(const uint8_t *in, size_t n, uint8_t *out, unsigned wh
                 }
             }
         }
-        if (utf8) {
-            if (i + 1 < n && !starts_step_utf8(in, i, which)) {
-                i = plain_run_utf8(in, i, n, which, out, &o, &f);
-                continue;
-            }
-        } else if (!(trigger[c] & which)) {
+        if (!(trigger[c] & which) && (text || !utf8)) {
             /* A run of bytes no selected decoder starts on. */
             size_t j = i + 1;
             while (j < n && !(trigger[in[j]] & which))
@@ -459,6 +457,13 @@ static size_t decode_pass(const uint8_t *in, size_t n, uint8_t *out, unsigned wh
             memcpy(out + o, in + i, j - i);
             o += j - i;
             i = j;
+            continue;
+        }
+        /* ASCII triggers (most steps of dense escapes) skip the look. */
+        bool may_run = (c >> 7) | !(trigger[c] & which);
+        if (utf8 && may_run && i + 1 < n && !starts_step_utf8(in, i, which)) {
+            /* Binary or non-ASCII text: no branch per byte on its class. */
+            i = plain_run_utf8(in, i, n, which, out, &o, &f, &text);
             continue;
         }
         size_t o0 = o;
