@@ -71,11 +71,12 @@ static const char *const exec_funcs[] = {
 
 enum { K_NONE = 0, K_WEAK, K_MID, K_STRONG };
 
-/* A filter over the vocabularies above, for large values: most words looked
- * up are in none of them, and one table probe rejects them where binary
- * searches of three lists would not. Each slot holds a bit per vocabulary
- * with a word hashing to it; a clear bit proves the word absent. Built on
- * the stack per call, so it always agrees with the lists. */
+/* A filter over the vocabularies above (a Bloom filter), for large values:
+ * most words looked up are in none of them, and two table probes reject
+ * them where binary searches of three lists would not. Each word of a list
+ * sets the list's bit in two slots chosen by its hash; a word finding the
+ * bit clear in either is in no such list. Built on the stack per call, so
+ * it always agrees with the lists. */
 enum { V_CMD = 1, V_PREFIX = 2, V_EXEC = 4, V_SUB = 8 };
 #define VOCAB_BITS 12
 #define VOCAB_SLOTS (1u << VOCAB_BITS)
@@ -1070,8 +1071,8 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
     c.first = true;
     c.s = s;
     c.n = n;
-    /* The filter costs about as much as judging a kilobyte: only large
-     * values, where most of the time goes, get one. */
+    /* Building the filter costs about as much as judging 250 bytes of
+     * prose: only values of VOCAB_MIN_LEN bytes and more get one. */
     vocab_t vocab;
     if (n >= VOCAB_MIN_LEN) {
         vocab_init(&vocab);

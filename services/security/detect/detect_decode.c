@@ -425,8 +425,10 @@ static size_t decode_pass(const uint8_t *in, size_t n, uint8_t *out, unsigned wh
     bool any = false;
     bool skip = prev && !prev->overflow;
     bool utf8 = which & MM_DETECT_PASS_UTF8;
-    /* ASCII text is copied fastest by a loop that stops at every non-ASCII
-     * byte; binary values by plain_run_utf8(). Which one came last decides. */
+    /* ASCII text is copied fastest by the plain loop below, which stops at
+     * every non-ASCII byte; binary values by plain_run_utf8(), which does
+     * not. Once a run of the latter held a non-ASCII byte or was short, it
+     * takes the plain bytes too, until it finds a long run of ASCII. */
     bool text = true;
     while (i < n) {
         uint8_t c = in[i];
