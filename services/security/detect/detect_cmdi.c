@@ -71,6 +71,64 @@ static const char *const exec_funcs[] = {
 
 enum { K_NONE = 0, K_WEAK, K_MID, K_STRONG };
 
+/* A filter over the vocabularies above (a Bloom filter), for large values:
+ * most words looked up are in none of them, and two table probes reject
+ * them where binary searches of three lists would not. Each word of a list
+ * sets the list's bit in two slots chosen by its hash; a word finding the
+ * bit clear in either is in no such list. Built on the stack per call, so
+ * it always agrees with the lists. */
+enum { V_CMD = 1, V_PREFIX = 2, V_EXEC = 4, V_SUB = 8 };
+#define VOCAB_BITS 12
+#define VOCAB_SLOTS (1u << VOCAB_BITS)
+#define VOCAB_MIN_LEN 2048
+typedef struct {
+    uint8_t slot[VOCAB_SLOTS];
+} vocab_t;
+
+/* Hashes the case-folded bytes of w[0..n); a word sets (and is tested at)
+ * two slots, from two parts of the hash. */
+static uint32_t vocab_hash(const uint8_t *w, size_t n)
+{
+    uint32_t h = (uint32_t)n;
+    for (size_t i = 0; i < n; i++)
+        h = h * 33u + (uint32_t)mm_detect_lower(w[i]);
+    return h * 2654435761u;
+}
+#define SLOT1(h) ((h) >> (32 - VOCAB_BITS))
+#define SLOT2(h) (((h) >> 8) & (VOCAB_SLOTS - 1))
+
+static void vocab_add(vocab_t *v, unsigned bit, const char *const *set, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        uint32_t h = vocab_hash((const uint8_t *)set[i], strlen(set[i]));
+        v->slot[SLOT1(h)] |= (uint8_t)bit;
+        v->slot[SLOT2(h)] |= (uint8_t)bit;
+    }
+}
+
+static void vocab_init(vocab_t *v)
+{
+    memset(v, 0, sizeof *v);
+    vocab_add(v, V_CMD, strong_cmds, sizeof strong_cmds / sizeof strong_cmds[0]);
+    vocab_add(v, V_CMD, mid_cmds, sizeof mid_cmds / sizeof mid_cmds[0]);
+    vocab_add(v, V_CMD, weak_cmds, sizeof weak_cmds / sizeof weak_cmds[0]);
+    vocab_add(v, V_PREFIX, prefix_cmds, sizeof prefix_cmds / sizeof prefix_cmds[0]);
+    vocab_add(v, V_EXEC, exec_funcs, sizeof exec_funcs / sizeof exec_funcs[0]);
+    vocab_add(v, V_SUB, sub_cmds, sizeof sub_cmds / sizeof sub_cmds[0]);
+}
+
+/* May w[0..n) (compared case-folded, as mm_detect_in_set() does) be in a
+ * vocabulary of bit? Always true without a filter. */
+static bool vocab_may_hold(const vocab_t *v, unsigned bit, const uint8_t *w, size_t n)
+{
+    if (!v)
+        return true;
+    if (n == 0 || n > 40)
+        return false; /* mm_detect_in_set() finds no such word */
+    uint32_t h = vocab_hash(w, n);
+    return v->slot[SLOT1(h)] & v->slot[SLOT2(h)] & bit;
+}
+
 /* Token kinds. */
 enum {
     C_WORD = 'w', C_SEP = ';', C_OPEN = '(', C_CLOSE = ')', C_REDIR = '>', C_VAR = '$',
@@ -121,6 +179,7 @@ typedef struct {
     bool unknown_pending; /* an unknown lowercase name after a separator awaits an option */
     const uint8_t *s;     /* the value */
     size_t n;
+    const vocab_t *vocab; /* NULL for short values */
     size_t open_pos;      /* where the last opener (`, $(, ( ...) was */
     size_t pending_open;  /* ... when the pending command was read */
     int line_score;       /* a command line opening the value, judged at the next token */
@@ -148,13 +207,15 @@ static bool ps_cmdlet(const char *w)
     static const char *const verbs[] = {"invoke-", "start-process", "new-object", "get-content",
                                         "set-content", "remove-item", "get-childitem", "out-file",
                                         "set-executionpolicy", "add-mppreference", "get-wmiobject"};
+    if (strlen(w) <= 7)
+        return false;
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
-        if (strncmp(w, verbs[i], strlen(verbs[i])) == 0 && strlen(w) > 7)
+        if (w[0] == verbs[i][0] && strncmp(w, verbs[i], strlen(verbs[i])) == 0)
             return true;
     return false;
 }
 
-static int cmd_kind(const char *w)
+static int cmd_kind(const vocab_t *v, const char *w)
 {
     size_t n = strlen(w);
     const uint8_t *s = (const uint8_t *)w;
@@ -165,6 +226,8 @@ static int cmd_kind(const char *w)
     /* Tool families whose every member runs something: ansible-pull, chef-shell */
     if ((n > 8 && strncmp(w, "ansible-", 8) == 0) || (n > 5 && strncmp(w, "chef-", 5) == 0))
         return K_STRONG;
+    if (!vocab_may_hold(v, V_CMD, s, n))
+        return K_NONE;
     if (mm_detect_in_set(s, n, strong_cmds, sizeof strong_cmds / sizeof strong_cmds[0]))
         return K_STRONG;
     if (mm_detect_in_set(s, n, mid_cmds, sizeof mid_cmds / sizeof mid_cmds[0]))
@@ -239,7 +302,7 @@ static void copy_name(char *dst, size_t cap, const char *src)
     dst[l] = 0;
 }
 static void hold_line(cmd_t *c, int score);
-static bool prose_word(const ctok_t *t);
+static bool prose_word(const vocab_t *v, const ctok_t *t);
 static bool code_span(const uint8_t *s, size_t n, size_t o);
 
 /* Copies s[0..n) lowercased without quotes into w; false when it is empty,
@@ -265,11 +328,12 @@ static bool unquoted_word(const uint8_t *s, size_t n, char *w, size_t cap)
  * a version suffix (gcc7.4, python-3.11), a switch written onto it after a
  * separator (bcdboot/r, dir/s), or the value of a query-style assignment
  * (cmd=curl). Fills name; *attached says the word carries an argument. */
-static int command_name(const ctok_t *t, bool after_sep, char *name, size_t cap, bool *attached)
+static int command_name(const vocab_t *v, const ctok_t *t, bool after_sep, char *name, size_t cap,
+                        bool *attached)
 {
     *attached = false;
     copy_name(name, cap, t->norm);
-    int k = cmd_kind(name);
+    int k = cmd_kind(v, name);
     if (k != K_NONE)
         return k;
     size_t l = strlen(name);
@@ -277,7 +341,7 @@ static int command_name(const ctok_t *t, bool after_sep, char *name, size_t cap,
         const char *eq = strchr(name, '=');
         if (eq && eq > name && eq[1]) {
             memmove(name, eq + 1, strlen(eq + 1) + 1);
-            k = cmd_kind(name);
+            k = cmd_kind(v, name);
             return k >= K_MID ? k : K_NONE;
         }
         return K_NONE;
@@ -292,7 +356,7 @@ static int command_name(const ctok_t *t, bool after_sep, char *name, size_t cap,
     e -= dash;
     if (version) {
         name[e] = 0;
-        k = cmd_kind(name);
+        k = cmd_kind(v, name);
         if (k >= K_MID)
             return k;
         name[e] = t->norm[e];
@@ -302,7 +366,7 @@ static int command_name(const ctok_t *t, bool after_sep, char *name, size_t cap,
         size_t sw = (size_t)(t->raw + t->raw_len - sl - 1);
         bool alpha = sw >= 1 && sw <= 2 && mm_detect_isalpha(sl[1]) && (sw == 1 || mm_detect_isalpha(sl[2]));
         if (alpha && unquoted_word(t->raw, (size_t)(sl - t->raw), name, cap)) {
-            k = cmd_kind(name);
+            k = cmd_kind(v, name);
             if (k >= K_MID) {
                 *attached = true;
                 return k;
@@ -329,7 +393,7 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
         const uint8_t *eq = memchr(t->raw, '=', t->raw_len);
         char w[40];
         if (eq && unquoted_word(eq + 1, (size_t)(t->raw + t->raw_len - eq - 1), w, sizeof w) &&
-            cmd_kind(w) != K_NONE) {
+            cmd_kind(c->vocab, w) != K_NONE) {
             chit(c, 70, "alias-command", c->pending_pos, w);
             return;
         }
@@ -344,7 +408,9 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
         memcpy(sc, c->pending_name, pl); /* both under 40 bytes: sc holds them */
         sc[pl] = ':';
         memcpy(sc + pl + 1, t->norm, tl + 1);
-        if (mm_detect_in_set((const uint8_t *)sc, strlen(sc), sub_cmds, sizeof sub_cmds / sizeof sub_cmds[0])) {
+        size_t scl = pl + 1 + tl;
+        if (vocab_may_hold(c->vocab, V_SUB, (const uint8_t *)sc, scl) &&
+            mm_detect_in_set((const uint8_t *)sc, scl, sub_cmds, sizeof sub_cmds / sizeof sub_cmds[0])) {
             chit(c, 70, "command-subcommand", c->pending_pos, c->pending_name);
             return;
         }
@@ -379,7 +445,7 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
         for (size_t q = 0; q < wl; q++)
             w[q] = (char)mm_detect_lower(t->raw[1 + q]);
         w[wl] = 0;
-        if (cmd_kind(w) >= K_MID && (e == t->raw_len || t->raw[e] == ' ') && wl >= 2)
+        if (cmd_kind(c->vocab, w) >= K_MID && (e == t->raw_len || t->raw[e] == ' ') && wl >= 2)
             shape = true;
     }
     /* First in the value, a plain first argument may be a subcommand: look
@@ -430,7 +496,7 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
 static void hold_line(cmd_t *c, int score)
 {
     c->line_score = score;
-    c->line_weak = c->pending_name[0] && cmd_kind(c->pending_name) == K_WEAK;
+    c->line_weak = c->pending_name[0] && cmd_kind(c->vocab, c->pending_name) == K_WEAK;
     c->line_prose = false;
     c->line_pos = c->pending_pos;
     copy_name(c->line_name, sizeof c->line_name, c->pending_name);
@@ -438,7 +504,7 @@ static void hold_line(cmd_t *c, int score)
 
 /* Is t a plain word of prose: lowercase or capitalised letters (an
  * apostrophe inside), and not itself a command name? */
-static bool prose_word(const ctok_t *t)
+static bool prose_word(const vocab_t *v, const ctok_t *t)
 {
     char w[40];
     size_t l = t->raw_len;
@@ -455,7 +521,7 @@ static bool prose_word(const ctok_t *t)
         w[i] = (char)mm_detect_lower(t->raw[i]);
     }
     w[l] = 0;
-    return cmd_kind(w) == K_NONE;
+    return cmd_kind(v, w) == K_NONE;
 }
 
 /* Is the backquote at o the opener of a Markdown code span in prose ("run
@@ -530,7 +596,7 @@ static void on_token(cmd_t *c, const ctok_t *t)
     if (c->line_score) {
         /* After an ordinary-word command one word of prose ends it; after
          * another command, two in a row ("rm -rf is dangerous"). */
-        if (!prose_word(t)) {
+        if (!prose_word(c->vocab, t)) {
             chit(c, c->line_score, "command-line", c->line_pos, c->line_name);
             c->line_score = 0;
         } else if (c->line_weak || c->line_prose) {
@@ -585,7 +651,7 @@ static void on_token(cmd_t *c, const ctok_t *t)
             c->first = false;
             char name[40];
             bool attached;
-            int k = command_name(t, c->after_sep, name, sizeof name, &attached);
+            int k = command_name(c->vocab, t, c->after_sep, name, sizeof name, &attached);
             if (k != K_NONE) {
                 c->at_cmd = false;
                 set_pending(c, k, t, name, false);
@@ -603,15 +669,16 @@ static void on_token(cmd_t *c, const ctok_t *t)
                 c->batch = 4;
                 c->if_words = 0;
             }
-            if (mm_detect_in_set((const uint8_t *)t->norm, strlen(t->norm), prefix_cmds,
-                                 sizeof prefix_cmds / sizeof prefix_cmds[0])) {
+            size_t nl = strlen(t->norm);
+            if (vocab_may_hold(c->vocab, V_PREFIX, (const uint8_t *)t->norm, nl) &&
+                mm_detect_in_set((const uint8_t *)t->norm, nl, prefix_cmds, sizeof prefix_cmds / sizeof prefix_cmds[0])) {
                 /* The next word is the command; judge this one too, weakly. */
                 c->at_cmd = true;
                 c->first = was_first;
             }
             char name[40];
             bool attached;
-            int k = command_name(t, c->after_sep, name, sizeof name, &attached);
+            int k = command_name(c->vocab, t, c->after_sep, name, sizeof name, &attached);
             /* <time>, <date>: a markup tag, not a redirection around a command */
             bool tag = t->pos > 0 && c->s[t->pos - 1] == '<' && t->pos + t->raw_len < c->n &&
                        c->s[t->pos + t->raw_len] == '>';
@@ -683,6 +750,12 @@ static bool continues_lower(const uint8_t *r, size_t j)
     return r[j] >= 'a' && r[j] <= 'z' && r[j - 1] == '_';
 }
 
+/* Bytes normalise() does more with than lowercase them. */
+static const bool norm_special[256] = {
+    ['$'] = true, ['<'] = true, ['>'] = true, ['\''] = true, ['"'] = true, ['\\'] = true,
+    ['['] = true, [']'] = true, ['^'] = true, ['`'] = true, ['/'] = true, ['='] = true,
+};
+
 /* Normalises a raw word into t->norm: lowercase, quotes, backslashes and
  * brackets removed, directory prefix and .exe suffix dropped. */
 static void normalise(ctok_t *t, unsigned *flags)
@@ -695,6 +768,10 @@ static void normalise(ctok_t *t, unsigned *flags)
     t->has_eq = false;
     for (size_t i = 0; i < n && k + 1 < sizeof buf; i++) {
         uint8_t c = r[i];
+        if (!norm_special[c]) {
+            buf[k++] = (char)mm_detect_lower(c);
+            continue;
+        }
         if ((c == '$' || c == '<' || c == '>') && i + 2 < n && r[i + 1] == '(' && r[i + 2] == ')') {
             i += 2; /* an empty substitution inside a name: pi$()ng */
             continue;
@@ -780,8 +857,11 @@ static void windows_base(ctok_t *t)
 /* A word with one apostrophe followed by one or two final letters. */
 static bool contraction(const uint8_t *r, size_t n)
 {
-    const uint8_t *q = memchr(r, '\'', n);
-    if (!q || q == r || !mm_detect_isalpha(q[-1]))
+    /* Words are short: a loop beats a call of memchr() */
+    const uint8_t *q = r, *end = r + n;
+    while (q < end && *q != '\'')
+        q++;
+    if (q == end || q == r || !mm_detect_isalpha(q[-1]))
         return false;
     size_t tail = (size_t)(r + n - q - 1);
     if (tail == 0 || tail > 2 || memchr(q + 1, '\'', tail))
@@ -799,6 +879,20 @@ static bool is_meta(uint8_t c)
            mm_detect_isspace(c);
 }
 
+/* Bytes the word reader must look at: metacharacters (is_meta) and the
+ * starts of escapes, substitutions and variables ('\\', '`', '$', '<', '>'). */
+static const bool word_special[256] = {
+    [';'] = true, ['&'] = true, ['|'] = true, ['\n'] = true, ['\r'] = true, ['('] = true,
+    [')'] = true, ['<'] = true, ['>'] = true, ['`'] = true, ['{'] = true, ['}'] = true,
+    [','] = true, [' '] = true, ['\t'] = true, ['\v'] = true, ['\f'] = true, ['\\'] = true,
+    ['$'] = true,
+};
+
+/* Bytes code_shapes() looks at: everything else is skipped in a tight loop. */
+static const bool shape_start[256] = {
+    ['('] = true, ['<'] = true, ['$'] = true, ['{'] = true, ['/'] = true,
+};
+
 /* Does the lowercase word w appear at s[i], within s[0..n)? */
 static bool at(const uint8_t *s, size_t n, size_t i, const char *w)
 {
@@ -810,6 +904,10 @@ static bool at(const uint8_t *s, size_t n, size_t i, const char *w)
 static void code_shapes(const uint8_t *s, size_t n, cmd_t *c)
 {
     for (size_t i = 0; i < n; i++) {
+        while (i < n && !shape_start[s[i]])
+            i++;
+        if (i == n)
+            break;
         uint8_t ch = s[i];
         if (ch == '(') {
             /* shellshock: () { */
@@ -831,7 +929,7 @@ static void code_shapes(const uint8_t *s, size_t n, cmd_t *c)
             size_t b = e;
             while (b > 0 && e - b < 16 && (mm_detect_isalnum(s[b - 1]) || s[b - 1] == '_'))
                 b--;
-            if (e > b && (b == 0 || !mm_detect_isalnum(s[b - 1])) &&
+            if (e > b && (b == 0 || !mm_detect_isalnum(s[b - 1])) && vocab_may_hold(c->vocab, V_EXEC, s + b, e - b) &&
                 mm_detect_in_set(s + b, e - b, exec_funcs, sizeof exec_funcs / sizeof exec_funcs[0])) {
                 /* include(...) and require(...) read as prose parentheses too
                  * ("include (optional)"); they need a quote or $ inside. */
@@ -888,10 +986,29 @@ static void code_shapes(const uint8_t *s, size_t n, cmd_t *c)
                    (at(s, n, i + 2, "get") || at(s, n, i + 2, "post") || at(s, n, i + 2, "request") ||
                     at(s, n, i + 2, "server"))) {
             chit(c, 55, "php-superglobal", i, "$_GET");
-        } else if (ch == '/' && i + 9 <= n && (mm_detect_word_eq(s + i, 9, "/dev/tcp/") || mm_detect_word_eq(s + i, 9, "/dev/udp/"))) {
+        } else if (ch == '/' && i + 9 <= n && mm_detect_lower(s[i + 1]) == 'd' && (mm_detect_word_eq(s + i, 9, "/dev/tcp/") || mm_detect_word_eq(s + i, 9, "/dev/udp/"))) {
             chit(c, 85, "dev-tcp", i, "/dev/tcp");
         }
     }
+}
+
+/* Would a word token leave c as it is? So it does when the word is in no
+ * command position, nothing waits for an argument, no command line or
+ * batch statement is open and the flags on_token() clears after a word are
+ * clear already. The tokeniser then only needs the word's end. */
+static bool word_is_noop(const cmd_t *c)
+{
+    return !c->at_cmd && c->pending_kind == K_NONE && !c->line_score && !c->unknown_pending &&
+           !c->var_cmd && c->batch == 0 && !c->in_subst && !c->after_sep;
+}
+
+/* Is r[0..n) only quotes ('' or "")? */
+static bool only_quotes(const uint8_t *r, size_t n)
+{
+    for (size_t q = 0; q < n; q++)
+        if (r[q] != '\'' && r[q] != '"')
+            return false;
+    return true;
 }
 
 /* Passes s[from..to) on as a variable token; returns to. */
@@ -954,6 +1071,13 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
     c.first = true;
     c.s = s;
     c.n = n;
+    /* Building the filter costs about as much as judging 250 bytes of
+     * prose: only values of VOCAB_MIN_LEN bytes and more get one. */
+    vocab_t vocab;
+    if (n >= VOCAB_MIN_LEN) {
+        vocab_init(&vocab);
+        c.vocab = &vocab;
+    }
     c.batch_quoted = memchr(s, '%', n) != NULL || memchr(s, '"', n) != NULL || !memchr(s, ':', n);
     ctok_t t;
     size_t i = 0;
@@ -1124,6 +1248,11 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
          * do not end it ('w'h"o"ami is whoami). */
         size_t st = i;
         while (i < n) {
+            /* Most bytes of a word neither end it nor need a look around. */
+            while (i < n && !word_special[s[i]])
+                i++;
+            if (i == n)
+                break;
             uint8_t w = s[i];
             if (w == '\\' && i + 1 < n && (s[i + 1] == 'n' || s[i + 1] == 'r' || s[i + 1] == 't'))
                 break;
@@ -1150,19 +1279,19 @@ int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
             i++;
             continue;
         }
+        if (word_is_noop(&c))
+            continue; /* most words of prose */
         t.kind = C_WORD;
         t.raw = s + st;
         t.raw_len = i - st;
         /* Only words that can name a command (or a subcommand) need the
          * normal form; arguments are judged by their raw shape. */
-        if (c.at_cmd || c.pending_kind != K_NONE)
+        if (c.at_cmd || c.pending_kind != K_NONE) {
             normalise(&t, &f);
-        if (contraction(t.raw, t.raw_len))
-            t.norm[0] = 0; /* I'd, don't: prose, not w'h'o'ami */
-        bool only_quotes = true;
-        for (size_t q = 0; q < t.raw_len; q++)
-            only_quotes = only_quotes && (t.raw[q] == '\'' || t.raw[q] == '"');
-        if (only_quotes)
+            if (contraction(t.raw, t.raw_len))
+                t.norm[0] = 0; /* I'd, don't: prose, not w'h'o'ami */
+        }
+        if (only_quotes(t.raw, t.raw_len))
             continue; /* '' or "" */
         if (c.at_cmd)
             windows_base(&t);

@@ -292,6 +292,123 @@ static void dirty_add(dirty_t *d, size_t o0, size_t o1)
     d->n++;
 }
 
+/* For the UTF-8 pass, decoders that start on each byte when every byte of
+ * 0x80..0xFF is plain (copied as bad UTF-8) unless it leads a sequence:
+ * C0/C1 always start a step (overlong forms), and lead_byte marks C2..FD,
+ * which start one only when a continuation byte follows. */
+#define U MM_DETECT_PASS_UTF8
+static const uint8_t trigger_utf8[256] = {
+    [0] = U,
+    ['%'] = MM_DETECT_PASS_URL,
+    ['+'] = MM_DETECT_PASS_PLUS,
+    ['&'] = MM_DETECT_PASS_HTML,
+    ['\\'] = MM_DETECT_PASS_ESCAPE,
+    [0xC0] = U, U,
+};
+#undef U
+#define L16 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+static const uint8_t lead_byte[256] = {
+    [0xC2] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    [0xD0] = L16, L16,
+    [0xF0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+#undef L16
+
+/* Does a step of a pass with the UTF-8 decoder start at in[i] (i + 1 < n)?
+ * Branch-free, as random or binary values are half non-ASCII. */
+static inline bool starts_step_utf8(const uint8_t *in, size_t i, unsigned which)
+{
+    unsigned cont_next = (in[i + 1] & 0xC0) == 0x80;
+    return (trigger_utf8[in[i]] & which) | (lead_byte[in[i]] & cont_next);
+}
+
+/* Copies the run of bytes at in[i..n) that no step of a pass with the UTF-8
+ * decoder starts on: plain ASCII, stray continuation bytes and lead bytes
+ * not followed by a continuation byte (both kept as bad UTF-8). Stops
+ * before the last byte, which has no successor to look at. Returns the new
+ * i; *o advances; *f gets MM_DETECT_DEC_BADUTF8 when a high byte was
+ * copied, and *text whether the run was a long one of ASCII only. */
+static inline size_t plain_run_utf8(const uint8_t *in, size_t i, size_t n, unsigned which, uint8_t *out,
+                                    size_t *o, unsigned *f, bool *text)
+{
+    size_t oo = *o, start = i;
+    unsigned high = 0;
+    while (i + 1 < n && !starts_step_utf8(in, i, which)) {
+        high |= in[i];
+        out[oo++] = in[i++];
+    }
+    if (high & 0x80)
+        *f |= MM_DETECT_DEC_BADUTF8;
+    *text = !(high & 0x80) && i - start >= 16;
+    *o = oo;
+    return i;
+}
+
+/* Decodes the UTF-8 sequence led by in[0] >= 0xC0 (n bytes available) into
+ * out. Returns the bytes consumed, 0 when it is no complete sequence (the
+ * caller keeps the lead byte as bad UTF-8). *o_used gets the bytes written,
+ * *dec whether the text changed. */
+static size_t utf8_seq(const uint8_t *in, size_t n, uint8_t *out, size_t *o_used, unsigned *f, bool *dec)
+{
+    uint8_t c = in[0];
+    size_t len = utf8_len(c);
+    *dec = false;
+    if (len == 2 && n > 1 && (c == 0xC0 || c == 0xC1)) {
+        /* Overlong two-byte form. With a continuation byte it is the ASCII
+         * character it spells; before an ASCII byte the lead byte is noise
+         * that lenient decoders drop. */
+        *f |= MM_DETECT_DEC_OVERLONG;
+        *dec = true;
+        *o_used = 0;
+        uint8_t b1 = in[1];
+        if ((b1 & 0xC0) == 0x80) {
+            uint8_t v = (uint8_t)(((c & 1) << 6) | (b1 & 0x3F));
+            if (v)
+                out[(*o_used)++] = v;
+            return 2;
+        }
+        if ((b1 & 0x3F) == '.' || (b1 & 0x3F) == '/') {
+            /* Some decoders kept only the low six bits: %c0%6e is '.' */
+            out[(*o_used)++] = (uint8_t)(b1 & 0x3F);
+            return 2;
+        }
+        return 1;
+    }
+    if (len < 2 || len > n)
+        return 0;
+    uint32_t v = c & (0x7Fu >> len);
+    for (size_t k = 1; k < len; k++) {
+        if ((in[k] & 0xC0) != 0x80)
+            return 0;
+        v = (v << 6) | (in[k] & 0x3F);
+    }
+    static const uint32_t min_cp[7] = {0, 0, 0x80, 0x800, 0x10000, 0x200000, 0x4000000};
+    if (v < min_cp[len] || len > 4) {
+        *f |= MM_DETECT_DEC_OVERLONG;
+        *dec = true;
+        *o_used = 0;
+        if (v < 0x80) {
+            if (v)
+                out[(*o_used)++] = (uint8_t)v;
+        } else {
+            out[(*o_used)++] = '?';
+        }
+        return len;
+    }
+    /* Only three-byte forms led by E2 or EF fold (fold_cp's code points). */
+    int fc = (c == 0xE2 || c == 0xEF) ? fold_cp(v) : -1;
+    if (fc >= 0) {
+        *f |= MM_DETECT_DEC_FULLWIDTH;
+        *dec = true;
+        out[0] = (uint8_t)fc;
+        *o_used = 1;
+        return len;
+    }
+    memcpy(out, in, len);
+    *o_used = len;
+    return len;
+}
+
 /* One pass. When prev describes the pass that produced in (its decodings'
  * output regions), stretches whose every step would read only bytes that
  * pass copied unchanged are copied without decoding: the earlier pass
@@ -307,6 +424,12 @@ static size_t decode_pass(const uint8_t *in, size_t n, uint8_t *out, unsigned wh
     uint32_t cp;
     bool any = false;
     bool skip = prev && !prev->overflow;
+    bool utf8 = which & MM_DETECT_PASS_UTF8;
+    /* ASCII text is copied fastest by the plain loop below, which stops at
+     * every non-ASCII byte; binary values by plain_run_utf8(), which does
+     * not. Once a run of the latter held a non-ASCII byte or was short, it
+     * takes the plain bytes too, until it finds a long run of ASCII. */
+    bool text = true;
     while (i < n) {
         uint8_t c = in[i];
         if (skip && c < 0x80 && i >= next_check) {
@@ -328,7 +451,7 @@ static size_t decode_pass(const uint8_t *in, size_t n, uint8_t *out, unsigned wh
                 }
             }
         }
-        if (!(trigger[c] & which)) {
+        if (!(trigger[c] & which) && (text || !utf8)) {
             /* A run of bytes no selected decoder starts on. */
             size_t j = i + 1;
             while (j < n && !(trigger[in[j]] & which))
@@ -336,6 +459,13 @@ static size_t decode_pass(const uint8_t *in, size_t n, uint8_t *out, unsigned wh
             memcpy(out + o, in + i, j - i);
             o += j - i;
             i = j;
+            continue;
+        }
+        /* ASCII triggers (most steps of dense escapes) skip the look. */
+        bool may_run = (c >> 7) | !(trigger[c] & which);
+        if (utf8 && may_run && i + 1 < n && !starts_step_utf8(in, i, which)) {
+            /* Binary or non-ASCII text: no branch per byte on its class. */
+            i = plain_run_utf8(in, i, n, which, out, &o, &f, &text);
             continue;
         }
         size_t o0 = o;
@@ -403,79 +533,22 @@ static size_t decode_pass(const uint8_t *in, size_t n, uint8_t *out, unsigned wh
                 any = true;
                 continue;
             }
-            if (c >= 0x80 && c < 0xC0) {
-                /* A stray continuation byte: kept, cheaply. */
-                f |= MM_DETECT_DEC_BADUTF8;
-                out[o++] = c;
-                i++;
-                continue;
-            }
-            if (c >= 0x80) {
-                size_t len = utf8_len(c);
-                if (len == 2 && i + 1 < n && (c == 0xC0 || c == 0xC1)) {
-                    /* Overlong two-byte form. With a continuation byte it is
-                     * the ASCII character it spells; before an ASCII byte the
-                     * lead byte is noise that lenient decoders drop. */
-                    f |= MM_DETECT_DEC_OVERLONG;
-                    uint8_t b1 = in[i + 1];
-                    if ((b1 & 0xC0) == 0x80) {
-                        uint8_t v = (uint8_t)(((c & 1) << 6) | (b1 & 0x3F));
-                        if (v)
-                            out[o++] = v;
-                        i += 2;
-                    } else if ((b1 & 0x3F) == '.' || (b1 & 0x3F) == '/') {
-                        /* Some decoders kept only the low six bits: %c0%6e is '.' */
-                        out[o++] = (uint8_t)(b1 & 0x3F);
-                        i += 2;
-                    } else {
-                        i += 1;
+            if (c >= 0xC0) {
+                size_t w;
+                bool dec;
+                size_t used = utf8_seq(in + i, n - i, out + o, &w, &f, &dec);
+                if (used) {
+                    i += used;
+                    o += w;
+                    if (dec) {
+                        dirty_add(next, o0, o);
+                        any = true;
                     }
-                    dirty_add(next, o0, o);
-                    any = true;
                     continue;
                 }
-                if (len >= 2 && i + len <= n) {
-                    bool ok = true;
-                    uint32_t v = c & (0x7Fu >> len);
-                    for (size_t k = 1; k < len; k++) {
-                        if ((in[i + k] & 0xC0) != 0x80) {
-                            ok = false;
-                            break;
-                        }
-                        v = (v << 6) | (in[i + k] & 0x3F);
-                    }
-                    if (ok) {
-                        static const uint32_t min_cp[7] = {0, 0, 0x80, 0x800, 0x10000, 0x200000, 0x4000000};
-                        if (v < min_cp[len] || len > 4) {
-                            f |= MM_DETECT_DEC_OVERLONG;
-                            if (v < 0x80) {
-                                if (v)
-                                    out[o++] = (uint8_t)v;
-                            } else {
-                                out[o++] = '?';
-                            }
-                            i += len;
-                            dirty_add(next, o0, o);
-                            any = true;
-                            continue;
-                        }
-                        int fc = fold_cp(v);
-                        if (fc >= 0) {
-                            f |= MM_DETECT_DEC_FULLWIDTH;
-                            out[o++] = (uint8_t)fc;
-                            i += len;
-                            dirty_add(next, o0, o);
-                            any = true;
-                            continue;
-                        }
-                        memcpy(out + o, in + i, len);
-                        o += len;
-                        i += len;
-                        continue;
-                    }
-                }
-                f |= MM_DETECT_DEC_BADUTF8;
             }
+            if (c >= 0x80)
+                f |= MM_DETECT_DEC_BADUTF8;
         }
         out[o++] = c;
         i++;
