@@ -95,7 +95,7 @@ char *mm_detect_decodings_str(unsigned d, char *buf, size_t cap)
 {
     static const char *const names[] = {
         "url", "url-multi", "plus", "%u", "html", "escape", "overlong-utf8", "fullwidth",
-        "bad-utf8", "nul", "sql-comment", "shell-quote", "json",
+        "bad-utf8", "nul", "sql-comment", "shell-quote", "json", "invisible",
     };
     size_t o = 0;
     if (cap == 0)
@@ -205,7 +205,7 @@ int mm_detect_value(const mm_detect_config_t *cfg, const void *data, size_t len,
         flags |= cflags[best];
         out->decodings = flags;
         const mm_detect_hit_t *h = &hits[best];
-        char dbuf[96];
+        char dbuf[128];
         snprintf(out->evidence, sizeof out->evidence, "%s rule=%s %s decoded=%s",
                  mm_detect_class_name((mm_detect_class_t)best), h->rule ? h->rule : "-", h->tokens,
                  mm_detect_decodings_str(flags, dbuf, sizeof dbuf));

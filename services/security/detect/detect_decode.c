@@ -44,6 +44,16 @@ static int fold_cp(uint32_t cp)
     }
 }
 
+/* Invisible format characters: zero-width spaces and joiners, bidi marks
+ * and overrides, word joiners, the BOM and the soft hyphen. They render as
+ * nothing, so inside a keyword (`un<U+200B>ion`, `<U+202E>script`) they
+ * only hide it from a matcher; decoding removes them. */
+static bool invisible_cp(uint32_t cp)
+{
+    return cp == 0xAD || cp == 0x180E || (cp >= 0x200B && cp <= 0x200F) ||
+           (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2064) || cp == 0xFEFF;
+}
+
 /* Writes cp as UTF-8 (or its ASCII fold) at out; returns bytes written, at
  * most need (the bytes the escape occupied), so the text never grows. */
 static size_t put_cp(uint32_t cp, uint8_t *out, size_t need, unsigned *flags)
@@ -56,6 +66,10 @@ static size_t put_cp(uint32_t cp, uint8_t *out, size_t need, unsigned *flags)
     }
     if (cp == 0) {
         *flags |= MM_DETECT_DEC_NUL;
+        return 0;
+    }
+    if (invisible_cp(cp)) {
+        *flags |= MM_DETECT_DEC_INVISIBLE;
         return 0;
     }
     if (cp < 0x80) {
@@ -102,8 +116,9 @@ static const entity_t entities[] = {
     {"num", '#', false},    {"percnt", '%', false}, {"period", '.', false},
     {"plus", '+', false},   {"quest", '?', false},  {"quot", '"', true},
     {"rbrace", '}', false}, {"rcub", '}', false},   {"rpar", ')', false},
-    {"rsqb", ']', false},   {"semi", ';', false},   {"sol", '/', false},
-    {"tab", '\t', false},   {"verbar", '|', false}, {"vert", '|', false},
+    {"rsqb", ']', false},   {"semi", ';', false},   {"shy", 0xAD, false},
+    {"sol", '/', false},    {"tab", '\t', false},   {"verbar", '|', false},
+    {"vert", '|', false},
 };
 
 /* Compares s[0..n) lowercased with a lowercase NUL-terminated name. */
@@ -393,6 +408,12 @@ static size_t utf8_seq(const uint8_t *in, size_t n, uint8_t *out, size_t *o_used
         } else {
             out[(*o_used)++] = '?';
         }
+        return len;
+    }
+    if (invisible_cp(v)) {
+        *f |= MM_DETECT_DEC_INVISIBLE;
+        *dec = true;
+        *o_used = 0;
         return len;
     }
     /* Only three-byte forms led by E2 or EF fold (fold_cp's code points). */

@@ -46,6 +46,7 @@ enum {
     MM_DETECT_DEC_SQLCOMMENT= 1u << 10, /* inline SQL comments read as space */
     MM_DETECT_DEC_SHELLQUOTE= 1u << 11, /* shell quotes, backslashes, $IFS removed */
     MM_DETECT_DEC_JSON      = 1u << 12, /* JSON string escapes (request splitter) */
+    MM_DETECT_DEC_INVISIBLE = 1u << 13, /* zero-width, bidi and other invisible characters removed */
 };
 
 /* Thresholds and per-location sensitivity. Start from mm_detect_config_init(). */

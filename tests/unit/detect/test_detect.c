@@ -93,7 +93,12 @@ static void test_decode_utf8(void **state)
     assert_string_equal(decode("%c0%5c", false, &f), "\\");
     /* Valid UTF-8 text is untouched. */
     assert_string_equal(decode("Shōgun – café", false, &f), "Shōgun – café");
-    assert_int_equal(f & (MM_DETECT_DEC_OVERLONG | MM_DETECT_DEC_FULLWIDTH), 0);
+    assert_int_equal(f & (MM_DETECT_DEC_OVERLONG | MM_DETECT_DEC_FULLWIDTH | MM_DETECT_DEC_INVISIBLE), 0);
+    /* Invisible characters inside keywords are removed, however written. */
+    assert_string_equal(decode("un%e2%80%8bion se\u200blect", false, &f), "union select");
+    assert_true(f & MM_DETECT_DEC_INVISIBLE);
+    assert_string_equal(decode("<%e2%80%aescript>", false, &f), "<script>");
+    assert_string_equal(decode("in&shy;for&#xad;ma\xc2\xadtion\xef\xbb\xbf", false, &f), "information");
 }
 
 static void test_decode_never_grows(void **state)
