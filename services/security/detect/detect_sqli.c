@@ -264,10 +264,16 @@ static const kw_t *split_keyword(const uint8_t *s, size_t n, size_t i, size_t *k
     return kw;
 }
 
+static bool lex_token(lexer_t *lx, tok_t *t);
+
 static bool lex_next(lexer_t *lx, tok_t *t)
 {
-    if (!skip_space(lx))
-        return false;
+    return skip_space(lx) && lex_token(lx, t);
+}
+
+/* Lexes the token at lx->i, where skip_space() left it. */
+static bool lex_token(lexer_t *lx, tok_t *t)
+{
     const uint8_t *s = lx->s;
     size_t n = lx->n, i = lx->i;
     uint8_t c = s[i];
@@ -532,6 +538,7 @@ typedef struct {
     bool ex_logic, ex_cmp;/* AND/OR/XOR and a comparison were operators */
     bool ex_strong;       /* an operator other than '-' and '|' (names, regex alternations) */
     size_t brk_pos;       /* the quote the value breaks out of (quoted context) */
+    size_t rare_until;    /* a token of rare_token() is among the last four below this index */
     const uint8_t *s;
     size_t n;
     int score;
@@ -847,11 +854,45 @@ static void shapes_by_type(sql_state_t *st, const tok_t *c, const tok_t *p, cons
     }
 }
 
+/* Does t take part in a shape beyond the prose and SQL counts? Plain words,
+ * literals, operators, parentheses and commas do only next to one that does
+ * (or in the states quiet() excludes). */
+static bool rare_token(const tok_t *t)
+{
+    switch (t->type) {
+    case T_STMT: case T_KEY: case T_UNION: case T_LOGIC: case T_FUNC: case T_SYS: case T_VAR:
+    case T_SEMI: case T_CMP: case T_COMMENT: case T_END:
+        return true;
+    default:
+        return t->sub != 0 && t->sub != S_OPEN;
+    }
+}
+
+/* Is the analyser past every shape that counts tokens from a remembered
+ * place (the break, a SELECT, a DDL name) or reads an expression? */
+static bool quiet(const sql_state_t *st, size_t i)
+{
+    return st->ex == EX_DEAD && i >= st->rare_until && !(st->broken && i <= st->bk + 5) &&
+           st->sel_at == SIZE_MAX && !(st->ddl_at && i == st->ddl_at + 1);
+}
+
 /* Called with each token (idx already advanced, token stored at w[idx]). */
 static void analyse(sql_state_t *st)
 {
     const tok_t *c = W(st, 0), *p = W(st, 1), *p2 = W(st, 2), *p3 = W(st, 3);
     size_t i = st->idx;
+
+    if (rare_token(c)) {
+        st->rare_until = i + 4;
+    } else if (quiet(st, i)) {
+        /* No shape can complete in a run of common tokens: only the prose
+         * and SQL counts below change. */
+        if ((c->type == T_WORD && p->type == T_WORD) || c->type == T_OTHER)
+            st->prose = true;
+        if (c->type == T_LPAR)
+            st->sqlish++;
+        return;
+    }
 
     if (st->ex != EX_DEAD)
         expr_step(st, c, p);
@@ -1108,12 +1149,23 @@ static void analyse(sql_state_t *st)
     }
 }
 
-/* Runs the lexer and analyser over s[start..n) in one quoting context. */
-static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
-                        unsigned *flags, sql_state_t *st)
+/* One quoting context's analysis, fed token by token. */
+typedef struct {
+    sql_state_t st;
+    size_t idx;      /* index the next stored token gets */
+    bool first;      /* the unquoted context has not placed its first operand */
+    int unary;       /* leading unary signs skipped before it */
+    bool done;       /* the context saw the end or scored the most it can */
+    unsigned f;      /* decoder flags of the text lexed for this context */
+    unsigned pend;   /* flags of space skipped ahead: the next token's */
+} sql_ctx_t;
+
+/* Prepares the context that lexes s[start..n), quoted when the value
+ * starts inside a string of the application. */
+static void ctx_init(sql_ctx_t *cx, const uint8_t *s, size_t n, size_t start, bool quoted)
 {
-    lexer_t lx = {s, n, start, false, SIZE_MAX, flags};
-    memset(st, 0, sizeof *st);
+    sql_state_t *st = &cx->st;
+    memset(cx, 0, sizeof *cx);
     st->sel_at = SIZE_MAX;
     st->from_at = SIZE_MAX;
     st->quoted = quoted;
@@ -1128,9 +1180,6 @@ static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
         st->prose_prefix = memchr(s + b, ' ', e - b) != NULL;
     }
     st->unit_quote = quoted && start >= 2 && mm_detect_isdigit(s[start - 2]);
-    tok_t t;
-    size_t idx = 0;
-    bool first = true;
     if (quoted) {
         /* The value ends a string the application opened: that is the break. */
         st->w[0] = (tok_t){T_STR, 0, start ? start - 1 : 0};
@@ -1138,62 +1187,160 @@ static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
         st->broken = true;
         st->bk = 0;
         st->idx = 0;
-        first = false;
-        idx = 1;
+        cx->idx = 1;
         st->ex = EX_OPERATOR;
     } else {
+        cx->first = true;
         st->ex = EX_OPERAND;
     }
-    for (;;) {
-        bool more = lex_next(&lx, &t);
-        if (!more)
-            t = (tok_t){T_END, 0, n};
-        if (first) {
-            first = false;
-            /* Unquoted context: a leading operand (or nothing, when the value
-             * starts with the boolean) is the break prefix. */
-            /* Unary signs before the first operand: -1 or 1=1 */
-            for (int k = 0; k < 4 && more && t.type == T_OP; k++) {
-                more = lex_next(&lx, &t);
-                if (!more)
-                    t = (tok_t){T_END, 0, n};
-            }
-            st->w[0] = t;
-            st->idx = 0;
-            if (t.type == T_NUM || t.type == T_VAR || t.type == T_STR || t.type == T_WORD || t.type == T_RPAR) {
-                st->broken = true;
-                st->bk = 0;
-            } else if (t.type == T_LOGIC) {
-                /* The value starts with the boolean: pretend an operand came before. */
-                st->w[0] = (tok_t){T_NUM, 0, t.pos};
-                st->w[1] = t;
-                st->idx = 1;
-                st->lead_logic = true;
-                st->ex = EX_DEAD;
-                st->broken = true;
-                st->bk = 0;
-            }
-            analyse(st);
-            idx = st->idx + 1;
-            if (!more)
-                break;
-            continue;
+}
+
+/* Gives the context its next token (T_END when !more, the last one).
+ * Returns true once the context needs no more tokens. */
+static bool ctx_feed(sql_ctx_t *cx, const tok_t *tk, bool more)
+{
+    sql_state_t *st = &cx->st;
+    tok_t t = *tk;
+    if (cx->first) {
+        /* Unquoted context: a leading operand (or nothing, when the value
+         * starts with the boolean) is the break prefix. */
+        /* Unary signs before the first operand: -1 or 1=1 */
+        if (more && t.type == T_OP && cx->unary < 4) {
+            cx->unary++;
+            return false;
         }
-        if (t.type == T_OP && more) {
-            /* Unary operators (-8, !0, ~1, BINARY x) after an operator are
-             * part of the operand. */
-            char pt = st->w[(idx - 1) % WIN].type;
-            uint8_t ch = s[t.pos];
-            if ((pt == T_LOGIC || pt == T_CMP || pt == T_LPAR || pt == T_COMMA || pt == T_OP) &&
-                (ch == '-' || ch == '+' || ch == '!' || ch == '~' || (ch | 32) == 'b' || (ch | 32) == 'n'))
-                continue;
+        cx->first = false;
+        st->w[0] = t;
+        st->idx = 0;
+        if (t.type == T_NUM || t.type == T_VAR || t.type == T_STR || t.type == T_WORD || t.type == T_RPAR) {
+            st->broken = true;
+            st->bk = 0;
+        } else if (t.type == T_LOGIC) {
+            /* The value starts with the boolean: pretend an operand came before. */
+            st->w[0] = (tok_t){T_NUM, 0, t.pos};
+            st->w[1] = t;
+            st->idx = 1;
+            st->lead_logic = true;
+            st->ex = EX_DEAD;
+            st->broken = true;
+            st->bk = 0;
         }
-        st->idx = idx;
-        st->w[idx % WIN] = t;
         analyse(st);
-        idx++;
-        if (!more || st->score >= 90)
-            break;
+        cx->idx = st->idx + 1;
+        return cx->done = !more;
+    }
+    if (t.type == T_OP && more) {
+        /* Unary operators (-8, !0, ~1, BINARY x) after an operator are
+         * part of the operand. */
+        char pt = st->w[(cx->idx - 1) % WIN].type;
+        uint8_t ch = st->s[t.pos];
+        if ((pt == T_LOGIC || pt == T_CMP || pt == T_LPAR || pt == T_COMMA || pt == T_OP) &&
+            (ch == '-' || ch == '+' || ch == '!' || ch == '~' || (ch | 32) == 'b' || (ch | 32) == 'n'))
+            return false;
+    }
+    st->idx = cx->idx;
+    st->w[cx->idx % WIN] = t;
+    analyse(st);
+    cx->idx++;
+    return cx->done = !more || st->score >= 90;
+}
+
+/* The token stream of a lexer is a function of its position and comment
+ * state alone, so contexts whose lexers meet share one from there on: the
+ * quoting contexts differ only until a quote puts them back in step. */
+typedef struct {
+    lexer_t lx;
+    unsigned ctxs; /* bit k: context k reads this stream */
+} sql_stream_t;
+
+static bool same_lexer(const lexer_t *a, const lexer_t *b)
+{
+    return a->i == b->i && a->in_versioned == b->in_versioned && a->no_close_from == b->no_close_from;
+}
+
+/* Gives each context reading the stream what the lexer decoded since the
+ * last call; pending (space skipped ahead) until its next token. */
+static void stream_flags(sql_stream_t *sm, sql_ctx_t *cx, unsigned *f)
+{
+    if (!*f)
+        return;
+    for (int k = 0; k < 3; k++)
+        if (sm->ctxs & (1u << k))
+            cx[k].pend |= *f;
+    *f = 0;
+}
+
+/* Lexes one token of the stream and feeds it to the contexts reading it,
+ * then skips the space after it. */
+static void stream_step(sql_stream_t *sm, sql_ctx_t *cx, sql_stream_t *all)
+{
+    const size_t n = sm->lx.n;
+    unsigned f = 0;
+    tok_t t;
+    sm->lx.flags = &f;
+    bool more = sm->lx.i < n && lex_token(&sm->lx, &t);
+    if (!more)
+        t = (tok_t){T_END, 0, n};
+    for (int k = 0; k < 3; k++) {
+        if (!(sm->ctxs & (1u << k)))
+            continue;
+        cx[k].f |= cx[k].pend | f;
+        cx[k].pend = 0;
+        if (ctx_feed(&cx[k], &t, more)) {
+            sm->ctxs &= ~(1u << k);
+            /* Later contexts cannot beat a context at the top score. */
+            if (cx[k].st.score >= 90)
+                for (int m = 0; m < 3; m++)
+                    all[m].ctxs &= (1u << (k + 1)) - 1;
+        }
+    }
+    f = 0;
+    if (sm->ctxs)
+        skip_space(&sm->lx);
+    stream_flags(sm, cx, &f);
+    sm->lx.flags = NULL;
+}
+
+/* Runs the lexers of the contexts in cx[] that have one (bit k of live)
+ * from start[k], the least advanced first, merging streams that meet. */
+static void run_contexts(const uint8_t *s, size_t n, const size_t start[3], unsigned live, sql_ctx_t cx[3])
+{
+    sql_stream_t sm[3];
+    for (int k = 0; k < 3; k++) {
+        unsigned f = 0;
+        sm[k] = (sql_stream_t){{s, n, start[k], false, SIZE_MAX, &f}, live & (1u << k)};
+        if (sm[k].ctxs)
+            skip_space(&sm[k].lx);
+        stream_flags(&sm[k], cx, &f);
+        sm[k].lx.flags = NULL;
+    }
+    for (;;) {
+        int j = -1;
+        size_t limit = SIZE_MAX;
+        for (int k = 0; k < 3; k++) {
+            if (!sm[k].ctxs)
+                continue;
+            if (j < 0 || sm[k].lx.i < sm[j].lx.i) {
+                if (j >= 0)
+                    limit = sm[j].lx.i;
+                j = k;
+            } else if (sm[k].lx.i < limit) {
+                limit = sm[k].lx.i;
+            }
+        }
+        if (j < 0)
+            return;
+        /* Until it reaches the next stream, this one is the least advanced. */
+        sql_stream_t *cur = &sm[j];
+        do
+            stream_step(cur, cx, sm);
+        while (cur->ctxs && cur->lx.i < limit);
+        for (int k = 0; k < 3; k++) {
+            if (k != j && sm[k].ctxs && cur->ctxs && same_lexer(&sm[k].lx, &cur->lx)) {
+                cur->ctxs |= sm[k].ctxs;
+                sm[k].ctxs = 0;
+            }
+        }
     }
 }
 
@@ -1249,27 +1396,34 @@ static size_t assignment_end(const uint8_t *s, size_t n)
 
 int mm_detect_sqli(const uint8_t *s, size_t n, mm_detect_hit_t *out, unsigned *flags)
 {
-    sql_state_t st;
+    sql_ctx_t cx[3];
     static const char *const ctx_name[3] = {"none", "'", "\""};
+    size_t start[3] = {0};
+    unsigned live = 1;
     memset(out, 0, sizeof *out);
+    /* Unquoted, a query-style value inside the value (pay=||(x==1)) is
+     * judged from what follows the name and '='. */
+    start[0] = assignment_end(s, n);
+    ctx_init(&cx[0], s, n, start[0], false);
+    for (int ctx = 1; ctx < 3; ctx++) {
+        const uint8_t *q = memchr(s, ctx == 1 ? '\'' : '"', n);
+        if (!q)
+            continue;
+        start[ctx] = (size_t)(q - s) + 1;
+        ctx_init(&cx[ctx], s, n, start[ctx], true);
+        live |= 1u << ctx;
+    }
+    run_contexts(s, n, start, live, cx);
     for (int ctx = 0; ctx < 3; ctx++) {
-        /* Unquoted, a query-style value inside the value (pay=||(x==1)) is
-         * judged from what follows the name and '='. */
-        size_t start = ctx == 0 ? assignment_end(s, n) : 0;
-        if (ctx > 0) {
-            const uint8_t *q = memchr(s, ctx == 1 ? '\'' : '"', n);
-            if (!q)
-                continue;
-            start = (size_t)(q - s) + 1;
-        }
-        unsigned f = 0;
-        run_context(s, n, start, ctx > 0, &f, &st);
-        if (st.score > out->score) {
-            out->score = st.score;
-            out->pos = st.pos;
-            out->rule = st.rule;
-            snprintf(out->tokens, sizeof out->tokens, "ctx=%s tok=%s", ctx_name[ctx], st.toks);
-            *flags |= f;
+        const sql_state_t *st = &cx[ctx].st;
+        if (!(live & (1u << ctx)))
+            continue;
+        if (st->score > out->score) {
+            out->score = st->score;
+            out->pos = st->pos;
+            out->rule = st->rule;
+            snprintf(out->tokens, sizeof out->tokens, "ctx=%s tok=%s", ctx_name[ctx], st->toks);
+            *flags |= cx[ctx].f;
         }
         if (out->score >= 90)
             break;
