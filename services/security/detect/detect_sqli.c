@@ -876,23 +876,32 @@ static bool quiet(const sql_state_t *st, size_t i)
            st->sel_at == SIZE_MAX && !(st->ddl_at && i == st->ddl_at + 1);
 }
 
+static void analyse_shapes(sql_state_t *st);
+
 /* Called with each token (idx already advanced, token stored at w[idx]). */
-static void analyse(sql_state_t *st)
+static inline void analyse(sql_state_t *st)
 {
-    const tok_t *c = W(st, 0), *p = W(st, 1), *p2 = W(st, 2), *p3 = W(st, 3);
+    const tok_t *c = &st->w[st->idx % WIN];
     size_t i = st->idx;
 
     if (rare_token(c)) {
         st->rare_until = i + 4;
     } else if (quiet(st, i)) {
         /* No shape can complete in a run of common tokens: only the prose
-         * and SQL counts below change. */
-        if ((c->type == T_WORD && p->type == T_WORD) || c->type == T_OTHER)
+         * and SQL counts of analyse_shapes() change. */
+        if ((c->type == T_WORD && i > 0 && st->w[(i - 1) % WIN].type == T_WORD) || c->type == T_OTHER)
             st->prose = true;
         if (c->type == T_LPAR)
             st->sqlish++;
         return;
     }
+    analyse_shapes(st);
+}
+
+static void analyse_shapes(sql_state_t *st)
+{
+    const tok_t *c = W(st, 0), *p = W(st, 1), *p2 = W(st, 2), *p3 = W(st, 3);
+    size_t i = st->idx;
 
     if (st->ex != EX_DEAD)
         expr_step(st, c, p);
@@ -1251,6 +1260,7 @@ static bool ctx_feed(sql_ctx_t *cx, const tok_t *tk, bool more)
 typedef struct {
     lexer_t lx;
     unsigned ctxs; /* bit k: context k reads this stream */
+    unsigned pend; /* lx.flags: decoded since the last token was fed */
 } sql_stream_t;
 
 static bool same_lexer(const lexer_t *a, const lexer_t *b)
@@ -1258,46 +1268,74 @@ static bool same_lexer(const lexer_t *a, const lexer_t *b)
     return a->i == b->i && a->in_versioned == b->in_versioned && a->no_close_from == b->no_close_from;
 }
 
-/* Gives each context reading the stream what the lexer decoded since the
- * last call; pending (space skipped ahead) until its next token. */
-static void stream_flags(sql_stream_t *sm, sql_ctx_t *cx, unsigned *f)
+/* Hands the stream's pending flags to its contexts: what space skipped
+ * ahead decoded belongs to each one's next token. */
+static void stream_flush(sql_stream_t *sm, sql_ctx_t *cx)
 {
-    if (!*f)
-        return;
     for (int k = 0; k < 3; k++)
         if (sm->ctxs & (1u << k))
-            cx[k].pend |= *f;
-    *f = 0;
+            cx[k].pend |= sm->pend;
+    sm->pend = 0;
 }
 
-/* Lexes one token of the stream and feeds it to the contexts reading it,
- * then skips the space after it. */
-static void stream_step(sql_stream_t *sm, sql_ctx_t *cx, sql_stream_t *all)
+/* Feeds token t to context k of stream sm; false once it needs no more. */
+static inline bool stream_feed(sql_stream_t *sm, sql_ctx_t *cx, int k, const tok_t *t, bool more)
+{
+    cx[k].f |= cx[k].pend | sm->pend;
+    cx[k].pend = 0;
+    return !ctx_feed(&cx[k], t, more);
+}
+
+/* A context at the top score ends: later contexts cannot beat it. */
+static void ctx_ended(sql_ctx_t *cx, int k, sql_stream_t *all)
+{
+    if (cx[k].st.score >= 90)
+        for (int m = 0; m < 3; m++)
+            all[m].ctxs &= (1u << (k + 1)) - 1;
+}
+
+/* Lexes the stream up to position limit (at least one token), feeding each
+ * token to the contexts reading it and skipping the space after it. */
+static void stream_run(sql_stream_t *sm, sql_ctx_t *cx, sql_stream_t *all, size_t limit)
 {
     const size_t n = sm->lx.n;
-    unsigned f = 0;
-    tok_t t;
-    sm->lx.flags = &f;
-    bool more = sm->lx.i < n && lex_token(&sm->lx, &t);
-    if (!more)
-        t = (tok_t){T_END, 0, n};
-    for (int k = 0; k < 3; k++) {
-        if (!(sm->ctxs & (1u << k)))
-            continue;
-        cx[k].f |= cx[k].pend | f;
-        cx[k].pend = 0;
-        if (ctx_feed(&cx[k], &t, more)) {
-            sm->ctxs &= ~(1u << k);
-            /* Later contexts cannot beat a context at the top score. */
-            if (cx[k].st.score >= 90)
-                for (int m = 0; m < 3; m++)
-                    all[m].ctxs &= (1u << (k + 1)) - 1;
+    sm->lx.flags = &sm->pend;
+    do {
+        tok_t t;
+        bool more = sm->lx.i < n && lex_token(&sm->lx, &t);
+        if (!more)
+            t = (tok_t){T_END, 0, n};
+        for (int k = 0; k < 3; k++) {
+            if ((sm->ctxs & (1u << k)) && !stream_feed(sm, cx, k, &t, more)) {
+                sm->ctxs &= ~(1u << k);
+                ctx_ended(cx, k, all);
+            }
         }
-    }
-    f = 0;
-    if (sm->ctxs)
+        sm->pend = 0;
+        if (sm->ctxs)
+            skip_space(&sm->lx);
+    } while (sm->ctxs && sm->lx.i < limit);
+    sm->lx.flags = NULL;
+}
+
+/* The same for a stream read by context k alone (the common case). */
+static void stream_run1(sql_stream_t *sm, sql_ctx_t *cx, int k, sql_stream_t *all, size_t limit)
+{
+    const size_t n = sm->lx.n;
+    sm->lx.flags = &sm->pend;
+    do {
+        tok_t t;
+        bool more = sm->lx.i < n && lex_token(&sm->lx, &t);
+        if (!more)
+            t = (tok_t){T_END, 0, n};
+        if (!stream_feed(sm, cx, k, &t, more)) {
+            sm->ctxs = 0;
+            ctx_ended(cx, k, all);
+            break;
+        }
+        sm->pend = 0;
         skip_space(&sm->lx);
-    stream_flags(sm, cx, &f);
+    } while (sm->ctxs && sm->lx.i < limit);
     sm->lx.flags = NULL;
 }
 
@@ -1307,12 +1345,12 @@ static void run_contexts(const uint8_t *s, size_t n, const size_t start[3], unsi
 {
     sql_stream_t sm[3];
     for (int k = 0; k < 3; k++) {
-        unsigned f = 0;
-        sm[k] = (sql_stream_t){{s, n, start[k], false, SIZE_MAX, &f}, live & (1u << k)};
-        if (sm[k].ctxs)
+        sm[k] = (sql_stream_t){{s, n, start[k], false, SIZE_MAX, NULL}, live & (1u << k), 0};
+        if (sm[k].ctxs) {
+            sm[k].lx.flags = &sm[k].pend;
             skip_space(&sm[k].lx);
-        stream_flags(&sm[k], cx, &f);
-        sm[k].lx.flags = NULL;
+            sm[k].lx.flags = NULL;
+        }
     }
     for (;;) {
         int j = -1;
@@ -1332,11 +1370,14 @@ static void run_contexts(const uint8_t *s, size_t n, const size_t start[3], unsi
             return;
         /* Until it reaches the next stream, this one is the least advanced. */
         sql_stream_t *cur = &sm[j];
-        do
-            stream_step(cur, cx, sm);
-        while (cur->ctxs && cur->lx.i < limit);
+        if ((cur->ctxs & (cur->ctxs - 1)) == 0)
+            stream_run1(cur, cx, __builtin_ctz(cur->ctxs), sm, limit);
+        else
+            stream_run(cur, cx, sm, limit);
         for (int k = 0; k < 3; k++) {
             if (k != j && sm[k].ctxs && cur->ctxs && same_lexer(&sm[k].lx, &cur->lx)) {
+                stream_flush(cur, cx);
+                stream_flush(&sm[k], cx);
                 cur->ctxs |= sm[k].ctxs;
                 sm[k].ctxs = 0;
             }
