@@ -120,10 +120,25 @@ static const kw_t kws[] = {
     {"xor", T_LOGIC, 0}, {"xp_cmdshell", T_FUNC, W_DANGER},
 };
 
+/* Bit L of kw_lengths[c - 'a'] is set when a word of kws[] has length L
+ * and starts with c: most words of a value are rejected by it before any
+ * search. Derived from kws[]; the assertion below asks for it to be
+ * redone when the table changes. */
+static const uint32_t kw_lengths[26] = {
+    0x0000002c, 0x000002d4, 0x000233f8, 0x020001f8, 0x000010d8, 0x00000130, 0x00001130,
+    0x00000048, 0x000402fc, 0x00001030, 0x00000000, 0x00004270, 0x00000d08, 0x000004d8,
+    0x000000ac, 0x00000784, 0x00000000, 0x000005f0, 0x00003ff8, 0x00000130, 0x09010270,
+    0x000000d0, 0x000000b0, 0x00000808, 0x00000000, 0x00000000,
+};
+_Static_assert(sizeof kws / sizeof kws[0] == 167, "kws[] changed: recompute kw_lengths[]");
+
 static const kw_t *kw_find(const uint8_t *s, size_t n)
 {
     size_t lo = 0, hi = sizeof kws / sizeof kws[0];
-    if (n > 32)
+    if (n == 0 || n > 31)
+        return NULL;
+    unsigned first = (unsigned)(mm_detect_lower(s[0]) - 'a');
+    if (first >= 26 || !(kw_lengths[first] >> n & 1u))
         return NULL;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -539,6 +554,7 @@ typedef struct {
     bool ex_strong;       /* an operator other than '-' and '|' (names, regex alternations) */
     size_t brk_pos;       /* the quote the value breaks out of (quoted context) */
     size_t rare_until;    /* a token of rare_token() is among the last four below this index */
+    size_t key_until;     /* the same for keyed_token() */
     const uint8_t *s;
     size_t n;
     int score;
@@ -762,6 +778,17 @@ static void break_logic_word_op(sql_state_t *st, const tok_t *c, const tok_t *p,
         hit(st, st->quoted ? 75 : 55, "break-logic-word", p3->pos);
 }
 
+/* A conditional on a literal comparison: IF(1=2, ...), IIF((3=4), ...) */
+static void conditional_call(sql_state_t *st, const tok_t *c, const tok_t *p, const tok_t *p2, const tok_t *p3)
+{
+    if (c->type == T_NUM && p->type == T_CMP && p2->type == T_NUM && p3->type == T_LPAR) {
+        const tok_t *f = W(st, 4)->type == T_LPAR ? W(st, 5) : W(st, 4);
+        if (f->type == T_FUNC && (f->sub != 0 || mm_detect_word_eq(st->s + f->pos, 2, "if")) &&
+            f->pos + 2 <= st->n)
+            hit(st, 60, "conditional-call", f->pos);
+    }
+}
+
 /* The later shapes, reached by the type of the current token so that each
  * token meets only the rules it can complete. */
 static void shapes_by_type(sql_state_t *st, const tok_t *c, const tok_t *p, const tok_t *p2, const tok_t *p3,
@@ -825,13 +852,7 @@ static void shapes_by_type(sql_state_t *st, const tok_t *c, const tok_t *p, cons
         break;
     case T_NUM:
     case T_STR:
-        /* A conditional on a literal comparison: IF(1=2, ...), IIF((3=4), ...) */
-        if (c->type == T_NUM && p->type == T_CMP && p2->type == T_NUM && p3->type == T_LPAR) {
-            const tok_t *f = W(st, 4)->type == T_LPAR ? W(st, 5) : W(st, 4);
-            if (f->type == T_FUNC && (f->sub != 0 || mm_detect_word_eq(st->s + f->pos, 2, "if")) &&
-                f->pos + 2 <= st->n)
-                hit(st, 60, "conditional-call", f->pos);
-        }
+        conditional_call(st, c, p, p2, p3);
         /* CASE [x] WHEN literal THEN literal */
         if (p->sub == W_THEN && p->type == T_KEY && (c->type == T_NUM || c->type == T_STR) &&
             (p2->type == T_NUM || p2->type == T_STR) && p3->sub == W_WHEN && p3->type == T_KEY &&
@@ -868,12 +889,140 @@ static bool rare_token(const tok_t *t)
     }
 }
 
+/* Does t name SQL (a keyword, function, catalog, variable, boolean, ';')?
+ * Most shapes need one among the last four tokens. */
+static bool keyed_token(const tok_t *t)
+{
+    switch (t->type) {
+    case T_STMT: case T_KEY: case T_UNION: case T_LOGIC: case T_FUNC: case T_SYS: case T_VAR: case T_SEMI:
+        return true;
+    default:
+        return t->sub != 0 && t->sub != S_OPEN;
+    }
+}
+
 /* Is the analyser past every shape that counts tokens from a remembered
  * place (the break, a SELECT, a DDL name) or reads an expression? */
 static bool quiet(const sql_state_t *st, size_t i)
 {
     return st->ex == EX_DEAD && i >= st->rare_until && !(st->broken && i <= st->bk + 5) &&
            st->sel_at == SIZE_MAX && !(st->ddl_at && i == st->ddl_at + 1);
+}
+
+/* The shapes of stacked statements, dangerous functions, catalogs and
+ * unions; each needs a keyed token among c..p3. */
+static void shapes_keyed(sql_state_t *st, const tok_t *c, const tok_t *p, const tok_t *p2, const tok_t *p3,
+                         size_t i)
+{
+    /* Stacked statement: ; STMT X */
+    if (p2->type == T_SEMI && p->type == T_STMT) {
+        char x = c->type;
+        bool ok = x == T_KEY || x == T_SYS || x == T_FUNC || x == T_VAR || x == T_NUM ||
+                  x == T_STR || x == T_LPAR || x == T_STMT || (x == T_OP && p->sub == W_SELECT);
+        if (p->sub == W_SHUTDOWN && (x == T_END || x == T_COMMENT || x == T_SEMI))
+            ok = true;
+        if (ok)
+            hit(st, 85, "stacked-query", p2->pos);
+    }
+    if (p3->type == T_SEMI && p2->type == T_STMT && p->type == T_WORD &&
+        (c->type == T_KEY || c->type == T_COMMA || c->type == T_LPAR || c->type == T_CMP ||
+         c->type == T_SEMI || c->type == T_COMMENT || c->type == T_END || c->type == T_STR))
+        hit(st, 80, "stacked-query", p3->pos);
+
+    /* Dangerous function called after an operator or at a break. */
+    if (c->type == T_FUNC && c->sub == W_DANGER) {
+        char b = p->type;
+        int sc = (b == T_LOGIC || b == T_OP || b == T_CMP || b == T_LPAR || b == T_COMMA ||
+                  b == T_SEMI || b == T_STMT || i == 0 || (st->broken && i == st->bk + 1)) ? 75 : 55;
+        hit(st, sc, "dangerous-function", c->pos);
+    }
+    if (c->type == T_VAR && c->sub == 1 &&
+        (p->type == T_LOGIC || p->type == T_CMP || p->type == T_LPAR || p->type == T_COMMA ||
+         p->type == T_STMT || p->type == T_OP))
+        hit(st, 60, "system-variable", c->pos);
+    if (c->type == T_SYS && c->sub == 1)
+        hit(st, 55, "system-catalog", c->pos);
+
+    /* Nested SQL function calls: ascii(substring(version() ... */
+    if (p2->type == T_FUNC && p->type == T_LPAR && c->type == T_FUNC && c->sub != 0 &&
+        (p2->sub != 0 || W(st, 3)->type == T_LPAR || W(st, 3)->type == T_LOGIC))
+        hit(st, 60, "nested-functions", p2->pos);
+    /* UNION ending a value (or followed only by a comment that ends it) after an operand: -1 union */
+    if ((c->type == T_END || c->type == T_COMMENT) && p->type == T_UNION &&
+        (p2->type == T_NUM || p2->type == T_RPAR || (st->broken && st->quoted && st->bk + 1 == st->idx - 1)))
+        hit(st, 55, "union-tail", p->pos);
+    /* A break then FROM table WHERE: 1) FROM users WHERE name= */
+    if (st->broken && i == st->bk + 3 && p2->sub == W_FROM && p2->type == T_KEY &&
+        (p->type == T_WORD || p->type == T_SYS) &&
+        (c->sub == W_WHERE || c->type == T_END || c->type == T_COMMENT || c->type == T_SEMI) &&
+        W(st, 3)->type == T_RPAR)
+        hit(st, 65, "break-from", p2->pos);
+}
+
+/* INTO OUTFILE, ORDER/GROUP BY, tautologies, subqueries and statement
+ * forms; each needs a keyed token among c..p3. */
+static void shapes_forms(sql_state_t *st, const tok_t *c, const tok_t *p, const tok_t *p2, const tok_t *p3,
+                         size_t i)
+{
+    /* INTO OUTFILE / DUMPFILE */
+    if (c->sub == W_OUTFILE && p->sub == W_INTO)
+        hit(st, 85, "into-outfile", p->pos);
+
+    /* ORDER BY n / GROUP BY x HAVING */
+    if (p2->sub == W_ORDER && p->sub == W_BY && p->type == T_KEY && c->type == T_NUM)
+        hit(st, st->broken ? 70 : 45, "order-by", p2->pos);
+    if (p->sub == W_ORDER && c->sub == W_BY && st->broken && st->quoted && i == st->bk + 2)
+        hit(st, 55, "break-order-by", p->pos);
+    /* ORDER BY n ending the value (column-count probing). */
+    if (p3->sub == W_ORDER && p2->sub == W_BY && p->type == T_NUM &&
+        (c->type == T_COMMENT || c->type == T_END || c->type == T_COMMA))
+        hit(st, 60, "order-by", p3->pos);
+    /* A literal tautology joined by a boolean: AND 1=1, OR 'a'='a' */
+    if (p3->type == T_LOGIC && (p2->type == T_NUM || p2->type == T_STR) && p->type == T_CMP &&
+        (c->type == T_NUM || c->type == T_STR))
+        hit(st, 60, "tautology", p3->pos);
+    /* A subquery: (SELECT literal|function|variable|* */
+    if (p2->type == T_LPAR && p->type == T_STMT && p->sub == W_SELECT &&
+        (c->type == T_NUM || c->type == T_STR || c->type == T_VAR || (c->type == T_FUNC) ||
+         c->type == T_LPAR || (c->type == T_OP)))
+        hit(st, 60, "subquery", p2->pos);
+    /* A value that is a SELECT of a function or variable: select version() */
+    if (i == 1 && p->type == T_STMT && p->sub == W_SELECT &&
+        (c->type == T_VAR || c->type == T_FUNC || c->sub == W_SQLVAR))
+        hit(st, 60, "select-expression", p->pos);
+    if (p3->sub == W_HAVING && p2->type == T_NUM && p->type == T_CMP && c->type == T_NUM)
+        hit(st, 70, "having-tautology", p3->pos);
+
+    /* Statement forms. */
+    if (p3->sub == W_INSERT && p3->type == T_STMT && p2->sub == W_INTO &&
+        (p->type == T_WORD || p->type == T_SYS) &&
+        (c->type == T_LPAR || c->sub == W_VALUES || c->sub == W_SELECT || c->sub == W_SET))
+        hit(st, 70, "insert-into", p3->pos);
+    if (p3->sub == W_UPDATE && p3->type == T_STMT && (p2->type == T_WORD || p2->type == T_SYS) &&
+        p->sub == W_SET && (c->type == T_WORD || c->type == T_VAR))
+        hit(st, 70, "update-set", p3->pos);
+    if (p3->sub == W_DELETE && p3->type == T_STMT && p2->sub == W_FROM &&
+        (p->type == T_WORD || p->type == T_SYS) &&
+        (c->type == T_END || c->sub == W_WHERE || c->type == T_SEMI || c->type == T_COMMENT))
+        hit(st, 70, "delete-from", p3->pos);
+    /* DROP TABLE users; but not "drop table tennis practice" */
+    if (p2->type == T_STMT && p2->sub == W_DDL && p->type == T_KEY && p->sub == W_OBJECT &&
+        (c->type == T_WORD || c->type == T_SYS || c->type == T_FUNC) &&
+        (st->quoted || st->idx <= 3 || W(st, 3)->type == T_SEMI)) {
+        st->ddl_at = i;
+    }
+}
+
+/* EXEC, DECLARE, WAITFOR DELAY. */
+static void shapes_exec(sql_state_t *st, const tok_t *c, const tok_t *p, const tok_t *p2)
+{
+    if (p->type == T_STMT && p->sub == W_EXEC &&
+        (c->type == T_FUNC || c->type == T_VAR || c->type == T_SYS || c->type == T_LPAR || c->sub == W_DANGER))
+        hit(st, 75, "exec", p->pos);
+    if (p->type == T_STMT && p->sub == W_DECLARE && c->type == T_VAR)
+        hit(st, 75, "declare", p->pos);
+    if (p2->type == T_STMT && p2->sub == W_WAITFOR && p->sub == W_DELAY && c->type == T_STR)
+        hit(st, 85, "waitfor-delay", p2->pos);
 }
 
 static void analyse_shapes(sql_state_t *st);
@@ -886,6 +1035,8 @@ static inline void analyse(sql_state_t *st)
 
     if (rare_token(c)) {
         st->rare_until = i + 4;
+        if (keyed_token(c))
+            st->key_until = i + 4;
     } else if (quiet(st, i)) {
         /* No shape can complete in a run of common tokens: only the prose
          * and SQL counts of analyse_shapes() change. */
@@ -998,122 +1149,33 @@ static void analyse_shapes(sql_state_t *st)
     if (st->broken && p2->sub == W_GROUP && p->sub == W_BY && c->type == T_NUM && i == st->bk + 3)
         hit(st, 65, "group-by", p2->pos);
 
-    /* Stacked statement: ; STMT X */
-    if (p2->type == T_SEMI && p->type == T_STMT) {
-        char x = c->type;
-        bool ok = x == T_KEY || x == T_SYS || x == T_FUNC || x == T_VAR || x == T_NUM ||
-                  x == T_STR || x == T_LPAR || x == T_STMT || (x == T_OP && p->sub == W_SELECT);
-        if (p->sub == W_SHUTDOWN && (x == T_END || x == T_COMMENT || x == T_SEMI))
-            ok = true;
-        if (ok)
-            hit(st, 85, "stacked-query", p2->pos);
-    }
-    if (p3->type == T_SEMI && p2->type == T_STMT && p->type == T_WORD &&
-        (c->type == T_KEY || c->type == T_COMMA || c->type == T_LPAR || c->type == T_CMP ||
-         c->type == T_SEMI || c->type == T_COMMENT || c->type == T_END || c->type == T_STR))
-        hit(st, 80, "stacked-query", p3->pos);
-
-    /* Dangerous function called after an operator or at a break. */
-    if (c->type == T_FUNC && c->sub == W_DANGER) {
-        char b = p->type;
-        int sc = (b == T_LOGIC || b == T_OP || b == T_CMP || b == T_LPAR || b == T_COMMA ||
-                  b == T_SEMI || b == T_STMT || i == 0 || (st->broken && i == st->bk + 1)) ? 75 : 55;
-        hit(st, sc, "dangerous-function", c->pos);
-    }
-    if (c->type == T_VAR && c->sub == 1 &&
-        (p->type == T_LOGIC || p->type == T_CMP || p->type == T_LPAR || p->type == T_COMMA ||
-         p->type == T_STMT || p->type == T_OP))
-        hit(st, 60, "system-variable", c->pos);
-    if (c->type == T_SYS && c->sub == 1)
-        hit(st, 55, "system-catalog", c->pos);
-
-    /* Nested SQL function calls: ascii(substring(version() ... */
-    if (p2->type == T_FUNC && p->type == T_LPAR && c->type == T_FUNC && c->sub != 0 &&
-        (p2->sub != 0 || W(st, 3)->type == T_LPAR || W(st, 3)->type == T_LOGIC))
-        hit(st, 60, "nested-functions", p2->pos);
-    /* UNION ending a value (or followed only by a comment that ends it) after an operand: -1 union */
-    if ((c->type == T_END || c->type == T_COMMENT) && p->type == T_UNION &&
-        (p2->type == T_NUM || p2->type == T_RPAR || (st->broken && st->quoted && st->bk + 1 == st->idx - 1)))
-        hit(st, 55, "union-tail", p->pos);
-    /* A break then FROM table WHERE: 1) FROM users WHERE name= */
-    if (st->broken && i == st->bk + 3 && p2->sub == W_FROM && p2->type == T_KEY &&
-        (p->type == T_WORD || p->type == T_SYS) &&
-        (c->sub == W_WHERE || c->type == T_END || c->type == T_COMMENT || c->type == T_SEMI) &&
-        W(st, 3)->type == T_RPAR)
-        hit(st, 65, "break-from", p2->pos);
+    /* The shapes up to break-from need a keyed token among c..p3. */
+    bool keyed = i < st->key_until;
+    if (keyed)
+        shapes_keyed(st, c, p, p2, p3, i);
 
     /* break & n op n = : HOPE AND 1+2=3+4 */
     if (st->broken && i == st->bk + 5 && W(st, 4)->type == T_LOGIC && p3->type == T_NUM &&
         p2->type == T_OP && p->type == T_NUM && c->type == T_CMP)
         hit(st, 65, "break-logic-arith", W(st, 4)->pos);
-    /* break ( SELECT: ' (select top 1 */
-    if (st->broken && st->quoted && i == st->bk + 2 && p->type == T_LPAR && c->type == T_STMT && c->sub == W_SELECT)
-        hit(st, 65, "break-subquery", p->pos);
-    /* operand op SQL-function call opening a value: 1 - ORD('A') */
-    if (i == 3 && p3->type == T_NUM && p2->type == T_OP && p->type == T_FUNC && p->sub != 0 && c->type == T_LPAR)
-        hit(st, 55, "arith-call", p3->pos);
-
-    shapes_by_type(st, c, p, p2, p3, i);
-
-    /* INTO OUTFILE / DUMPFILE */
-    if (c->sub == W_OUTFILE && p->sub == W_INTO)
-        hit(st, 85, "into-outfile", p->pos);
-
-    /* ORDER BY n / GROUP BY x HAVING */
-    if (p2->sub == W_ORDER && p->sub == W_BY && p->type == T_KEY && c->type == T_NUM)
-        hit(st, st->broken ? 70 : 45, "order-by", p2->pos);
-    if (p->sub == W_ORDER && c->sub == W_BY && st->broken && st->quoted && i == st->bk + 2)
-        hit(st, 55, "break-order-by", p->pos);
-    /* ORDER BY n ending the value (column-count probing). */
-    if (p3->sub == W_ORDER && p2->sub == W_BY && p->type == T_NUM &&
-        (c->type == T_COMMENT || c->type == T_END || c->type == T_COMMA))
-        hit(st, 60, "order-by", p3->pos);
-    /* A literal tautology joined by a boolean: AND 1=1, OR 'a'='a' */
-    if (p3->type == T_LOGIC && (p2->type == T_NUM || p2->type == T_STR) && p->type == T_CMP &&
-        (c->type == T_NUM || c->type == T_STR))
-        hit(st, 60, "tautology", p3->pos);
-    /* A subquery: (SELECT literal|function|variable|* */
-    if (p2->type == T_LPAR && p->type == T_STMT && p->sub == W_SELECT &&
-        (c->type == T_NUM || c->type == T_STR || c->type == T_VAR || (c->type == T_FUNC) ||
-         c->type == T_LPAR || (c->type == T_OP)))
-        hit(st, 60, "subquery", p2->pos);
-    /* A value that is a SELECT of a function or variable: select version() */
-    if (i == 1 && p->type == T_STMT && p->sub == W_SELECT &&
-        (c->type == T_VAR || c->type == T_FUNC || c->sub == W_SQLVAR))
-        hit(st, 60, "select-expression", p->pos);
-    if (p3->sub == W_HAVING && p2->type == T_NUM && p->type == T_CMP && c->type == T_NUM)
-        hit(st, 70, "having-tautology", p3->pos);
-
-    /* Statement forms. */
-    if (p3->sub == W_INSERT && p3->type == T_STMT && p2->sub == W_INTO &&
-        (p->type == T_WORD || p->type == T_SYS) &&
-        (c->type == T_LPAR || c->sub == W_VALUES || c->sub == W_SELECT || c->sub == W_SET))
-        hit(st, 70, "insert-into", p3->pos);
-    if (p3->sub == W_UPDATE && p3->type == T_STMT && (p2->type == T_WORD || p2->type == T_SYS) &&
-        p->sub == W_SET && (c->type == T_WORD || c->type == T_VAR))
-        hit(st, 70, "update-set", p3->pos);
-    if (p3->sub == W_DELETE && p3->type == T_STMT && p2->sub == W_FROM &&
-        (p->type == T_WORD || p->type == T_SYS) &&
-        (c->type == T_END || c->sub == W_WHERE || c->type == T_SEMI || c->type == T_COMMENT))
-        hit(st, 70, "delete-from", p3->pos);
-    /* DROP TABLE users; but not "drop table tennis practice" */
-    if (p2->type == T_STMT && p2->sub == W_DDL && p->type == T_KEY && p->sub == W_OBJECT &&
-        (c->type == T_WORD || c->type == T_SYS || c->type == T_FUNC) &&
-        (st->quoted || st->idx <= 3 || W(st, 3)->type == T_SEMI)) {
-        st->ddl_at = i;
+    if (keyed) {
+        /* break ( SELECT: ' (select top 1 */
+        if (st->broken && st->quoted && i == st->bk + 2 && p->type == T_LPAR && c->type == T_STMT && c->sub == W_SELECT)
+            hit(st, 65, "break-subquery", p->pos);
+        /* operand op SQL-function call opening a value: 1 - ORD('A') */
+        if (i == 3 && p3->type == T_NUM && p2->type == T_OP && p->type == T_FUNC && p->sub != 0 && c->type == T_LPAR)
+            hit(st, 55, "arith-call", p3->pos);
+        shapes_by_type(st, c, p, p2, p3, i);
+        shapes_forms(st, c, p, p2, p3, i);
+    } else {
+        conditional_call(st, c, p, p2, p3);
     }
     if (st->ddl_at && i == st->ddl_at + 1 &&
         (c->type == T_END || c->type == T_SEMI || c->type == T_COMMENT || c->type == T_LPAR ||
          c->type == T_KEY || c->type == T_COMMA))
         hit(st, 70, "ddl", W(st, 3)->pos);
-    if (p->type == T_STMT && p->sub == W_EXEC &&
-        (c->type == T_FUNC || c->type == T_VAR || c->type == T_SYS || c->type == T_LPAR || c->sub == W_DANGER))
-        hit(st, 75, "exec", p->pos);
-    if (p->type == T_STMT && p->sub == W_DECLARE && c->type == T_VAR)
-        hit(st, 75, "declare", p->pos);
-    if (p2->type == T_STMT && p2->sub == W_WAITFOR && p->sub == W_DELAY && c->type == T_STR)
-        hit(st, 85, "waitfor-delay", p2->pos);
-
+    if (keyed)
+        shapes_exec(st, c, p, p2);
     /* SELECT items FROM table: items must look like SQL, not prose. */
     if (c->type == T_STMT && c->sub == W_SELECT) {
         st->sel_at = i;
