@@ -176,9 +176,49 @@ typedef struct {
     unsigned *flags;
 } lexer_t;
 
-static bool is_word(int c)
+/* Bytes of names: letters, digits, '_', '$' and every byte >= 0x80, as
+ * bits of four 64-bit words (one branch-free test per byte). */
+static const uint64_t word_bytes[4] = {
+    0x03ff001000000000u, /* '$', '0'..'9' */
+    0x07fffffe87fffffeu, /* 'A'..'Z', '_', 'a'..'z' */
+    UINT64_MAX, UINT64_MAX,
+};
+
+static bool is_word(uint8_t c)
 {
-    return mm_detect_isalnum(c) || c == '_' || c == '$' || c >= 0x80;
+    return word_bytes[c >> 6] >> (c & 63) & 1u;
+}
+
+/* The index of the quote q that ends a string whose text starts at k, or
+ * >= n when none does. A doubled quote is part of the text, and so is the
+ * character after a backslash (not in `names`). Found with memchr: the
+ * closing quote, then any backslash before it. */
+static size_t string_end(const uint8_t *s, size_t n, size_t k, uint8_t q)
+{
+    size_t e = 0; /* the first q at or after k once e >= k */
+    bool have = false;
+    while (k < n) {
+        if (!have || e < k) {
+            const uint8_t *f = memchr(s + k, q, n - k);
+            e = f ? (size_t)(f - s) : n;
+            have = true;
+        }
+        if (q != '`') {
+            const uint8_t *b = memchr(s + k, '\\', e - k);
+            if (b) {
+                k = (size_t)(b - s) + 2;
+                continue;
+            }
+        }
+        if (e >= n)
+            return n;
+        if (e + 1 < n && s[e + 1] == q) {
+            k = e + 2;
+            continue;
+        }
+        return e;
+    }
+    return k;
 }
 
 /* Skips whitespace and inline comments; returns false at the end. */
@@ -312,21 +352,7 @@ static bool lex_token(lexer_t *lx, tok_t *t)
         return true;
     }
     if (c == '\'' || c == '"' || c == '`') {
-        size_t k = i + 1;
-        while (k < n) {
-            if (s[k] == '\\' && c != '`') {
-                k += 2;
-                continue;
-            }
-            if (s[k] == c) {
-                if (k + 1 < n && s[k + 1] == c) {
-                    k += 2;
-                    continue;
-                }
-                break;
-            }
-            k++;
-        }
+        size_t k = string_end(s, n, i + 1, c);
         t->type = c == '`' ? T_WORD : T_STR;
         if (k >= n && c != '`')
             t->sub = S_OPEN;
@@ -411,13 +437,22 @@ static bool lex_token(lexer_t *lx, tok_t *t)
     }
     if (is_word(c)) {
         size_t k = i + 1;
-        /* A dot joins names (db.table); before a digit it starts a number: select.1 */
-        while (k < n && (is_word(s[k]) || (s[k] == '.' && k + 1 < n && !mm_detect_isdigit(s[k + 1]) &&
-                                           (is_word(s[k + 1]) || s[k + 1] == '.')))) {
-            /* A Latin-1 no-break space after ASCII ends the word: AND<A0>1 */
-            if (s[k] == 0xA0 && s[k - 1] < 0x80)
+        for (;;) {
+            while (k < n && is_word(s[k]) && s[k] != 0xA0)
+                k++;
+            if (k >= n)
                 break;
-            k++;
+            /* A Latin-1 no-break space after ASCII ends the word: AND<A0>1 */
+            if (s[k] == 0xA0 && s[k - 1] >= 0x80) {
+                k++;
+                continue;
+            }
+            /* A dot joins names (db.table); before a digit it starts a number: select.1 */
+            if (s[k] == '.' && k + 1 < n && !mm_detect_isdigit(s[k + 1]) && (is_word(s[k + 1]) || s[k + 1] == '.')) {
+                k++;
+                continue;
+            }
+            break;
         }
         /* N'..', x'..', _utf8'..' are strings with a prefix. */
         if (k < n && s[k] == '\'' && (k - i <= 1 || s[i] == '_')) {
