@@ -326,6 +326,95 @@ static bool lex_next(lexer_t *lx, tok_t *t)
     return skip_space(lx) && lex_token(lx, t);
 }
 
+/* Lexes the name (keyword, function, identifier) starting at lx->i. */
+static bool lex_word(lexer_t *lx, tok_t *t)
+{
+    const uint8_t *s = lx->s;
+    size_t n = lx->n, i = lx->i;
+    size_t k = i + 1;
+    bool has_dot = false;
+    for (;;) {
+        while (k < n && is_word(s[k]) && s[k] != 0xA0)
+            k++;
+        if (k >= n)
+            break;
+        /* A Latin-1 no-break space after ASCII ends the word: AND<A0>1 */
+        if (s[k] == 0xA0 && s[k - 1] >= 0x80) {
+            k++;
+            continue;
+        }
+        /* A dot joins names (db.table); before a digit it starts a number: select.1 */
+        if (s[k] == '.' && k + 1 < n && !mm_detect_isdigit(s[k + 1]) && (is_word(s[k + 1]) || s[k + 1] == '.')) {
+            k++;
+            has_dot = true;
+            continue;
+        }
+        break;
+    }
+    /* N'..', x'..', _utf8'..' are strings with a prefix. */
+    if (k < n && s[k] == '\'' && (k - i <= 1 || s[i] == '_')) {
+        lx->i = k;
+        return lex_next(lx, t);
+    }
+    const kw_t *kw = kw_find(s + i, k - i);
+    if (!kw)
+        kw = split_keyword(s, n, i, &k, lx->flags);
+    if (!kw) {
+        /* A qualified name counts as its catalog: information_schema.tables. */
+        const uint8_t *dot = has_dot ? memchr(s + i, '.', k - i) : NULL;
+        if (dot) {
+            const kw_t *q = kw_find(s + i, (size_t)(dot - (s + i)));
+            size_t pl = (size_t)(dot - (s + i));
+            if ((q && q->type == T_SYS && q->sub == 1) ||
+                (mm_detect_word_eq(s + i, pl, "sys") && mssql_view(dot + 1, (size_t)(s + k - dot - 1))) ||
+                mm_detect_word_eq(s + i, pl, "sysibm") || mm_detect_word_eq(s + i, pl, "sysmaster") ||
+                mm_detect_word_eq(s + i, pl, "syscat") ||
+                mm_detect_word_eq(s + i, pl, "all_tables"))
+                kw = q && q->type == T_SYS ? q : &kws[0];
+        }
+        if (kw == &kws[0]) {
+            t->type = T_SYS;
+            t->sub = 1;
+            lx->i = k;
+            return true;
+        }
+    }
+    size_t j = k;
+    while (j < n && (mm_detect_isspace(s[j]) || s[j] == 0xA0))
+        j++;
+    bool call = j < n && s[j] == '(';
+    /* An inline comment between a name and its parenthesis still makes a call. */
+    if (!call && j + 1 < n && s[j] == '/' && s[j + 1] == '*' && j >= lx->no_close_from) {
+        lexer_t peek = *lx;
+        peek.i = j;
+        if (skip_space(&peek) && peek.i < n && s[peek.i] == '(')
+            call = true;
+        /* An unterminated comment stays unterminated for every later
+         * position: never search for its end again. */
+        if (peek.i < n && s[peek.i] == '/' && peek.i + 1 < n && s[peek.i + 1] == '*')
+            lx->no_close_from = j;
+    }
+    if (kw) {
+        t->type = kw->type;
+        t->sub = kw->sub;
+        if (call && (kw->type == T_KEY || kw->type == T_SYS) && (kw->sub == W_OBJECT || kw->sub == W_SQLVAR))
+            t->type = T_FUNC;
+        if (call && kw->type == T_WORD)
+            t->type = T_FUNC, t->sub = 0;
+        if (!call && kw->type == T_FUNC)
+            t->type = T_WORD, t->sub = kw->sub == W_DANGER && kw->w[0] == 'x' ? W_DANGER : 0;
+    } else if (k - i >= 4 && ((s[i + 2] == '_' && (mm_detect_word_eq(s + i, 3, "xp_") ||
+                                                    mm_detect_word_eq(s + i, 3, "sp_"))) ||
+                              (has_dot && last_component_xp(s + i, k - i)))) {
+        t->type = T_FUNC;
+        t->sub = W_DANGER;
+    } else {
+        t->type = call ? T_FUNC : T_WORD;
+    }
+    lx->i = k;
+    return true;
+}
+
 /* Lexes the token at lx->i, where skip_space() left it. */
 static bool lex_token(lexer_t *lx, tok_t *t)
 {
@@ -334,6 +423,9 @@ static bool lex_token(lexer_t *lx, tok_t *t)
     uint8_t c = s[i];
     t->pos = i;
     t->sub = 0;
+    /* Names are the most common token; no other branch takes their first byte. */
+    if (is_word(c) && !mm_detect_isdigit(c))
+        return lex_word(lx, t);
     if (c == '/' && i + 1 < n && s[i + 1] == '*') {
         t->type = T_COMMENT;
         lx->i = n;
@@ -432,87 +524,6 @@ static bool lex_token(lexer_t *lx, tok_t *t)
             k++;
         t->type = k > st ? T_VAR : T_OP;
         t->sub = (k > st && st == i + 2) ? 1 : 0; /* @@system variable */
-        lx->i = k;
-        return true;
-    }
-    if (is_word(c)) {
-        size_t k = i + 1;
-        for (;;) {
-            while (k < n && is_word(s[k]) && s[k] != 0xA0)
-                k++;
-            if (k >= n)
-                break;
-            /* A Latin-1 no-break space after ASCII ends the word: AND<A0>1 */
-            if (s[k] == 0xA0 && s[k - 1] >= 0x80) {
-                k++;
-                continue;
-            }
-            /* A dot joins names (db.table); before a digit it starts a number: select.1 */
-            if (s[k] == '.' && k + 1 < n && !mm_detect_isdigit(s[k + 1]) && (is_word(s[k + 1]) || s[k + 1] == '.')) {
-                k++;
-                continue;
-            }
-            break;
-        }
-        /* N'..', x'..', _utf8'..' are strings with a prefix. */
-        if (k < n && s[k] == '\'' && (k - i <= 1 || s[i] == '_')) {
-            lx->i = k;
-            return lex_next(lx, t);
-        }
-        const kw_t *kw = kw_find(s + i, k - i);
-        if (!kw)
-            kw = split_keyword(s, n, i, &k, lx->flags);
-        if (!kw) {
-            /* A qualified name counts as its catalog: information_schema.tables. */
-            const uint8_t *dot = memchr(s + i, '.', k - i);
-            if (dot) {
-                const kw_t *q = kw_find(s + i, (size_t)(dot - (s + i)));
-                size_t pl = (size_t)(dot - (s + i));
-                if ((q && q->type == T_SYS && q->sub == 1) ||
-                    (mm_detect_word_eq(s + i, pl, "sys") && mssql_view(dot + 1, (size_t)(s + k - dot - 1))) ||
-                    mm_detect_word_eq(s + i, pl, "sysibm") || mm_detect_word_eq(s + i, pl, "sysmaster") ||
-                    mm_detect_word_eq(s + i, pl, "syscat") ||
-                    mm_detect_word_eq(s + i, pl, "all_tables"))
-                    kw = q && q->type == T_SYS ? q : &kws[0];
-            }
-            if (kw == &kws[0]) {
-                t->type = T_SYS;
-                t->sub = 1;
-                lx->i = k;
-                return true;
-            }
-        }
-        size_t j = k;
-        while (j < n && (mm_detect_isspace(s[j]) || s[j] == 0xA0))
-            j++;
-        bool call = j < n && s[j] == '(';
-        /* An inline comment between a name and its parenthesis still makes a call. */
-        if (!call && j + 1 < n && s[j] == '/' && s[j + 1] == '*' && j >= lx->no_close_from) {
-            lexer_t peek = *lx;
-            peek.i = j;
-            if (skip_space(&peek) && peek.i < n && s[peek.i] == '(')
-                call = true;
-            /* An unterminated comment stays unterminated for every later
-             * position: never search for its end again. */
-            if (peek.i < n && s[peek.i] == '/' && peek.i + 1 < n && s[peek.i + 1] == '*')
-                lx->no_close_from = j;
-        }
-        if (kw) {
-            t->type = kw->type;
-            t->sub = kw->sub;
-            if (call && (kw->type == T_KEY || kw->type == T_SYS) && (kw->sub == W_OBJECT || kw->sub == W_SQLVAR))
-                t->type = T_FUNC;
-            if (call && kw->type == T_WORD)
-                t->type = T_FUNC, t->sub = 0;
-            if (!call && kw->type == T_FUNC)
-                t->type = T_WORD, t->sub = kw->sub == W_DANGER && kw->w[0] == 'x' ? W_DANGER : 0;
-        } else if (k - i >= 4 && (mm_detect_word_eq(s + i, 3, "xp_") || mm_detect_word_eq(s + i, 3, "sp_") ||
-                                  last_component_xp(s + i, k - i))) {
-            t->type = T_FUNC;
-            t->sub = W_DANGER;
-        } else {
-            t->type = call ? T_FUNC : T_WORD;
-        }
         lx->i = k;
         return true;
     }
