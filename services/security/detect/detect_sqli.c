@@ -1496,32 +1496,53 @@ static void run_contexts(const uint8_t *s, size_t n, const size_t start[3], unsi
 /* Other query languages reached the same way: LDAP filters that open a new
  * clause (*)(|(uid=*), (&(...)) and NoSQL operators in JSON or form keys
  * ({"$ne": 1}, user[$gt]=, $where). */
-static int query_language(const uint8_t *s, size_t n, size_t *pos)
+static bool query_operator_at(const uint8_t *s, size_t n, size_t i)
 {
     static const char *const ops[] = {"$ne", "$eq", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$not", "$nor",
                                       "$or", "$and", "$regex", "$where", "$exists", "$expr"};
-    for (size_t i = 0; i + 2 < n; i++) {
-        if (s[i] == '(' && (s[i + 1] == '|' || s[i + 1] == '&' || s[i + 1] == '!') && s[i + 2] == '(') {
-            const uint8_t *eq = memchr(s + i, '=', n - i < 64 ? n - i : 64);
-            if (eq) {
-                *pos = i;
-                return 60;
-            }
+    if (s[i] == '(' && (s[i + 1] == '|' || s[i + 1] == '&' || s[i + 1] == '!') && s[i + 2] == '(')
+        return memchr(s + i, '=', n - i < 64 ? n - i : 64) != NULL;
+    if (s[i] == '*' && s[i + 1] == ')' && s[i + 2] == '(')
+        return true;
+    if (s[i] == '$' && (i == 0 || s[i - 1] == '"' || s[i - 1] == '[' || s[i - 1] == '\'' || s[i - 1] == '{' ||
+                        s[i - 1] == ' ')) {
+        size_t e = i + 1;
+        while (e < n && e - i < 8 && mm_detect_isalpha(s[e]))
+            e++;
+        bool known = false;
+        for (size_t k = 0; k < sizeof ops / sizeof ops[0] && !known; k++)
+            known = strlen(ops[k]) == e - i && mm_detect_word_eq(s + i, e - i, ops[k]);
+        /* The operator must be a key: "$ne": or [$ne] */
+        return known && e < n && (s[e] == '"' || s[e] == ']' || s[e] == '\'');
+    }
+    return false;
+}
+
+/* Does any of the 8 bytes at p open a shape of query_operator_at() ('(',
+ * '*' or '$')? Tested a word at a time: a byte equal to c is a zero byte
+ * of the word xor c. */
+static bool query_start_in8(const uint8_t *p)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t x, a, b, c;
+    memcpy(&x, p, sizeof x);
+    a = x ^ (ones * '(');
+    b = x ^ (ones * '*');
+    c = x ^ (ones * '$');
+    return (((a - ones) & ~a) | ((b - ones) & ~b) | ((c - ones) & ~c)) & highs;
+}
+
+static int query_language(const uint8_t *s, size_t n, size_t *pos)
+{
+    size_t i = 0;
+    while (i + 2 < n) {
+        if (i + 8 <= n && !query_start_in8(s + i)) {
+            i += 8;
+            continue;
         }
-        if (s[i] == '*' && s[i + 1] == ')' && s[i + 2] == '(') {
-            *pos = i;
-            return 60;
-        }
-        if (s[i] == '$' && (i == 0 || s[i - 1] == '"' || s[i - 1] == '[' || s[i - 1] == '\'' || s[i - 1] == '{' ||
-                            s[i - 1] == ' ')) {
-            size_t e = i + 1;
-            while (e < n && e - i < 8 && mm_detect_isalpha(s[e]))
-                e++;
-            bool known = false;
-            for (size_t k = 0; k < sizeof ops / sizeof ops[0] && !known; k++)
-                known = strlen(ops[k]) == e - i && mm_detect_word_eq(s + i, e - i, ops[k]);
-            /* The operator must be a key: "$ne": or [$ne] */
-            if (known && e < n && (s[e] == '"' || s[e] == ']' || s[e] == '\'')) {
+        size_t end = i + 8 < n - 2 ? i + 8 : n - 2;
+        for (; i < end; i++) {
+            if (query_operator_at(s, n, i)) {
                 *pos = i;
                 return 60;
             }
