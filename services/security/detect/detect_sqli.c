@@ -120,30 +120,36 @@ static const kw_t kws[] = {
     {"xor", T_LOGIC, 0}, {"xp_cmdshell", T_FUNC, W_DANGER},
 };
 
-/* Bit L of kw_lengths[c - 'a'] is set when a word of kws[] has length L
- * and starts with c: most words of a value are rejected by it before any
- * search. Derived from kws[]; the assertion below asks for it to be
- * redone when the table changes. */
-static const uint32_t kw_lengths[26] = {
-    0x0000002c, 0x000002d4, 0x000233f8, 0x020001f8, 0x000010d8, 0x00000130, 0x00001130,
-    0x00000048, 0x000402fc, 0x00001030, 0x00000000, 0x00004270, 0x00000d08, 0x000004d8,
-    0x000000ac, 0x00000784, 0x00000000, 0x000005f0, 0x00003ff8, 0x00000130, 0x09010270,
-    0x000000d0, 0x000000b0, 0x00000808, 0x00000000, 0x00000000,
+/* Per first letter c, kw_index[c - 'a'] gives where its words start in
+ * kws[] (they end where the next letter's start) and has bit L of lengths
+ * set when one of them has length L: most words of a value are rejected
+ * before any search, the others are searched among a few. Derived from
+ * kws[]; the assertion below asks for it to be redone when the table changes. */
+static const struct {
+    uint8_t from;
+    uint32_t lengths;
+} kw_index[27] = {
+    {0, 0x0000002c}, {5, 0x000002d4}, {12, 0x000233f8}, {32, 0x020001f8}, {44, 0x000010d8},
+    {53, 0x00000130}, {57, 0x00001130}, {61, 0x00000048}, {63, 0x000402fc}, {78, 0x00001030},
+    {81, 0x00000000}, {81, 0x00004270}, {94, 0x00000d08}, {100, 0x000004d8}, {105, 0x000000ac},
+    {109, 0x00000784}, {115, 0x00000000}, {115, 0x000005f0}, {124, 0x00003ff8}, {144, 0x00000130},
+    {149, 0x09010270}, {158, 0x000000d0}, {162, 0x000000b0}, {165, 0x00000808}, {167, 0x00000000},
+    {167, 0x00000000}, {167, 0},
 };
-_Static_assert(sizeof kws / sizeof kws[0] == 167, "kws[] changed: recompute kw_lengths[]");
+_Static_assert(sizeof kws / sizeof kws[0] == 167, "kws[] changed: recompute kw_index[]");
 
 static const kw_t *kw_find(const uint8_t *s, size_t n)
 {
-    size_t lo = 0, hi = sizeof kws / sizeof kws[0];
     if (n == 0 || n > 31)
         return NULL;
     unsigned first = (unsigned)(mm_detect_lower(s[0]) - 'a');
-    if (first >= 26 || !(kw_lengths[first] >> n & 1u))
+    if (first >= 26 || !(kw_index[first].lengths >> n & 1u))
         return NULL;
+    size_t lo = kw_index[first].from, hi = kw_index[first + 1].from;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         const char *w = kws[mid].w;
-        size_t j = 0;
+        size_t j = 1;
         int c = 0;
         for (; j < n && w[j]; j++) {
             c = mm_detect_lower(s[j]) - (uint8_t)w[j];
