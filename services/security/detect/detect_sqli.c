@@ -121,29 +121,52 @@ static const kw_t kws[] = {
 };
 
 /* Per first letter c, kw_index[c - 'a'] gives where its words start in
- * kws[] (they end where the next letter's start) and has bit L of lengths
- * set when one of them has length L: most words of a value are rejected
- * before any search, the others are searched among a few. Derived from
- * kws[]; the assertion below asks for it to be redone when the table changes. */
+ * kws[] (they end where the next letter's start), the lengths they have
+ * (bit L for length L) and their second letters (bit x - 'a' for x): most
+ * words of a value are rejected before any search, the others are searched
+ * among a few. Derived from kws[]; the assertion below asks for it to be
+ * redone when the table changes. */
 static const struct {
     uint8_t from;
     uint32_t lengths;
+    uint32_t second;
 } kw_index[27] = {
-    {0, 0x0000002c}, {5, 0x000002d4}, {12, 0x000233f8}, {32, 0x020001f8}, {44, 0x000010d8},
-    {53, 0x00000130}, {57, 0x00001130}, {61, 0x00000048}, {63, 0x000402fc}, {78, 0x00001030},
-    {81, 0x00000000}, {81, 0x00004270}, {94, 0x00000d08}, {100, 0x000004d8}, {105, 0x000000ac},
-    {109, 0x00000784}, {115, 0x00000000}, {115, 0x000005f0}, {124, 0x00003ff8}, {144, 0x00000130},
-    {149, 0x09010270}, {158, 0x000000d0}, {162, 0x000000b0}, {165, 0x00000808}, {167, 0x00000000},
-    {167, 0x00000000}, {167, 0},
+    {  0, 0x0000002c, 0x0042800}, /* a */
+    {  5, 0x000002d4, 0x1004110}, /* b */
+    { 12, 0x000233f8, 0x0124081}, /* c */
+    { 32, 0x020001f8, 0x0120113}, /* d */
+    { 44, 0x000010d8, 0x0802800}, /* e */
+    { 53, 0x00000130, 0x0120801}, /* f */
+    { 57, 0x00001130, 0x0020800}, /* g */
+    { 61, 0x00000048, 0x0000011}, /* h */
+    { 63, 0x000402fc, 0x0042120}, /* i */
+    { 78, 0x00001030, 0x0040000}, /* j */
+    { 81, 0x00000000, 0x0000000}, /* k */
+    { 81, 0x00004270, 0x008c111}, /* l */
+    { 94, 0x00000d08, 0x1044109}, /* m */
+    {100, 0x000004d8, 0x0104001}, /* n */
+    {105, 0x000000ac, 0x0120000}, /* o */
+    {109, 0x00000784, 0x0020140}, /* p */
+    {115, 0x00000000, 0x0000000}, /* q */
+    {115, 0x000005f0, 0x0088911}, /* r */
+    {124, 0x00003ff8, 0x1194994}, /* s */
+    {144, 0x00000130, 0x0020091}, /* t */
+    {149, 0x09010270, 0x01ca000}, /* u */
+    {158, 0x000000d0, 0x0000111}, /* v */
+    {162, 0x000000b0, 0x0000081}, /* w */
+    {165, 0x00000808, 0x000c000}, /* x */
+    {167, 0x00000000, 0x0000000}, /* y */
+    {167, 0x00000000, 0x0000000}, /* z */
+    {167, 0, 0},
 };
 _Static_assert(sizeof kws / sizeof kws[0] == 167, "kws[] changed: recompute kw_index[]");
 
 static const kw_t *kw_find(const uint8_t *s, size_t n)
 {
-    if (n == 0 || n > 31)
+    if (n < 2 || n > 31)
         return NULL;
-    unsigned first = (unsigned)(mm_detect_lower(s[0]) - 'a');
-    if (first >= 26 || !(kw_index[first].lengths >> n & 1u))
+    unsigned first = (unsigned)(mm_detect_lower(s[0]) - 'a'), second = (unsigned)(mm_detect_lower(s[1]) - 'a');
+    if (first >= 26 || second >= 26 || !(kw_index[first].lengths >> n & 1u) || !(kw_index[first].second >> second & 1u))
         return NULL;
     size_t lo = kw_index[first].from, hi = kw_index[first + 1].from;
     while (lo < hi) {
