@@ -205,17 +205,32 @@ typedef struct {
     unsigned *flags;
 } lexer_t;
 
-/* Bytes of names: letters, digits, '_', '$' and every byte >= 0x80, as
- * bits of four 64-bit words (one branch-free test per byte). */
-static const uint64_t word_bytes[4] = {
-    0x03ff001000000000u, /* '$', '0'..'9' */
-    0x07fffffe87fffffeu, /* 'A'..'Z', '_', 'a'..'z' */
-    UINT64_MAX, UINT64_MAX,
+/* Classes of bytes in names: NAME_BYTE for letters, digits, '_', '$' and
+ * every byte >= 0x80; NAME_PLAIN for those that continue a name without
+ * a second look (all but the Latin-1 no-break space 0xA0). */
+enum { NAME_BYTE = 1, NAME_PLAIN = 2 };
+static const uint8_t name_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0, /* 0x30 */
+    0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x40 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 3, /* 0x50 */
+    0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x60 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 0, /* 0x70 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x80 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x90 */
+    1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0xa0 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0xb0 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0xc0 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0xd0 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0xe0 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0xf0 */
 };
 
 static bool is_word(uint8_t c)
 {
-    return word_bytes[c >> 6] >> (c & 63) & 1u;
+    return name_class[c] & NAME_BYTE;
 }
 
 /* The index of the quote q that ends a string whose text starts at k, or
@@ -363,7 +378,7 @@ static bool lex_word(lexer_t *lx, tok_t *t)
     size_t k = i + 1;
     bool has_dot = false;
     for (;;) {
-        while (k < n && is_word(s[k]) && s[k] != 0xA0)
+        while (k < n && (name_class[s[k]] & NAME_PLAIN))
             k++;
         if (k >= n)
             break;
