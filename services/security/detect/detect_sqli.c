@@ -161,13 +161,9 @@ static const struct {
 };
 _Static_assert(sizeof kws / sizeof kws[0] == 167, "kws[] changed: recompute kw_index[]");
 
-static const kw_t *kw_find(const uint8_t *s, size_t n)
+/* Binary search of the words of kws[] starting with letter first. */
+static const kw_t *kw_search(const uint8_t *s, size_t n, unsigned first)
 {
-    if (n < 2 || n > 31)
-        return NULL;
-    unsigned first = (unsigned)(mm_detect_lower(s[0]) - 'a'), second = (unsigned)(mm_detect_lower(s[1]) - 'a');
-    if (first >= 26 || second >= 26 || !(kw_index[first].lengths >> n & 1u) || !(kw_index[first].second >> second & 1u))
-        return NULL;
     size_t lo = kw_index[first].from, hi = kw_index[first + 1].from;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -191,6 +187,16 @@ static const kw_t *kw_find(const uint8_t *s, size_t n)
     return NULL;
 }
 
+static inline const kw_t *kw_find(const uint8_t *s, size_t n)
+{
+    if (n < 2 || n > 31)
+        return NULL;
+    unsigned first = (unsigned)(mm_detect_lower(s[0]) - 'a'), second = (unsigned)(mm_detect_lower(s[1]) - 'a');
+    if (first >= 26 || second >= 26 || !(kw_index[first].lengths >> n & 1u) || !(kw_index[first].second >> second & 1u))
+        return NULL;
+    return kw_search(s, n, first);
+}
+
 typedef struct {
     char type;
     uint8_t sub;
@@ -205,14 +211,16 @@ typedef struct {
     unsigned *flags;
 } lexer_t;
 
-/* Classes of bytes in names: NAME_BYTE for letters, digits, '_', '$' and
- * every byte >= 0x80; NAME_PLAIN for those that continue a name without
- * a second look (all but the Latin-1 no-break space 0xA0). */
-enum { NAME_BYTE = 1, NAME_PLAIN = 2 };
-static const uint8_t name_class[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+/* Classes of bytes: NAME_BYTE for the bytes of names (letters, digits,
+ * '_', '$' and every byte >= 0x80); NAME_PLAIN for those that continue a
+ * name without a second look (all but the Latin-1 no-break space 0xA0);
+ * SKIPPED for those skip_space() may pass over (space, 0xA0, the '/' and
+ * '*' of comments). */
+enum { NAME_BYTE = 1, NAME_PLAIN = 2, SKIPPED = 4 };
+static const uint8_t byte_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 0, 0, /* 0x00 */
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
-    0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x20 */
+    4, 0, 0, 0, 3, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 4, /* 0x20 */
     3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0, /* 0x30 */
     0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x40 */
     3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 3, /* 0x50 */
@@ -220,7 +228,7 @@ static const uint8_t name_class[256] = {
     3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 0, /* 0x70 */
     3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x80 */
     3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x90 */
-    1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0xa0 */
+    5, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0xa0 */
     3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0xb0 */
     3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0xc0 */
     3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0xd0 */
@@ -230,7 +238,7 @@ static const uint8_t name_class[256] = {
 
 static bool is_word(uint8_t c)
 {
-    return name_class[c] & NAME_BYTE;
+    return byte_class[c] & NAME_BYTE;
 }
 
 /* The index of the quote q that ends a string whose text starts at k, or
@@ -265,8 +273,23 @@ static size_t string_end(const uint8_t *s, size_t n, size_t k, uint8_t q)
     return k;
 }
 
-/* Skips whitespace and inline comments; returns false at the end. */
-static bool skip_space(lexer_t *lx)
+static bool skip_space_slow(lexer_t *lx);
+
+/* Skips whitespace and inline comments; returns false at the end. Most
+ * tokens are followed by nothing to skip or by one space. */
+static inline bool skip_space(lexer_t *lx)
+{
+    size_t i = lx->i;
+    if (i < lx->n && !(byte_class[lx->s[i]] & SKIPPED))
+        return true;
+    if (i + 1 < lx->n && lx->s[i] == ' ' && !(byte_class[lx->s[i + 1]] & SKIPPED)) {
+        lx->i = i + 1;
+        return true;
+    }
+    return skip_space_slow(lx);
+}
+
+static bool skip_space_slow(lexer_t *lx)
 {
     while (lx->i < lx->n) {
         uint8_t c = lx->s[lx->i];
@@ -378,7 +401,7 @@ static bool lex_word(lexer_t *lx, tok_t *t)
     size_t k = i + 1;
     bool has_dot = false;
     for (;;) {
-        while (k < n && (name_class[s[k]] & NAME_PLAIN))
+        while (k < n && (byte_class[s[k]] & NAME_PLAIN))
             k++;
         if (k >= n)
             break;
