@@ -666,8 +666,7 @@ typedef struct {
     bool ex_logic, ex_cmp;/* AND/OR/XOR and a comparison were operators */
     bool ex_strong;       /* an operator other than '-' and '|' (names, regex alternations) */
     size_t brk_pos;       /* the quote the value breaks out of (quoted context) */
-    size_t rare_until;    /* a token of rare_token() is among the last four below this index */
-    size_t key_until;     /* the same for keyed_token() */
+    size_t key_until;     /* a token of keyed_token() is among the last four below this index */
     const uint8_t *s;
     size_t n;
     int score;
@@ -902,6 +901,14 @@ static void conditional_call(sql_state_t *st, const tok_t *c, const tok_t *p, co
     }
 }
 
+/* break ; and nothing more: x'; ends the statement the value was in */
+static void break_semicolon(sql_state_t *st, const tok_t *c, const tok_t *p, size_t i)
+{
+    if (st->broken && st->quoted && !st->prose_prefix && !st->unit_quote && st->bk == 0 && i == 2 &&
+        p->type == T_SEMI && c->type == T_END && st->brk_pos > 0 && !mm_detect_isspace(st->s[st->brk_pos - 1]))
+        hit(st, 55, "break-semicolon", p->pos);
+}
+
 /* The later shapes, reached by the type of the current token so that each
  * token meets only the rules it can complete. */
 static void shapes_by_type(sql_state_t *st, const tok_t *c, const tok_t *p, const tok_t *p2, const tok_t *p3,
@@ -909,10 +916,7 @@ static void shapes_by_type(sql_state_t *st, const tok_t *c, const tok_t *p, cons
 {
     switch (c->type) {
     case T_END:
-        /* break ; and nothing more: x'; ends the statement the value was in */
-        if (st->broken && st->quoted && !st->prose_prefix && !st->unit_quote && st->bk == 0 && i == 2 &&
-            p->type == T_SEMI && c->type == T_END && st->brk_pos > 0 && !mm_detect_isspace(st->s[st->brk_pos - 1]))
-            hit(st, 55, "break-semicolon", p->pos);
+        break_semicolon(st, c, p, i);
         break;
     case T_VAR:
         /* Stacked assignment of a variable: ; SET @x */
@@ -988,26 +992,12 @@ static void shapes_by_type(sql_state_t *st, const tok_t *c, const tok_t *p, cons
     }
 }
 
-/* Does t take part in a shape beyond the prose and SQL counts? Plain words,
- * literals, operators, parentheses and commas do only next to one that does
- * (or in the states quiet() excludes). */
-static bool rare_token(const tok_t *t)
-{
-    switch (t->type) {
-    case T_STMT: case T_KEY: case T_UNION: case T_LOGIC: case T_FUNC: case T_SYS: case T_VAR:
-    case T_SEMI: case T_CMP: case T_COMMENT: case T_END:
-        return true;
-    default:
-        return t->sub != 0 && t->sub != S_OPEN;
-    }
-}
-
-/* Does t name SQL (a keyword, function, catalog, variable, boolean, ';')?
+/* Does t name SQL (a keyword, function, catalog, variable, boolean)?
  * Most shapes need one among the last four tokens. */
 static bool keyed_token(const tok_t *t)
 {
     switch (t->type) {
-    case T_STMT: case T_KEY: case T_UNION: case T_LOGIC: case T_FUNC: case T_SYS: case T_VAR: case T_SEMI:
+    case T_STMT: case T_KEY: case T_UNION: case T_LOGIC: case T_FUNC: case T_SYS: case T_VAR:
         return true;
     default:
         return t->sub != 0 && t->sub != S_OPEN;
@@ -1018,7 +1008,7 @@ static bool keyed_token(const tok_t *t)
  * place (the break, a SELECT, a DDL name) or reads an expression? */
 static bool quiet(const sql_state_t *st, size_t i)
 {
-    return st->ex == EX_DEAD && i >= st->rare_until && !(st->broken && i <= st->bk + 5) &&
+    return st->ex == EX_DEAD && i >= st->key_until && !(st->broken && i <= st->bk + 5) &&
            st->sel_at == SIZE_MAX && !(st->ddl_at && i == st->ddl_at + 1);
 }
 
@@ -1146,17 +1136,20 @@ static inline void analyse(sql_state_t *st)
     const tok_t *c = &st->w[st->idx % WIN];
     size_t i = st->idx;
 
-    if (rare_token(c)) {
-        st->rare_until = i + 4;
-        if (keyed_token(c))
-            st->key_until = i + 4;
+    if (keyed_token(c)) {
+        st->key_until = i + 4;
     } else if (quiet(st, i)) {
-        /* No shape can complete in a run of common tokens: only the prose
-         * and SQL counts of analyse_shapes() change. */
+        /* Without a keyed token near, only these parts of analyse_shapes()
+         * can do anything: the prose and SQL counts, a comment after an
+         * expression, a conditional call (its name is further back). */
         if ((c->type == T_WORD && i > 0 && st->w[(i - 1) % WIN].type == T_WORD) || c->type == T_OTHER)
             st->prose = true;
-        if (c->type == T_LPAR)
+        if (c->type == T_CMP || c->type == T_LPAR)
             st->sqlish++;
+        if (c->type == T_COMMENT && !st->prose && st->sqlish >= 2 && i >= 4 && short_comment(st->s, st->n, c->pos))
+            hit(st, 55, "expression-comment", c->pos);
+        if (c->type == T_NUM && W(st, 1)->type == T_CMP)
+            conditional_call(st, c, W(st, 1), W(st, 2), W(st, 3));
         return;
     }
     analyse_shapes(st);
@@ -1280,6 +1273,8 @@ static void analyse_shapes(sql_state_t *st)
             hit(st, 55, "arith-call", p3->pos);
         shapes_by_type(st, c, p, p2, p3, i);
         shapes_forms(st, c, p, p2, p3, i);
+    } else if (c->type == T_END) {
+        break_semicolon(st, c, p, i); /* ';' is not keyed */
     } else {
         conditional_call(st, c, p, p2, p3);
     }
