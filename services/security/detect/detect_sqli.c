@@ -1005,10 +1005,10 @@ static bool keyed_token(const tok_t *t)
 }
 
 /* Is the analyser past every shape that counts tokens from a remembered
- * place (the break, a SELECT, a DDL name) or reads an expression? */
+ * place (the break, a SELECT, a DDL name), with no keyed token near? */
 static bool quiet(const sql_state_t *st, size_t i)
 {
-    return st->ex == EX_DEAD && i >= st->key_until && !(st->broken && i <= st->bk + 5) &&
+    return i >= st->key_until && !(st->broken && i <= st->bk + 5) &&
            st->sel_at == SIZE_MAX && !(st->ddl_at && i == st->ddl_at + 1);
 }
 
@@ -1140,8 +1140,11 @@ static inline void analyse(sql_state_t *st)
         st->key_until = i + 4;
     } else if (quiet(st, i)) {
         /* Without a keyed token near, only these parts of analyse_shapes()
-         * can do anything: the prose and SQL counts, a comment after an
-         * expression, a conditional call (its name is further back). */
+         * can do anything: the expression reader, the prose and SQL counts,
+         * a comment after an expression, a conditional call (its name is
+         * further back). */
+        if (st->ex != EX_DEAD)
+            expr_step(st, c, W(st, 1));
         if ((c->type == T_WORD && i > 0 && st->w[(i - 1) % WIN].type == T_WORD) || c->type == T_OTHER)
             st->prose = true;
         if (c->type == T_CMP || c->type == T_LPAR)
