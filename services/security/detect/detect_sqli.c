@@ -1512,19 +1512,19 @@ static void stream_run1(sql_stream_t *sm, sql_ctx_t *cx, int k, sql_stream_t *al
     sm->lx.flags = NULL;
 }
 
-/* Runs the lexers of the contexts in cx[] that have one (bit k of live)
- * from start[k], the least advanced first, merging streams that meet. */
-static void run_contexts(const uint8_t *s, size_t n, const size_t start[3], unsigned live, sql_ctx_t cx[3])
+/* Starts the stream of context k at start (past the space there). */
+static void stream_start(sql_stream_t *sm, const uint8_t *s, size_t n, size_t start, int k)
 {
-    sql_stream_t sm[3];
-    for (int k = 0; k < 3; k++) {
-        sm[k] = (sql_stream_t){{s, n, start[k], false, SIZE_MAX, NULL}, live & (1u << k), 0};
-        if (sm[k].ctxs) {
-            sm[k].lx.flags = &sm[k].pend;
-            skip_space(&sm[k].lx);
-            sm[k].lx.flags = NULL;
-        }
-    }
+    *sm = (sql_stream_t){{s, n, start, false, SIZE_MAX, NULL}, 1u << k, 0};
+    sm->lx.flags = &sm->pend;
+    skip_space(&sm->lx);
+    sm->lx.flags = NULL;
+}
+
+/* Runs the streams in sm[] (those read by a context), the least advanced
+ * first, merging streams that meet. */
+static void run_streams(sql_stream_t sm[3], sql_ctx_t cx[3])
+{
     for (;;) {
         int j = -1;
         size_t limit = SIZE_MAX;
@@ -1632,23 +1632,28 @@ static size_t assignment_end(const uint8_t *s, size_t n)
 int mm_detect_sqli(const uint8_t *s, size_t n, mm_detect_hit_t *out, unsigned *flags)
 {
     sql_ctx_t cx[3];
+    sql_stream_t sm[3] = {0};
     static const char *const ctx_name[3] = {"none", "'", "\""};
-    size_t start[3] = {0};
     unsigned live = 1;
     memset(out, 0, sizeof *out);
     /* Unquoted, a query-style value inside the value (pay=||(x==1)) is
      * judged from what follows the name and '='. */
-    start[0] = assignment_end(s, n);
-    ctx_init(&cx[0], s, n, start[0], false);
-    for (int ctx = 1; ctx < 3; ctx++) {
+    size_t start = assignment_end(s, n);
+    ctx_init(&cx[0], s, n, start, false);
+    stream_start(&sm[0], s, n, start, 0);
+    /* Dense attacks reach the top score in the first tokens, before the
+     * quoting contexts need looking for. */
+    stream_run1(&sm[0], cx, 0, sm, 512);
+    for (int ctx = 1; ctx < 3 && cx[0].st.score < 90; ctx++) {
         const uint8_t *q = memchr(s, ctx == 1 ? '\'' : '"', n);
         if (!q)
             continue;
-        start[ctx] = (size_t)(q - s) + 1;
-        ctx_init(&cx[ctx], s, n, start[ctx], true);
+        start = (size_t)(q - s) + 1;
+        ctx_init(&cx[ctx], s, n, start, true);
+        stream_start(&sm[ctx], s, n, start, ctx);
         live |= 1u << ctx;
     }
-    run_contexts(s, n, start, live, cx);
+    run_streams(sm, cx);
     for (int ctx = 0; ctx < 3; ctx++) {
         const sql_state_t *st = &cx[ctx].st;
         if (!(live & (1u << ctx)))
