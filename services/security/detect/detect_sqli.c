@@ -550,9 +550,10 @@ static bool lex_token(lexer_t *lx, tok_t *t)
         return true;
     }
     if (c == '[') {
-        /* MSSQL [identifier] */
-        const uint8_t *e = memchr(s + i, ']', n - i);
-        if (e && (size_t)(e - (s + i)) < 130) {
+        /* MSSQL [identifier]: a ']' within 130 bytes (looked for only
+         * there: a value of many '[' must not scan to its end each time). */
+        const uint8_t *e = memchr(s + i, ']', n - i < 130 ? n - i : 130);
+        if (e) {
             t->type = T_WORD;
             lx->i = (size_t)(e - s) + 1;
             return true;
