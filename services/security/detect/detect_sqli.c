@@ -120,15 +120,55 @@ static const kw_t kws[] = {
     {"xor", T_LOGIC, 0}, {"xp_cmdshell", T_FUNC, W_DANGER},
 };
 
-static const kw_t *kw_find(const uint8_t *s, size_t n)
+/* Per first letter c, kw_index[c - 'a'] gives where its words start in
+ * kws[] (they end where the next letter's start), the lengths they have
+ * (bit L for length L) and their second letters (bit x - 'a' for x): most
+ * words of a value are rejected before any search, the others are searched
+ * among a few. Derived from kws[]; the assertion below asks for it to be
+ * redone when the table changes. */
+static const struct {
+    uint8_t from;
+    uint32_t lengths;
+    uint32_t second;
+} kw_index[27] = {
+    {  0, 0x0000002c, 0x0042800}, /* a */
+    {  5, 0x000002d4, 0x1004110}, /* b */
+    { 12, 0x000233f8, 0x0124081}, /* c */
+    { 32, 0x020001f8, 0x0120113}, /* d */
+    { 44, 0x000010d8, 0x0802800}, /* e */
+    { 53, 0x00000130, 0x0120801}, /* f */
+    { 57, 0x00001130, 0x0020800}, /* g */
+    { 61, 0x00000048, 0x0000011}, /* h */
+    { 63, 0x000402fc, 0x0042120}, /* i */
+    { 78, 0x00001030, 0x0040000}, /* j */
+    { 81, 0x00000000, 0x0000000}, /* k */
+    { 81, 0x00004270, 0x008c111}, /* l */
+    { 94, 0x00000d08, 0x1044109}, /* m */
+    {100, 0x000004d8, 0x0104001}, /* n */
+    {105, 0x000000ac, 0x0120000}, /* o */
+    {109, 0x00000784, 0x0020140}, /* p */
+    {115, 0x00000000, 0x0000000}, /* q */
+    {115, 0x000005f0, 0x0088911}, /* r */
+    {124, 0x00003ff8, 0x1194994}, /* s */
+    {144, 0x00000130, 0x0020091}, /* t */
+    {149, 0x09010270, 0x01ca000}, /* u */
+    {158, 0x000000d0, 0x0000111}, /* v */
+    {162, 0x000000b0, 0x0000081}, /* w */
+    {165, 0x00000808, 0x000c000}, /* x */
+    {167, 0x00000000, 0x0000000}, /* y */
+    {167, 0x00000000, 0x0000000}, /* z */
+    {167, 0, 0},
+};
+_Static_assert(sizeof kws / sizeof kws[0] == 167, "kws[] changed: recompute kw_index[]");
+
+/* Binary search of the words of kws[] starting with letter first. */
+static const kw_t *kw_search(const uint8_t *s, size_t n, unsigned first)
 {
-    size_t lo = 0, hi = sizeof kws / sizeof kws[0];
-    if (n > 32)
-        return NULL;
+    size_t lo = kw_index[first].from, hi = kw_index[first + 1].from;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         const char *w = kws[mid].w;
-        size_t j = 0;
+        size_t j = 1;
         int c = 0;
         for (; j < n && w[j]; j++) {
             c = mm_detect_lower(s[j]) - (uint8_t)w[j];
@@ -147,6 +187,16 @@ static const kw_t *kw_find(const uint8_t *s, size_t n)
     return NULL;
 }
 
+static inline const kw_t *kw_find(const uint8_t *s, size_t n)
+{
+    if (n < 2 || n > 31)
+        return NULL;
+    unsigned first = (unsigned)(mm_detect_lower(s[0]) - 'a'), second = (unsigned)(mm_detect_lower(s[1]) - 'a');
+    if (first >= 26 || second >= 26 || !(kw_index[first].lengths >> n & 1u) || !(kw_index[first].second >> second & 1u))
+        return NULL;
+    return kw_search(s, n, first);
+}
+
 typedef struct {
     char type;
     uint8_t sub;
@@ -161,13 +211,85 @@ typedef struct {
     unsigned *flags;
 } lexer_t;
 
-static bool is_word(int c)
+/* Classes of bytes: NAME_BYTE for the bytes of names (letters, digits,
+ * '_', '$' and every byte >= 0x80); NAME_PLAIN for those that continue a
+ * name without a second look (all but the Latin-1 no-break space 0xA0);
+ * SKIPPED for those skip_space() may pass over (space, 0xA0, the '/' and
+ * '*' of comments). */
+enum { NAME_BYTE = 1, NAME_PLAIN = 2, SKIPPED = 4 };
+static const uint8_t byte_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 4, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    4, 0, 0, 0, 3, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 4, /* 0x20 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0, /* 0x30 */
+    0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x40 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 3, /* 0x50 */
+    0, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x60 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 0, 0, 0, 0, 0, /* 0x70 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x80 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0x90 */
+    5, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0xa0 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0xb0 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0xc0 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0xd0 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0xe0 */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, /* 0xf0 */
+};
+
+static bool is_word(uint8_t c)
 {
-    return mm_detect_isalnum(c) || c == '_' || c == '$' || c >= 0x80;
+    return byte_class[c] & NAME_BYTE;
 }
 
-/* Skips whitespace and inline comments; returns false at the end. */
-static bool skip_space(lexer_t *lx)
+/* The index of the quote q that ends a string whose text starts at k, or
+ * >= n when none does. A doubled quote is part of the text, and so is the
+ * character after a backslash (not in `names`). Found with memchr: the
+ * closing quote, then any backslash before it. */
+static size_t string_end(const uint8_t *s, size_t n, size_t k, uint8_t q)
+{
+    size_t e = 0; /* the first q at or after k once e >= k */
+    bool have = false;
+    while (k < n) {
+        if (!have || e < k) {
+            const uint8_t *f = memchr(s + k, q, n - k);
+            e = f ? (size_t)(f - s) : n;
+            have = true;
+        }
+        if (q != '`') {
+            const uint8_t *b = memchr(s + k, '\\', e - k);
+            if (b) {
+                k = (size_t)(b - s) + 2;
+                continue;
+            }
+        }
+        if (e >= n)
+            return n;
+        if (e + 1 < n && s[e + 1] == q) {
+            k = e + 2;
+            continue;
+        }
+        return e;
+    }
+    return k;
+}
+
+static bool skip_space_slow(lexer_t *lx);
+
+/* Skips whitespace and inline comments; returns false at the end. Most
+ * tokens are followed by nothing to skip or by one space. */
+static inline bool skip_space(lexer_t *lx)
+{
+    size_t i = lx->i;
+    if (i < lx->n && !(byte_class[lx->s[i]] & SKIPPED))
+        return true;
+    if (i + 1 < lx->n && lx->s[i] == ' ' && !(byte_class[lx->s[i + 1]] & SKIPPED)) {
+        lx->i = i + 1;
+        return true;
+    }
+    return skip_space_slow(lx);
+}
+
+static bool skip_space_slow(lexer_t *lx)
 {
     while (lx->i < lx->n) {
         uint8_t c = lx->s[lx->i];
@@ -264,15 +386,113 @@ static const kw_t *split_keyword(const uint8_t *s, size_t n, size_t i, size_t *k
     return kw;
 }
 
+static bool lex_token(lexer_t *lx, tok_t *t);
+
 static bool lex_next(lexer_t *lx, tok_t *t)
 {
-    if (!skip_space(lx))
-        return false;
+    return skip_space(lx) && lex_token(lx, t);
+}
+
+/* Lexes the name (keyword, function, identifier) starting at lx->i. */
+static bool lex_word(lexer_t *lx, tok_t *t)
+{
+    const uint8_t *s = lx->s;
+    size_t n = lx->n, i = lx->i;
+    size_t k = i + 1;
+    bool has_dot = false;
+    for (;;) {
+        while (k < n && (byte_class[s[k]] & NAME_PLAIN))
+            k++;
+        if (k >= n)
+            break;
+        /* A Latin-1 no-break space after ASCII ends the word: AND<A0>1 */
+        if (s[k] == 0xA0 && s[k - 1] >= 0x80) {
+            k++;
+            continue;
+        }
+        /* A dot joins names (db.table); before a digit it starts a number: select.1 */
+        if (s[k] == '.' && k + 1 < n && !mm_detect_isdigit(s[k + 1]) && (is_word(s[k + 1]) || s[k + 1] == '.')) {
+            k++;
+            has_dot = true;
+            continue;
+        }
+        break;
+    }
+    /* N'..', x'..', _utf8'..' are strings with a prefix. */
+    if (k < n && s[k] == '\'' && (k - i <= 1 || s[i] == '_')) {
+        lx->i = k;
+        return lex_next(lx, t);
+    }
+    const kw_t *kw = kw_find(s + i, k - i);
+    if (!kw)
+        kw = split_keyword(s, n, i, &k, lx->flags);
+    if (!kw) {
+        /* A qualified name counts as its catalog: information_schema.tables. */
+        const uint8_t *dot = has_dot ? memchr(s + i, '.', k - i) : NULL;
+        if (dot) {
+            const kw_t *q = kw_find(s + i, (size_t)(dot - (s + i)));
+            size_t pl = (size_t)(dot - (s + i));
+            if ((q && q->type == T_SYS && q->sub == 1) ||
+                (mm_detect_word_eq(s + i, pl, "sys") && mssql_view(dot + 1, (size_t)(s + k - dot - 1))) ||
+                mm_detect_word_eq(s + i, pl, "sysibm") || mm_detect_word_eq(s + i, pl, "sysmaster") ||
+                mm_detect_word_eq(s + i, pl, "syscat") ||
+                mm_detect_word_eq(s + i, pl, "all_tables"))
+                kw = q && q->type == T_SYS ? q : &kws[0];
+        }
+        if (kw == &kws[0]) {
+            t->type = T_SYS;
+            t->sub = 1;
+            lx->i = k;
+            return true;
+        }
+    }
+    size_t j = k;
+    while (j < n && (mm_detect_isspace(s[j]) || s[j] == 0xA0))
+        j++;
+    bool call = j < n && s[j] == '(';
+    /* An inline comment between a name and its parenthesis still makes a call. */
+    if (!call && j + 1 < n && s[j] == '/' && s[j + 1] == '*' && j >= lx->no_close_from) {
+        lexer_t peek = *lx;
+        peek.i = j;
+        if (skip_space(&peek) && peek.i < n && s[peek.i] == '(')
+            call = true;
+        /* An unterminated comment stays unterminated for every later
+         * position: never search for its end again. */
+        if (peek.i < n && s[peek.i] == '/' && peek.i + 1 < n && s[peek.i + 1] == '*')
+            lx->no_close_from = j;
+    }
+    if (kw) {
+        t->type = kw->type;
+        t->sub = kw->sub;
+        if (call && (kw->type == T_KEY || kw->type == T_SYS) && (kw->sub == W_OBJECT || kw->sub == W_SQLVAR))
+            t->type = T_FUNC;
+        if (call && kw->type == T_WORD)
+            t->type = T_FUNC, t->sub = 0;
+        if (!call && kw->type == T_FUNC)
+            t->type = T_WORD, t->sub = kw->sub == W_DANGER && kw->w[0] == 'x' ? W_DANGER : 0;
+    } else if (k - i >= 4 && ((s[i + 2] == '_' && (mm_detect_word_eq(s + i, 3, "xp_") ||
+                                                    mm_detect_word_eq(s + i, 3, "sp_"))) ||
+                              (has_dot && last_component_xp(s + i, k - i)))) {
+        t->type = T_FUNC;
+        t->sub = W_DANGER;
+    } else {
+        t->type = call ? T_FUNC : T_WORD;
+    }
+    lx->i = k;
+    return true;
+}
+
+/* Lexes the token at lx->i, where skip_space() left it. */
+static bool lex_token(lexer_t *lx, tok_t *t)
+{
     const uint8_t *s = lx->s;
     size_t n = lx->n, i = lx->i;
     uint8_t c = s[i];
     t->pos = i;
     t->sub = 0;
+    /* Names are the most common token; no other branch takes their first byte. */
+    if (is_word(c) && !mm_detect_isdigit(c))
+        return lex_word(lx, t);
     if (c == '/' && i + 1 < n && s[i + 1] == '*') {
         t->type = T_COMMENT;
         lx->i = n;
@@ -291,21 +511,7 @@ static bool lex_next(lexer_t *lx, tok_t *t)
         return true;
     }
     if (c == '\'' || c == '"' || c == '`') {
-        size_t k = i + 1;
-        while (k < n) {
-            if (s[k] == '\\' && c != '`') {
-                k += 2;
-                continue;
-            }
-            if (s[k] == c) {
-                if (k + 1 < n && s[k + 1] == c) {
-                    k += 2;
-                    continue;
-                }
-                break;
-            }
-            k++;
-        }
+        size_t k = string_end(s, n, i + 1, c);
         t->type = c == '`' ? T_WORD : T_STR;
         if (k >= n && c != '`')
             t->sub = S_OPEN;
@@ -344,9 +550,10 @@ static bool lex_next(lexer_t *lx, tok_t *t)
         return true;
     }
     if (c == '[') {
-        /* MSSQL [identifier] */
-        const uint8_t *e = memchr(s + i, ']', n - i);
-        if (e && (size_t)(e - (s + i)) < 130) {
+        /* MSSQL [identifier]: a ']' within 130 bytes (looked for only
+         * there: a value of many '[' must not scan to its end each time). */
+        const uint8_t *e = memchr(s + i, ']', n - i < 130 ? n - i : 130);
+        if (e) {
             t->type = T_WORD;
             lx->i = (size_t)(e - s) + 1;
             return true;
@@ -385,78 +592,6 @@ static bool lex_next(lexer_t *lx, tok_t *t)
             k++;
         t->type = k > st ? T_VAR : T_OP;
         t->sub = (k > st && st == i + 2) ? 1 : 0; /* @@system variable */
-        lx->i = k;
-        return true;
-    }
-    if (is_word(c)) {
-        size_t k = i + 1;
-        /* A dot joins names (db.table); before a digit it starts a number: select.1 */
-        while (k < n && (is_word(s[k]) || (s[k] == '.' && k + 1 < n && !mm_detect_isdigit(s[k + 1]) &&
-                                           (is_word(s[k + 1]) || s[k + 1] == '.')))) {
-            /* A Latin-1 no-break space after ASCII ends the word: AND<A0>1 */
-            if (s[k] == 0xA0 && s[k - 1] < 0x80)
-                break;
-            k++;
-        }
-        /* N'..', x'..', _utf8'..' are strings with a prefix. */
-        if (k < n && s[k] == '\'' && (k - i <= 1 || s[i] == '_')) {
-            lx->i = k;
-            return lex_next(lx, t);
-        }
-        const kw_t *kw = kw_find(s + i, k - i);
-        if (!kw)
-            kw = split_keyword(s, n, i, &k, lx->flags);
-        if (!kw) {
-            /* A qualified name counts as its catalog: information_schema.tables. */
-            const uint8_t *dot = memchr(s + i, '.', k - i);
-            if (dot) {
-                const kw_t *q = kw_find(s + i, (size_t)(dot - (s + i)));
-                size_t pl = (size_t)(dot - (s + i));
-                if ((q && q->type == T_SYS && q->sub == 1) ||
-                    (mm_detect_word_eq(s + i, pl, "sys") && mssql_view(dot + 1, (size_t)(s + k - dot - 1))) ||
-                    mm_detect_word_eq(s + i, pl, "sysibm") || mm_detect_word_eq(s + i, pl, "sysmaster") ||
-                    mm_detect_word_eq(s + i, pl, "syscat") ||
-                    mm_detect_word_eq(s + i, pl, "all_tables"))
-                    kw = q && q->type == T_SYS ? q : &kws[0];
-            }
-            if (kw == &kws[0]) {
-                t->type = T_SYS;
-                t->sub = 1;
-                lx->i = k;
-                return true;
-            }
-        }
-        size_t j = k;
-        while (j < n && (mm_detect_isspace(s[j]) || s[j] == 0xA0))
-            j++;
-        bool call = j < n && s[j] == '(';
-        /* An inline comment between a name and its parenthesis still makes a call. */
-        if (!call && j + 1 < n && s[j] == '/' && s[j + 1] == '*' && j >= lx->no_close_from) {
-            lexer_t peek = *lx;
-            peek.i = j;
-            if (skip_space(&peek) && peek.i < n && s[peek.i] == '(')
-                call = true;
-            /* An unterminated comment stays unterminated for every later
-             * position: never search for its end again. */
-            if (peek.i < n && s[peek.i] == '/' && peek.i + 1 < n && s[peek.i + 1] == '*')
-                lx->no_close_from = j;
-        }
-        if (kw) {
-            t->type = kw->type;
-            t->sub = kw->sub;
-            if (call && (kw->type == T_KEY || kw->type == T_SYS) && (kw->sub == W_OBJECT || kw->sub == W_SQLVAR))
-                t->type = T_FUNC;
-            if (call && kw->type == T_WORD)
-                t->type = T_FUNC, t->sub = 0;
-            if (!call && kw->type == T_FUNC)
-                t->type = T_WORD, t->sub = kw->sub == W_DANGER && kw->w[0] == 'x' ? W_DANGER : 0;
-        } else if (k - i >= 4 && (mm_detect_word_eq(s + i, 3, "xp_") || mm_detect_word_eq(s + i, 3, "sp_") ||
-                                  last_component_xp(s + i, k - i))) {
-            t->type = T_FUNC;
-            t->sub = W_DANGER;
-        } else {
-            t->type = call ? T_FUNC : T_WORD;
-        }
         lx->i = k;
         return true;
     }
@@ -532,6 +667,7 @@ typedef struct {
     bool ex_logic, ex_cmp;/* AND/OR/XOR and a comparison were operators */
     bool ex_strong;       /* an operator other than '-' and '|' (names, regex alternations) */
     size_t brk_pos;       /* the quote the value breaks out of (quoted context) */
+    size_t key_until;     /* a token of keyed_token() is among the last four below this index */
     const uint8_t *s;
     size_t n;
     int score;
@@ -755,6 +891,25 @@ static void break_logic_word_op(sql_state_t *st, const tok_t *c, const tok_t *p,
         hit(st, st->quoted ? 75 : 55, "break-logic-word", p3->pos);
 }
 
+/* A conditional on a literal comparison: IF(1=2, ...), IIF((3=4), ...) */
+static void conditional_call(sql_state_t *st, const tok_t *c, const tok_t *p, const tok_t *p2, const tok_t *p3)
+{
+    if (c->type == T_NUM && p->type == T_CMP && p2->type == T_NUM && p3->type == T_LPAR) {
+        const tok_t *f = W(st, 4)->type == T_LPAR ? W(st, 5) : W(st, 4);
+        if (f->type == T_FUNC && (f->sub != 0 || mm_detect_word_eq(st->s + f->pos, 2, "if")) &&
+            f->pos + 2 <= st->n)
+            hit(st, 60, "conditional-call", f->pos);
+    }
+}
+
+/* break ; and nothing more: x'; ends the statement the value was in */
+static void break_semicolon(sql_state_t *st, const tok_t *c, const tok_t *p, size_t i)
+{
+    if (st->broken && st->quoted && !st->prose_prefix && !st->unit_quote && st->bk == 0 && i == 2 &&
+        p->type == T_SEMI && c->type == T_END && st->brk_pos > 0 && !mm_detect_isspace(st->s[st->brk_pos - 1]))
+        hit(st, 55, "break-semicolon", p->pos);
+}
+
 /* The later shapes, reached by the type of the current token so that each
  * token meets only the rules it can complete. */
 static void shapes_by_type(sql_state_t *st, const tok_t *c, const tok_t *p, const tok_t *p2, const tok_t *p3,
@@ -762,10 +917,7 @@ static void shapes_by_type(sql_state_t *st, const tok_t *c, const tok_t *p, cons
 {
     switch (c->type) {
     case T_END:
-        /* break ; and nothing more: x'; ends the statement the value was in */
-        if (st->broken && st->quoted && !st->prose_prefix && !st->unit_quote && st->bk == 0 && i == 2 &&
-            p->type == T_SEMI && c->type == T_END && st->brk_pos > 0 && !mm_detect_isspace(st->s[st->brk_pos - 1]))
-            hit(st, 55, "break-semicolon", p->pos);
+        break_semicolon(st, c, p, i);
         break;
     case T_VAR:
         /* Stacked assignment of a variable: ; SET @x */
@@ -818,13 +970,7 @@ static void shapes_by_type(sql_state_t *st, const tok_t *c, const tok_t *p, cons
         break;
     case T_NUM:
     case T_STR:
-        /* A conditional on a literal comparison: IF(1=2, ...), IIF((3=4), ...) */
-        if (c->type == T_NUM && p->type == T_CMP && p2->type == T_NUM && p3->type == T_LPAR) {
-            const tok_t *f = W(st, 4)->type == T_LPAR ? W(st, 5) : W(st, 4);
-            if (f->type == T_FUNC && (f->sub != 0 || mm_detect_word_eq(st->s + f->pos, 2, "if")) &&
-                f->pos + 2 <= st->n)
-                hit(st, 60, "conditional-call", f->pos);
-        }
+        conditional_call(st, c, p, p2, p3);
         /* CASE [x] WHEN literal THEN literal */
         if (p->sub == W_THEN && p->type == T_KEY && (c->type == T_NUM || c->type == T_STR) &&
             (p2->type == T_NUM || p2->type == T_STR) && p3->sub == W_WHEN && p3->type == T_KEY &&
@@ -847,8 +993,173 @@ static void shapes_by_type(sql_state_t *st, const tok_t *c, const tok_t *p, cons
     }
 }
 
+/* Does t name SQL (a keyword, function, catalog, variable, boolean)?
+ * Most shapes need one among the last four tokens. */
+static bool keyed_token(const tok_t *t)
+{
+    switch (t->type) {
+    case T_STMT: case T_KEY: case T_UNION: case T_LOGIC: case T_FUNC: case T_SYS: case T_VAR:
+        return true;
+    default:
+        return t->sub != 0 && t->sub != S_OPEN;
+    }
+}
+
+/* Is the analyser past every shape that counts tokens from a remembered
+ * place (the break, a SELECT, a DDL name), with no keyed token near? */
+static bool quiet(const sql_state_t *st, size_t i)
+{
+    return i >= st->key_until && !(st->broken && i <= st->bk + 5) &&
+           st->sel_at == SIZE_MAX && !(st->ddl_at && i == st->ddl_at + 1);
+}
+
+/* The shapes of stacked statements, dangerous functions, catalogs and
+ * unions; each needs a keyed token among c..p3. */
+static void shapes_keyed(sql_state_t *st, const tok_t *c, const tok_t *p, const tok_t *p2, const tok_t *p3,
+                         size_t i)
+{
+    /* Stacked statement: ; STMT X */
+    if (p2->type == T_SEMI && p->type == T_STMT) {
+        char x = c->type;
+        bool ok = x == T_KEY || x == T_SYS || x == T_FUNC || x == T_VAR || x == T_NUM ||
+                  x == T_STR || x == T_LPAR || x == T_STMT || (x == T_OP && p->sub == W_SELECT);
+        if (p->sub == W_SHUTDOWN && (x == T_END || x == T_COMMENT || x == T_SEMI))
+            ok = true;
+        if (ok)
+            hit(st, 85, "stacked-query", p2->pos);
+    }
+    if (p3->type == T_SEMI && p2->type == T_STMT && p->type == T_WORD &&
+        (c->type == T_KEY || c->type == T_COMMA || c->type == T_LPAR || c->type == T_CMP ||
+         c->type == T_SEMI || c->type == T_COMMENT || c->type == T_END || c->type == T_STR))
+        hit(st, 80, "stacked-query", p3->pos);
+
+    /* Dangerous function called after an operator or at a break. */
+    if (c->type == T_FUNC && c->sub == W_DANGER) {
+        char b = p->type;
+        int sc = (b == T_LOGIC || b == T_OP || b == T_CMP || b == T_LPAR || b == T_COMMA ||
+                  b == T_SEMI || b == T_STMT || i == 0 || (st->broken && i == st->bk + 1)) ? 75 : 55;
+        hit(st, sc, "dangerous-function", c->pos);
+    }
+    if (c->type == T_VAR && c->sub == 1 &&
+        (p->type == T_LOGIC || p->type == T_CMP || p->type == T_LPAR || p->type == T_COMMA ||
+         p->type == T_STMT || p->type == T_OP))
+        hit(st, 60, "system-variable", c->pos);
+    if (c->type == T_SYS && c->sub == 1)
+        hit(st, 55, "system-catalog", c->pos);
+
+    /* Nested SQL function calls: ascii(substring(version() ... */
+    if (p2->type == T_FUNC && p->type == T_LPAR && c->type == T_FUNC && c->sub != 0 &&
+        (p2->sub != 0 || W(st, 3)->type == T_LPAR || W(st, 3)->type == T_LOGIC))
+        hit(st, 60, "nested-functions", p2->pos);
+    /* UNION ending a value (or followed only by a comment that ends it) after an operand: -1 union */
+    if ((c->type == T_END || c->type == T_COMMENT) && p->type == T_UNION &&
+        (p2->type == T_NUM || p2->type == T_RPAR || (st->broken && st->quoted && st->bk + 1 == st->idx - 1)))
+        hit(st, 55, "union-tail", p->pos);
+    /* A break then FROM table WHERE: 1) FROM users WHERE name= */
+    if (st->broken && i == st->bk + 3 && p2->sub == W_FROM && p2->type == T_KEY &&
+        (p->type == T_WORD || p->type == T_SYS) &&
+        (c->sub == W_WHERE || c->type == T_END || c->type == T_COMMENT || c->type == T_SEMI) &&
+        W(st, 3)->type == T_RPAR)
+        hit(st, 65, "break-from", p2->pos);
+}
+
+/* INTO OUTFILE, ORDER/GROUP BY, tautologies, subqueries and statement
+ * forms; each needs a keyed token among c..p3. */
+static void shapes_forms(sql_state_t *st, const tok_t *c, const tok_t *p, const tok_t *p2, const tok_t *p3,
+                         size_t i)
+{
+    /* INTO OUTFILE / DUMPFILE */
+    if (c->sub == W_OUTFILE && p->sub == W_INTO)
+        hit(st, 85, "into-outfile", p->pos);
+
+    /* ORDER BY n / GROUP BY x HAVING */
+    if (p2->sub == W_ORDER && p->sub == W_BY && p->type == T_KEY && c->type == T_NUM)
+        hit(st, st->broken ? 70 : 45, "order-by", p2->pos);
+    if (p->sub == W_ORDER && c->sub == W_BY && st->broken && st->quoted && i == st->bk + 2)
+        hit(st, 55, "break-order-by", p->pos);
+    /* ORDER BY n ending the value (column-count probing). */
+    if (p3->sub == W_ORDER && p2->sub == W_BY && p->type == T_NUM &&
+        (c->type == T_COMMENT || c->type == T_END || c->type == T_COMMA))
+        hit(st, 60, "order-by", p3->pos);
+    /* A literal tautology joined by a boolean: AND 1=1, OR 'a'='a' */
+    if (p3->type == T_LOGIC && (p2->type == T_NUM || p2->type == T_STR) && p->type == T_CMP &&
+        (c->type == T_NUM || c->type == T_STR))
+        hit(st, 60, "tautology", p3->pos);
+    /* A subquery: (SELECT literal|function|variable|* */
+    if (p2->type == T_LPAR && p->type == T_STMT && p->sub == W_SELECT &&
+        (c->type == T_NUM || c->type == T_STR || c->type == T_VAR || (c->type == T_FUNC) ||
+         c->type == T_LPAR || (c->type == T_OP)))
+        hit(st, 60, "subquery", p2->pos);
+    /* A value that is a SELECT of a function or variable: select version() */
+    if (i == 1 && p->type == T_STMT && p->sub == W_SELECT &&
+        (c->type == T_VAR || c->type == T_FUNC || c->sub == W_SQLVAR))
+        hit(st, 60, "select-expression", p->pos);
+    if (p3->sub == W_HAVING && p2->type == T_NUM && p->type == T_CMP && c->type == T_NUM)
+        hit(st, 70, "having-tautology", p3->pos);
+
+    /* Statement forms. */
+    if (p3->sub == W_INSERT && p3->type == T_STMT && p2->sub == W_INTO &&
+        (p->type == T_WORD || p->type == T_SYS) &&
+        (c->type == T_LPAR || c->sub == W_VALUES || c->sub == W_SELECT || c->sub == W_SET))
+        hit(st, 70, "insert-into", p3->pos);
+    if (p3->sub == W_UPDATE && p3->type == T_STMT && (p2->type == T_WORD || p2->type == T_SYS) &&
+        p->sub == W_SET && (c->type == T_WORD || c->type == T_VAR))
+        hit(st, 70, "update-set", p3->pos);
+    if (p3->sub == W_DELETE && p3->type == T_STMT && p2->sub == W_FROM &&
+        (p->type == T_WORD || p->type == T_SYS) &&
+        (c->type == T_END || c->sub == W_WHERE || c->type == T_SEMI || c->type == T_COMMENT))
+        hit(st, 70, "delete-from", p3->pos);
+    /* DROP TABLE users; but not "drop table tennis practice" */
+    if (p2->type == T_STMT && p2->sub == W_DDL && p->type == T_KEY && p->sub == W_OBJECT &&
+        (c->type == T_WORD || c->type == T_SYS || c->type == T_FUNC) &&
+        (st->quoted || st->idx <= 3 || W(st, 3)->type == T_SEMI)) {
+        st->ddl_at = i;
+    }
+}
+
+/* EXEC, DECLARE, WAITFOR DELAY. */
+static void shapes_exec(sql_state_t *st, const tok_t *c, const tok_t *p, const tok_t *p2)
+{
+    if (p->type == T_STMT && p->sub == W_EXEC &&
+        (c->type == T_FUNC || c->type == T_VAR || c->type == T_SYS || c->type == T_LPAR || c->sub == W_DANGER))
+        hit(st, 75, "exec", p->pos);
+    if (p->type == T_STMT && p->sub == W_DECLARE && c->type == T_VAR)
+        hit(st, 75, "declare", p->pos);
+    if (p2->type == T_STMT && p2->sub == W_WAITFOR && p->sub == W_DELAY && c->type == T_STR)
+        hit(st, 85, "waitfor-delay", p2->pos);
+}
+
+static void analyse_shapes(sql_state_t *st);
+
 /* Called with each token (idx already advanced, token stored at w[idx]). */
-static void analyse(sql_state_t *st)
+static inline void analyse(sql_state_t *st)
+{
+    const tok_t *c = &st->w[st->idx % WIN];
+    size_t i = st->idx;
+
+    if (keyed_token(c)) {
+        st->key_until = i + 4;
+    } else if (quiet(st, i)) {
+        /* Without a keyed token near, only these parts of analyse_shapes()
+         * can do anything: the expression reader, the prose and SQL counts,
+         * a comment after an expression, a conditional call (its name is
+         * further back). */
+        if (st->ex != EX_DEAD)
+            expr_step(st, c, W(st, 1));
+        if ((c->type == T_WORD && i > 0 && st->w[(i - 1) % WIN].type == T_WORD) || c->type == T_OTHER)
+            st->prose = true;
+        if (c->type == T_CMP || c->type == T_LPAR)
+            st->sqlish++;
+        if (c->type == T_COMMENT && !st->prose && st->sqlish >= 2 && i >= 4 && short_comment(st->s, st->n, c->pos))
+            hit(st, 55, "expression-comment", c->pos);
+        if (c->type == T_NUM && W(st, 1)->type == T_CMP)
+            conditional_call(st, c, W(st, 1), W(st, 2), W(st, 3));
+        return;
+    }
+    analyse_shapes(st);
+}
+
+static void analyse_shapes(sql_state_t *st)
 {
     const tok_t *c = W(st, 0), *p = W(st, 1), *p2 = W(st, 2), *p3 = W(st, 3);
     size_t i = st->idx;
@@ -948,122 +1259,35 @@ static void analyse(sql_state_t *st)
     if (st->broken && p2->sub == W_GROUP && p->sub == W_BY && c->type == T_NUM && i == st->bk + 3)
         hit(st, 65, "group-by", p2->pos);
 
-    /* Stacked statement: ; STMT X */
-    if (p2->type == T_SEMI && p->type == T_STMT) {
-        char x = c->type;
-        bool ok = x == T_KEY || x == T_SYS || x == T_FUNC || x == T_VAR || x == T_NUM ||
-                  x == T_STR || x == T_LPAR || x == T_STMT || (x == T_OP && p->sub == W_SELECT);
-        if (p->sub == W_SHUTDOWN && (x == T_END || x == T_COMMENT || x == T_SEMI))
-            ok = true;
-        if (ok)
-            hit(st, 85, "stacked-query", p2->pos);
-    }
-    if (p3->type == T_SEMI && p2->type == T_STMT && p->type == T_WORD &&
-        (c->type == T_KEY || c->type == T_COMMA || c->type == T_LPAR || c->type == T_CMP ||
-         c->type == T_SEMI || c->type == T_COMMENT || c->type == T_END || c->type == T_STR))
-        hit(st, 80, "stacked-query", p3->pos);
-
-    /* Dangerous function called after an operator or at a break. */
-    if (c->type == T_FUNC && c->sub == W_DANGER) {
-        char b = p->type;
-        int sc = (b == T_LOGIC || b == T_OP || b == T_CMP || b == T_LPAR || b == T_COMMA ||
-                  b == T_SEMI || b == T_STMT || i == 0 || (st->broken && i == st->bk + 1)) ? 75 : 55;
-        hit(st, sc, "dangerous-function", c->pos);
-    }
-    if (c->type == T_VAR && c->sub == 1 &&
-        (p->type == T_LOGIC || p->type == T_CMP || p->type == T_LPAR || p->type == T_COMMA ||
-         p->type == T_STMT || p->type == T_OP))
-        hit(st, 60, "system-variable", c->pos);
-    if (c->type == T_SYS && c->sub == 1)
-        hit(st, 55, "system-catalog", c->pos);
-
-    /* Nested SQL function calls: ascii(substring(version() ... */
-    if (p2->type == T_FUNC && p->type == T_LPAR && c->type == T_FUNC && c->sub != 0 &&
-        (p2->sub != 0 || W(st, 3)->type == T_LPAR || W(st, 3)->type == T_LOGIC))
-        hit(st, 60, "nested-functions", p2->pos);
-    /* UNION ending a value (or followed only by a comment that ends it) after an operand: -1 union */
-    if ((c->type == T_END || c->type == T_COMMENT) && p->type == T_UNION &&
-        (p2->type == T_NUM || p2->type == T_RPAR || (st->broken && st->quoted && st->bk + 1 == st->idx - 1)))
-        hit(st, 55, "union-tail", p->pos);
-    /* A break then FROM table WHERE: 1) FROM users WHERE name= */
-    if (st->broken && i == st->bk + 3 && p2->sub == W_FROM && p2->type == T_KEY &&
-        (p->type == T_WORD || p->type == T_SYS) &&
-        (c->sub == W_WHERE || c->type == T_END || c->type == T_COMMENT || c->type == T_SEMI) &&
-        W(st, 3)->type == T_RPAR)
-        hit(st, 65, "break-from", p2->pos);
+    /* The shapes up to break-from need a keyed token among c..p3. */
+    bool keyed = i < st->key_until;
+    if (keyed)
+        shapes_keyed(st, c, p, p2, p3, i);
 
     /* break & n op n = : HOPE AND 1+2=3+4 */
     if (st->broken && i == st->bk + 5 && W(st, 4)->type == T_LOGIC && p3->type == T_NUM &&
         p2->type == T_OP && p->type == T_NUM && c->type == T_CMP)
         hit(st, 65, "break-logic-arith", W(st, 4)->pos);
-    /* break ( SELECT: ' (select top 1 */
-    if (st->broken && st->quoted && i == st->bk + 2 && p->type == T_LPAR && c->type == T_STMT && c->sub == W_SELECT)
-        hit(st, 65, "break-subquery", p->pos);
-    /* operand op SQL-function call opening a value: 1 - ORD('A') */
-    if (i == 3 && p3->type == T_NUM && p2->type == T_OP && p->type == T_FUNC && p->sub != 0 && c->type == T_LPAR)
-        hit(st, 55, "arith-call", p3->pos);
-
-    shapes_by_type(st, c, p, p2, p3, i);
-
-    /* INTO OUTFILE / DUMPFILE */
-    if (c->sub == W_OUTFILE && p->sub == W_INTO)
-        hit(st, 85, "into-outfile", p->pos);
-
-    /* ORDER BY n / GROUP BY x HAVING */
-    if (p2->sub == W_ORDER && p->sub == W_BY && p->type == T_KEY && c->type == T_NUM)
-        hit(st, st->broken ? 70 : 45, "order-by", p2->pos);
-    if (p->sub == W_ORDER && c->sub == W_BY && st->broken && st->quoted && i == st->bk + 2)
-        hit(st, 55, "break-order-by", p->pos);
-    /* ORDER BY n ending the value (column-count probing). */
-    if (p3->sub == W_ORDER && p2->sub == W_BY && p->type == T_NUM &&
-        (c->type == T_COMMENT || c->type == T_END || c->type == T_COMMA))
-        hit(st, 60, "order-by", p3->pos);
-    /* A literal tautology joined by a boolean: AND 1=1, OR 'a'='a' */
-    if (p3->type == T_LOGIC && (p2->type == T_NUM || p2->type == T_STR) && p->type == T_CMP &&
-        (c->type == T_NUM || c->type == T_STR))
-        hit(st, 60, "tautology", p3->pos);
-    /* A subquery: (SELECT literal|function|variable|* */
-    if (p2->type == T_LPAR && p->type == T_STMT && p->sub == W_SELECT &&
-        (c->type == T_NUM || c->type == T_STR || c->type == T_VAR || (c->type == T_FUNC) ||
-         c->type == T_LPAR || (c->type == T_OP)))
-        hit(st, 60, "subquery", p2->pos);
-    /* A value that is a SELECT of a function or variable: select version() */
-    if (i == 1 && p->type == T_STMT && p->sub == W_SELECT &&
-        (c->type == T_VAR || c->type == T_FUNC || c->sub == W_SQLVAR))
-        hit(st, 60, "select-expression", p->pos);
-    if (p3->sub == W_HAVING && p2->type == T_NUM && p->type == T_CMP && c->type == T_NUM)
-        hit(st, 70, "having-tautology", p3->pos);
-
-    /* Statement forms. */
-    if (p3->sub == W_INSERT && p3->type == T_STMT && p2->sub == W_INTO &&
-        (p->type == T_WORD || p->type == T_SYS) &&
-        (c->type == T_LPAR || c->sub == W_VALUES || c->sub == W_SELECT || c->sub == W_SET))
-        hit(st, 70, "insert-into", p3->pos);
-    if (p3->sub == W_UPDATE && p3->type == T_STMT && (p2->type == T_WORD || p2->type == T_SYS) &&
-        p->sub == W_SET && (c->type == T_WORD || c->type == T_VAR))
-        hit(st, 70, "update-set", p3->pos);
-    if (p3->sub == W_DELETE && p3->type == T_STMT && p2->sub == W_FROM &&
-        (p->type == T_WORD || p->type == T_SYS) &&
-        (c->type == T_END || c->sub == W_WHERE || c->type == T_SEMI || c->type == T_COMMENT))
-        hit(st, 70, "delete-from", p3->pos);
-    /* DROP TABLE users; but not "drop table tennis practice" */
-    if (p2->type == T_STMT && p2->sub == W_DDL && p->type == T_KEY && p->sub == W_OBJECT &&
-        (c->type == T_WORD || c->type == T_SYS || c->type == T_FUNC) &&
-        (st->quoted || st->idx <= 3 || W(st, 3)->type == T_SEMI)) {
-        st->ddl_at = i;
+    if (keyed) {
+        /* break ( SELECT: ' (select top 1 */
+        if (st->broken && st->quoted && i == st->bk + 2 && p->type == T_LPAR && c->type == T_STMT && c->sub == W_SELECT)
+            hit(st, 65, "break-subquery", p->pos);
+        /* operand op SQL-function call opening a value: 1 - ORD('A') */
+        if (i == 3 && p3->type == T_NUM && p2->type == T_OP && p->type == T_FUNC && p->sub != 0 && c->type == T_LPAR)
+            hit(st, 55, "arith-call", p3->pos);
+        shapes_by_type(st, c, p, p2, p3, i);
+        shapes_forms(st, c, p, p2, p3, i);
+    } else if (c->type == T_END) {
+        break_semicolon(st, c, p, i); /* ';' is not keyed */
+    } else {
+        conditional_call(st, c, p, p2, p3);
     }
     if (st->ddl_at && i == st->ddl_at + 1 &&
         (c->type == T_END || c->type == T_SEMI || c->type == T_COMMENT || c->type == T_LPAR ||
          c->type == T_KEY || c->type == T_COMMA))
         hit(st, 70, "ddl", W(st, 3)->pos);
-    if (p->type == T_STMT && p->sub == W_EXEC &&
-        (c->type == T_FUNC || c->type == T_VAR || c->type == T_SYS || c->type == T_LPAR || c->sub == W_DANGER))
-        hit(st, 75, "exec", p->pos);
-    if (p->type == T_STMT && p->sub == W_DECLARE && c->type == T_VAR)
-        hit(st, 75, "declare", p->pos);
-    if (p2->type == T_STMT && p2->sub == W_WAITFOR && p->sub == W_DELAY && c->type == T_STR)
-        hit(st, 85, "waitfor-delay", p2->pos);
-
+    if (keyed)
+        shapes_exec(st, c, p, p2);
     /* SELECT items FROM table: items must look like SQL, not prose. */
     if (c->type == T_STMT && c->sub == W_SELECT) {
         st->sel_at = i;
@@ -1108,12 +1332,23 @@ static void analyse(sql_state_t *st)
     }
 }
 
-/* Runs the lexer and analyser over s[start..n) in one quoting context. */
-static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
-                        unsigned *flags, sql_state_t *st)
+/* One quoting context's analysis, fed token by token. */
+typedef struct {
+    sql_state_t st;
+    size_t idx;      /* index the next stored token gets */
+    bool first;      /* the unquoted context has not placed its first operand */
+    int unary;       /* leading unary signs skipped before it */
+    bool done;       /* the context saw the end or scored the most it can */
+    unsigned f;      /* decoder flags of the text lexed for this context */
+    unsigned pend;   /* flags of space skipped ahead: the next token's */
+} sql_ctx_t;
+
+/* Prepares the context that lexes s[start..n), quoted when the value
+ * starts inside a string of the application. */
+static void ctx_init(sql_ctx_t *cx, const uint8_t *s, size_t n, size_t start, bool quoted)
 {
-    lexer_t lx = {s, n, start, false, SIZE_MAX, flags};
-    memset(st, 0, sizeof *st);
+    sql_state_t *st = &cx->st;
+    memset(cx, 0, sizeof *cx);
     st->sel_at = SIZE_MAX;
     st->from_at = SIZE_MAX;
     st->quoted = quoted;
@@ -1128,9 +1363,6 @@ static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
         st->prose_prefix = memchr(s + b, ' ', e - b) != NULL;
     }
     st->unit_quote = quoted && start >= 2 && mm_detect_isdigit(s[start - 2]);
-    tok_t t;
-    size_t idx = 0;
-    bool first = true;
     if (quoted) {
         /* The value ends a string the application opened: that is the break. */
         st->w[0] = (tok_t){T_STR, 0, start ? start - 1 : 0};
@@ -1138,94 +1370,245 @@ static void run_context(const uint8_t *s, size_t n, size_t start, bool quoted,
         st->broken = true;
         st->bk = 0;
         st->idx = 0;
-        first = false;
-        idx = 1;
+        cx->idx = 1;
         st->ex = EX_OPERATOR;
     } else {
+        cx->first = true;
         st->ex = EX_OPERAND;
     }
-    for (;;) {
-        bool more = lex_next(&lx, &t);
+}
+
+/* Gives the context its next token (T_END when !more, the last one).
+ * Returns true once the context needs no more tokens. */
+static bool ctx_feed(sql_ctx_t *cx, const tok_t *tk, bool more)
+{
+    sql_state_t *st = &cx->st;
+    tok_t t = *tk;
+    if (cx->first) {
+        /* Unquoted context: a leading operand (or nothing, when the value
+         * starts with the boolean) is the break prefix. */
+        /* Unary signs before the first operand: -1 or 1=1 */
+        if (more && t.type == T_OP && cx->unary < 4) {
+            cx->unary++;
+            return false;
+        }
+        cx->first = false;
+        st->w[0] = t;
+        st->idx = 0;
+        if (t.type == T_NUM || t.type == T_VAR || t.type == T_STR || t.type == T_WORD || t.type == T_RPAR) {
+            st->broken = true;
+            st->bk = 0;
+        } else if (t.type == T_LOGIC) {
+            /* The value starts with the boolean: pretend an operand came before. */
+            st->w[0] = (tok_t){T_NUM, 0, t.pos};
+            st->w[1] = t;
+            st->idx = 1;
+            st->lead_logic = true;
+            st->ex = EX_DEAD;
+            st->broken = true;
+            st->bk = 0;
+        }
+        analyse(st);
+        cx->idx = st->idx + 1;
+        return cx->done = !more;
+    }
+    if (t.type == T_OP && more) {
+        /* Unary operators (-8, !0, ~1, BINARY x) after an operator are
+         * part of the operand. */
+        char pt = st->w[(cx->idx - 1) % WIN].type;
+        uint8_t ch = st->s[t.pos];
+        if ((pt == T_LOGIC || pt == T_CMP || pt == T_LPAR || pt == T_COMMA || pt == T_OP) &&
+            (ch == '-' || ch == '+' || ch == '!' || ch == '~' || (ch | 32) == 'b' || (ch | 32) == 'n'))
+            return false;
+    }
+    st->idx = cx->idx;
+    st->w[cx->idx % WIN] = t;
+    analyse(st);
+    cx->idx++;
+    return cx->done = !more || st->score >= 90;
+}
+
+/* The token stream of a lexer is a function of its position and comment
+ * state alone, so contexts whose lexers meet share one from there on: the
+ * quoting contexts differ only until a quote puts them back in step. */
+typedef struct {
+    lexer_t lx;
+    unsigned ctxs; /* bit k: context k reads this stream */
+    unsigned pend; /* lx.flags: decoded since the last token was fed */
+} sql_stream_t;
+
+static bool same_lexer(const lexer_t *a, const lexer_t *b)
+{
+    return a->i == b->i && a->in_versioned == b->in_versioned && a->no_close_from == b->no_close_from;
+}
+
+/* Hands the stream's pending flags to its contexts: what space skipped
+ * ahead decoded belongs to each one's next token. */
+static void stream_flush(sql_stream_t *sm, sql_ctx_t *cx)
+{
+    for (int k = 0; k < 3; k++)
+        if (sm->ctxs & (1u << k))
+            cx[k].pend |= sm->pend;
+    sm->pend = 0;
+}
+
+/* Feeds token t to context k of stream sm; false once it needs no more. */
+static inline bool stream_feed(sql_stream_t *sm, sql_ctx_t *cx, int k, const tok_t *t, bool more)
+{
+    cx[k].f |= cx[k].pend | sm->pend;
+    cx[k].pend = 0;
+    return !ctx_feed(&cx[k], t, more);
+}
+
+/* A context at the top score ends: later contexts cannot beat it. */
+static void ctx_ended(sql_ctx_t *cx, int k, sql_stream_t *all)
+{
+    if (cx[k].st.score >= 90)
+        for (int m = 0; m < 3; m++)
+            all[m].ctxs &= (1u << (k + 1)) - 1;
+}
+
+/* Lexes the stream up to position limit (at least one token), feeding each
+ * token to the contexts reading it and skipping the space after it. */
+static void stream_run(sql_stream_t *sm, sql_ctx_t *cx, sql_stream_t *all, size_t limit)
+{
+    const size_t n = sm->lx.n;
+    sm->lx.flags = &sm->pend;
+    do {
+        tok_t t;
+        bool more = sm->lx.i < n && lex_token(&sm->lx, &t);
         if (!more)
             t = (tok_t){T_END, 0, n};
-        if (first) {
-            first = false;
-            /* Unquoted context: a leading operand (or nothing, when the value
-             * starts with the boolean) is the break prefix. */
-            /* Unary signs before the first operand: -1 or 1=1 */
-            for (int k = 0; k < 4 && more && t.type == T_OP; k++) {
-                more = lex_next(&lx, &t);
-                if (!more)
-                    t = (tok_t){T_END, 0, n};
+        for (int k = 0; k < 3; k++) {
+            if ((sm->ctxs & (1u << k)) && !stream_feed(sm, cx, k, &t, more)) {
+                sm->ctxs &= ~(1u << k);
+                ctx_ended(cx, k, all);
             }
-            st->w[0] = t;
-            st->idx = 0;
-            if (t.type == T_NUM || t.type == T_VAR || t.type == T_STR || t.type == T_WORD || t.type == T_RPAR) {
-                st->broken = true;
-                st->bk = 0;
-            } else if (t.type == T_LOGIC) {
-                /* The value starts with the boolean: pretend an operand came before. */
-                st->w[0] = (tok_t){T_NUM, 0, t.pos};
-                st->w[1] = t;
-                st->idx = 1;
-                st->lead_logic = true;
-                st->ex = EX_DEAD;
-                st->broken = true;
-                st->bk = 0;
-            }
-            analyse(st);
-            idx = st->idx + 1;
-            if (!more)
-                break;
-            continue;
         }
-        if (t.type == T_OP && more) {
-            /* Unary operators (-8, !0, ~1, BINARY x) after an operator are
-             * part of the operand. */
-            char pt = st->w[(idx - 1) % WIN].type;
-            uint8_t ch = s[t.pos];
-            if ((pt == T_LOGIC || pt == T_CMP || pt == T_LPAR || pt == T_COMMA || pt == T_OP) &&
-                (ch == '-' || ch == '+' || ch == '!' || ch == '~' || (ch | 32) == 'b' || (ch | 32) == 'n'))
-                continue;
-        }
-        st->idx = idx;
-        st->w[idx % WIN] = t;
-        analyse(st);
-        idx++;
-        if (!more || st->score >= 90)
+        sm->pend = 0;
+        if (sm->ctxs)
+            skip_space(&sm->lx);
+    } while (sm->ctxs && sm->lx.i < limit);
+    sm->lx.flags = NULL;
+}
+
+/* The same for a stream read by context k alone (the common case). */
+static void stream_run1(sql_stream_t *sm, sql_ctx_t *cx, int k, sql_stream_t *all, size_t limit)
+{
+    const size_t n = sm->lx.n;
+    sm->lx.flags = &sm->pend;
+    do {
+        tok_t t;
+        bool more = sm->lx.i < n && lex_token(&sm->lx, &t);
+        if (!more)
+            t = (tok_t){T_END, 0, n};
+        if (!stream_feed(sm, cx, k, &t, more)) {
+            sm->ctxs = 0;
+            ctx_ended(cx, k, all);
             break;
+        }
+        sm->pend = 0;
+        skip_space(&sm->lx);
+    } while (sm->ctxs && sm->lx.i < limit);
+    sm->lx.flags = NULL;
+}
+
+/* Starts the stream of context k at start (past the space there). */
+static void stream_start(sql_stream_t *sm, const uint8_t *s, size_t n, size_t start, int k)
+{
+    *sm = (sql_stream_t){{s, n, start, false, SIZE_MAX, NULL}, 1u << k, 0};
+    sm->lx.flags = &sm->pend;
+    skip_space(&sm->lx);
+    sm->lx.flags = NULL;
+}
+
+/* Runs the streams in sm[] (those read by a context), the least advanced
+ * first, merging streams that meet. */
+static void run_streams(sql_stream_t sm[3], sql_ctx_t cx[3])
+{
+    for (;;) {
+        int j = -1;
+        size_t limit = SIZE_MAX;
+        for (int k = 0; k < 3; k++) {
+            if (!sm[k].ctxs)
+                continue;
+            if (j < 0 || sm[k].lx.i < sm[j].lx.i) {
+                if (j >= 0)
+                    limit = sm[j].lx.i;
+                j = k;
+            } else if (sm[k].lx.i < limit) {
+                limit = sm[k].lx.i;
+            }
+        }
+        if (j < 0)
+            return;
+        /* Until it reaches the next stream, this one is the least advanced. */
+        sql_stream_t *cur = &sm[j];
+        if ((cur->ctxs & (cur->ctxs - 1)) == 0)
+            stream_run1(cur, cx, __builtin_ctz(cur->ctxs), sm, limit);
+        else
+            stream_run(cur, cx, sm, limit);
+        for (int k = 0; k < 3; k++) {
+            if (k != j && sm[k].ctxs && cur->ctxs && same_lexer(&sm[k].lx, &cur->lx)) {
+                stream_flush(cur, cx);
+                stream_flush(&sm[k], cx);
+                cur->ctxs |= sm[k].ctxs;
+                sm[k].ctxs = 0;
+            }
+        }
     }
 }
 
 /* Other query languages reached the same way: LDAP filters that open a new
  * clause (*)(|(uid=*), (&(...)) and NoSQL operators in JSON or form keys
  * ({"$ne": 1}, user[$gt]=, $where). */
-static int query_language(const uint8_t *s, size_t n, size_t *pos)
+static bool query_operator_at(const uint8_t *s, size_t n, size_t i)
 {
     static const char *const ops[] = {"$ne", "$eq", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$not", "$nor",
                                       "$or", "$and", "$regex", "$where", "$exists", "$expr"};
-    for (size_t i = 0; i + 2 < n; i++) {
-        if (s[i] == '(' && (s[i + 1] == '|' || s[i + 1] == '&' || s[i + 1] == '!') && s[i + 2] == '(') {
-            const uint8_t *eq = memchr(s + i, '=', n - i < 64 ? n - i : 64);
-            if (eq) {
-                *pos = i;
-                return 60;
-            }
+    if (s[i] == '(' && (s[i + 1] == '|' || s[i + 1] == '&' || s[i + 1] == '!') && s[i + 2] == '(')
+        return memchr(s + i, '=', n - i < 64 ? n - i : 64) != NULL;
+    if (s[i] == '*' && s[i + 1] == ')' && s[i + 2] == '(')
+        return true;
+    if (s[i] == '$' && (i == 0 || s[i - 1] == '"' || s[i - 1] == '[' || s[i - 1] == '\'' || s[i - 1] == '{' ||
+                        s[i - 1] == ' ')) {
+        size_t e = i + 1;
+        while (e < n && e - i < 8 && mm_detect_isalpha(s[e]))
+            e++;
+        bool known = false;
+        for (size_t k = 0; k < sizeof ops / sizeof ops[0] && !known; k++)
+            known = strlen(ops[k]) == e - i && mm_detect_word_eq(s + i, e - i, ops[k]);
+        /* The operator must be a key: "$ne": or [$ne] */
+        return known && e < n && (s[e] == '"' || s[e] == ']' || s[e] == '\'');
+    }
+    return false;
+}
+
+/* Does any of the 8 bytes at p open a shape of query_operator_at() ('(',
+ * '*' or '$')? Tested a word at a time: a byte equal to c is a zero byte
+ * of the word xor c. */
+static bool query_start_in8(const uint8_t *p)
+{
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t x, a, b, c;
+    memcpy(&x, p, sizeof x);
+    a = x ^ (ones * '(');
+    b = x ^ (ones * '*');
+    c = x ^ (ones * '$');
+    return (((a - ones) & ~a) | ((b - ones) & ~b) | ((c - ones) & ~c)) & highs;
+}
+
+static int query_language(const uint8_t *s, size_t n, size_t *pos)
+{
+    size_t i = 0;
+    while (i + 2 < n) {
+        if (i + 8 <= n && !query_start_in8(s + i)) {
+            i += 8;
+            continue;
         }
-        if (s[i] == '*' && s[i + 1] == ')' && s[i + 2] == '(') {
-            *pos = i;
-            return 60;
-        }
-        if (s[i] == '$' && (i == 0 || s[i - 1] == '"' || s[i - 1] == '[' || s[i - 1] == '\'' || s[i - 1] == '{' ||
-                            s[i - 1] == ' ')) {
-            size_t e = i + 1;
-            while (e < n && e - i < 8 && mm_detect_isalpha(s[e]))
-                e++;
-            bool known = false;
-            for (size_t k = 0; k < sizeof ops / sizeof ops[0] && !known; k++)
-                known = strlen(ops[k]) == e - i && mm_detect_word_eq(s + i, e - i, ops[k]);
-            /* The operator must be a key: "$ne": or [$ne] */
-            if (known && e < n && (s[e] == '"' || s[e] == ']' || s[e] == '\'')) {
+        size_t end = i + 8 < n - 2 ? i + 8 : n - 2;
+        for (; i < end; i++) {
+            if (query_operator_at(s, n, i)) {
                 *pos = i;
                 return 60;
             }
@@ -1249,27 +1632,39 @@ static size_t assignment_end(const uint8_t *s, size_t n)
 
 int mm_detect_sqli(const uint8_t *s, size_t n, mm_detect_hit_t *out, unsigned *flags)
 {
-    sql_state_t st;
+    sql_ctx_t cx[3];
+    sql_stream_t sm[3] = {0};
     static const char *const ctx_name[3] = {"none", "'", "\""};
+    unsigned live = 1;
     memset(out, 0, sizeof *out);
+    /* Unquoted, a query-style value inside the value (pay=||(x==1)) is
+     * judged from what follows the name and '='. */
+    size_t start = assignment_end(s, n);
+    ctx_init(&cx[0], s, n, start, false);
+    stream_start(&sm[0], s, n, start, 0);
+    /* Dense attacks reach the top score in the first tokens, before the
+     * quoting contexts need looking for. */
+    stream_run1(&sm[0], cx, 0, sm, 512);
+    for (int ctx = 1; ctx < 3 && cx[0].st.score < 90; ctx++) {
+        const uint8_t *q = memchr(s, ctx == 1 ? '\'' : '"', n);
+        if (!q)
+            continue;
+        start = (size_t)(q - s) + 1;
+        ctx_init(&cx[ctx], s, n, start, true);
+        stream_start(&sm[ctx], s, n, start, ctx);
+        live |= 1u << ctx;
+    }
+    run_streams(sm, cx);
     for (int ctx = 0; ctx < 3; ctx++) {
-        /* Unquoted, a query-style value inside the value (pay=||(x==1)) is
-         * judged from what follows the name and '='. */
-        size_t start = ctx == 0 ? assignment_end(s, n) : 0;
-        if (ctx > 0) {
-            const uint8_t *q = memchr(s, ctx == 1 ? '\'' : '"', n);
-            if (!q)
-                continue;
-            start = (size_t)(q - s) + 1;
-        }
-        unsigned f = 0;
-        run_context(s, n, start, ctx > 0, &f, &st);
-        if (st.score > out->score) {
-            out->score = st.score;
-            out->pos = st.pos;
-            out->rule = st.rule;
-            snprintf(out->tokens, sizeof out->tokens, "ctx=%s tok=%s", ctx_name[ctx], st.toks);
-            *flags |= f;
+        const sql_state_t *st = &cx[ctx].st;
+        if (!(live & (1u << ctx)))
+            continue;
+        if (st->score > out->score) {
+            out->score = st->score;
+            out->pos = st->pos;
+            out->rule = st->rule;
+            snprintf(out->tokens, sizeof out->tokens, "ctx=%s tok=%s", ctx_name[ctx], st->toks);
+            *flags |= cx[ctx].f;
         }
         if (out->score >= 90)
             break;
