@@ -69,7 +69,12 @@ static size_t dotdot_runs(const uint8_t *s, size_t n)
     size_t best = 0, chain = 0, last_end = 0;
     bool have = false;
     for (size_t i = 0; i + 1 < n; i++) {
-        if (s[i] != '.' || s[i + 1] != '.')
+        /* Jump to the next dot: most of a long value has none. */
+        const uint8_t *dot = memchr(s + i, '.', n - 1 - i);
+        if (!dot)
+            break;
+        i = (size_t)(dot - s);
+        if (s[i + 1] != '.')
             continue;
         size_t e = i;
         while (e < n && s[e] == '.')
@@ -140,6 +145,13 @@ static bool target_truncated(const char *prev, size_t pn, const char *seg, size_
     return false;
 }
 
+/* The letters that start the second part of a loose target (see below),
+ * either case. */
+static const bool loose_first[256] = {
+    ['p'] = true, ['s'] = true, ['i'] = true, ['h'] = true, ['g'] = true, ['b'] = true, ['w'] = true,
+    ['P'] = true, ['S'] = true, ['I'] = true, ['H'] = true, ['G'] = true, ['B'] = true, ['W'] = true,
+};
+
 /* Finds a well-known target whose parts are joined by junk instead of a
  * slash (etc%c1%pcpasswd, windows0x5csystem32, ?.%bg%qfboot.ini): the second
  * part with its first part at most 10 bytes before it and no space between.
@@ -159,8 +171,10 @@ static size_t loose_target(const uint8_t *s, size_t n)
     for (size_t i = 1; i < n; i++) {
         int c = s[i] | 32;
         /* Junk separators often end in letters (%qf, %pc): the second part
-         * may follow a letter. */
-        if (c != 'p' && c != 's' && c != 'i' && c != 'h' && c != 'g' && c != 'b' && c != 'w')
+         * may follow a letter. Every second part starts with one of these
+         * letters and continues with another letter: test both before
+         * comparing words. */
+        if (!loose_first[s[i]] || i + 1 >= n || !mm_detect_isalpha(s[i + 1]))
             continue;
         for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
             const pair_t *pr = &pairs[k];
@@ -193,7 +207,12 @@ static bool wrapper_at(const uint8_t *s, size_t n, size_t *pos)
 {
     static const char *const w[] = {"php://", "phar://", "expect://", "zip://", "file://", "glob://", "data://"};
     for (size_t i = 0; i + 3 <= n; i++) {
-        if (s[i] != ':' || i + 3 > n || s[i + 1] != '/' || s[i + 2] != '/')
+        /* Jump to the next colon: the scheme ends there. */
+        const uint8_t *colon = memchr(s + i, ':', n - 2 - i);
+        if (!colon)
+            break;
+        i = (size_t)(colon - s);
+        if (s[i + 1] != '/' || s[i + 2] != '/')
             continue;
         for (size_t k = 0; k < sizeof w / sizeof w[0]; k++) {
             size_t l = strlen(w[k]) - 3;
@@ -216,6 +235,16 @@ static const uint8_t pathish_tab[128] = {
     [0x0e] = 2, [0x0f] = 2, [0x10] = 2, [0x11] = 2, [0x12] = 2, [0x13] = 2, [0x14] = 2, [0x15] = 2,
     [0x16] = 2, [0x17] = 2, [0x18] = 2, [0x19] = 2, [0x1a] = 2, [0x1b] = 2, [0x1c] = 2, [0x1d] = 2,
     [0x1e] = 2, [0x1f] = 2, ['.'] = 1, ['/'] = 1, ['\\'] = 1, ['%'] = 1, ['?'] = 1, ['0'] = 3,
+};
+
+/* Bytes the path normaliser must look at one by one: separators, the
+ * characters that restart a path, dots, ';' (Tomcat's "..;"), and the
+ * first bytes of spelled separators ("0x2f", "..2f"). Any other byte is
+ * copied into the current segment as it is. */
+static const bool path_special[256] = {
+    ['/'] = true, ['\\'] = true, ['.'] = true, [';'] = true, ['0'] = true, ['2'] = true,
+    ['='] = true, ['?'] = true, ['&'] = true, ['"'] = true, ['\''] = true, [' '] = true,
+    ['('] = true, ['|'] = true, ['<'] = true, ['>'] = true, ['`'] = true, [','] = true,
 };
 
 int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
@@ -264,6 +293,28 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
         absolute = true;
 
     while (i <= n) {
+        if (i < n && !path_special[s[i]]) {
+            /* A run of ordinary bytes only extends the current segment:
+             * take it whole instead of byte by byte. */
+            size_t e = i + 1;
+            while (e < n && !path_special[s[e]])
+                e++;
+            if (!started) {
+                started = true;
+                seg_start = i;
+            }
+            size_t take = e - i;
+            if (take > sizeof seg - 1 - sl) {
+                take = sizeof seg - 1 - sl;
+                seg_long = true;
+            }
+            for (size_t k = 0; k < take; k++)
+                seg[sl + k] = (char)mm_detect_lower(s[i + k]);
+            sl += take;
+            seg_dots = false;
+            i = e;
+            continue;
+        }
         size_t at = i;
         int c = i < n ? path_char(s, n, &i) : '/';
         if (c == '2' && i < n && (s[i] | 32) == 'f' && sl > 0 && ((seg_dots && sl >= 2) || hex_sep)) {
