@@ -145,13 +145,6 @@ static bool target_truncated(const char *prev, size_t pn, const char *seg, size_
     return false;
 }
 
-/* The letters that start the second part of a loose target (see below),
- * either case. */
-static const bool loose_first[256] = {
-    ['p'] = true, ['s'] = true, ['i'] = true, ['h'] = true, ['g'] = true, ['b'] = true, ['w'] = true,
-    ['P'] = true, ['S'] = true, ['I'] = true, ['H'] = true, ['G'] = true, ['B'] = true, ['W'] = true,
-};
-
 /* Finds a well-known target whose parts are joined by junk instead of a
  * slash (etc%c1%pcpasswd, windows0x5csystem32, ?.%bg%qfboot.ini): the second
  * part with its first part at most 10 bytes before it and no space between.
@@ -162,24 +155,44 @@ static size_t loose_target(const uint8_t *s, size_t n)
         const char *first, *second;
         uint8_t fl, sl;
     } pair_t;
+    /* Sorted by the second part's first letter (see pair_from). */
     static const pair_t pairs[] = {
-        {"etc", "passwd", 3, 6}, {"etc", "shadow", 3, 6}, {"etc", "issue", 3, 5}, {"etc", "hosts", 3, 5},
-        {"etc", "group", 3, 5}, {"windows", "system32", 7, 8}, {"winnt", "system32", 5, 8},
-        {"windows", "win.ini", 7, 7}, {NULL, "boot.ini", 0, 8}, {NULL, "win.ini", 0, 7},
-        {NULL, "system.ini", 0, 10},
+        {NULL, "boot.ini", 0, 8}, {"etc", "group", 3, 5}, {"etc", "hosts", 3, 5}, {"etc", "issue", 3, 5},
+        {"etc", "passwd", 3, 6}, {"etc", "shadow", 3, 6}, {"windows", "system32", 7, 8},
+        {"winnt", "system32", 5, 8}, {NULL, "system.ini", 0, 10}, {"windows", "win.ini", 7, 7},
+        {NULL, "win.ini", 0, 7},
     };
-    for (size_t i = 1; i < n; i++) {
+    /* 1 + the index of the first pair whose second part starts with this
+     * byte (either case), 0 for none: a byte is tested against its own
+     * pairs only. */
+    static const uint8_t pair_from[256] = {
+        ['b'] = 1, ['g'] = 2, ['h'] = 3, ['i'] = 4, ['p'] = 5, ['s'] = 6, ['w'] = 10,
+        ['B'] = 1, ['G'] = 2, ['H'] = 3, ['I'] = 4, ['P'] = 5, ['S'] = 6, ['W'] = 10,
+    };
+    /* The first two letters of a second part, as one bit per pair of
+     * letters (bo gr ho is pa sh sy wi): a position is looked at only when
+     * both bytes have a common bit, which prose and random bytes rarely
+     * give, and the test needs no branch per letter. */
+    static const uint8_t lead1[256] = {
+        ['b'] = 1, ['g'] = 2, ['h'] = 4, ['i'] = 8, ['p'] = 16, ['s'] = 32 | 64, ['w'] = 128,
+        ['B'] = 1, ['G'] = 2, ['H'] = 4, ['I'] = 8, ['P'] = 16, ['S'] = 32 | 64, ['W'] = 128,
+    };
+    static const uint8_t lead2[256] = {
+        ['o'] = 1 | 4, ['r'] = 2, ['s'] = 8, ['a'] = 16, ['h'] = 32, ['y'] = 64, ['i'] = 128,
+        ['O'] = 1 | 4, ['R'] = 2, ['S'] = 8, ['A'] = 16, ['H'] = 32, ['Y'] = 64, ['I'] = 128,
+    };
+    const size_t npairs = sizeof pairs / sizeof pairs[0];
+    for (size_t i = 1; i + 1 < n; i++) {
         int c = s[i] | 32;
         /* Junk separators often end in letters (%qf, %pc): the second part
-         * may follow a letter. Every second part starts with one of these
-         * letters and continues with another letter: test both before
-         * comparing words. */
-        if (!loose_first[s[i]] || i + 1 >= n || !mm_detect_isalpha(s[i + 1]))
+         * may follow a letter. */
+        if (!(lead1[s[i]] & lead2[s[i + 1]]))
             continue;
-        for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
+        for (size_t k = pair_from[s[i]] - 1u; k < npairs && pairs[k].second[0] == c; k++) {
             const pair_t *pr = &pairs[k];
             size_t wl = pr->sl;
-            if (pr->second[0] != c || i + wl > n || !mm_detect_word_eq(s + i, wl, pr->second))
+            /* The second letter first: it rejects nearly every word. */
+            if ((s[i + 1] | 32) != pr->second[1] || i + wl > n || !mm_detect_word_eq(s + i, wl, pr->second))
                 continue;
             if (i + wl < n && mm_detect_isalpha(s[i + wl]))
                 continue;
