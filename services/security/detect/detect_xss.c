@@ -497,6 +497,21 @@ static void xml_declaration(const uint8_t *s, size_t n, size_t i, xss_t *x)
     }
 }
 
+/* The bytes loose() looks at: JSFuck's []()!+ and space, '<' and letters
+ * (words). Any other byte only ends a JSFuck run. */
+static const bool loose_lead[256] = {
+    ['['] = true, [']'] = true, ['('] = true, [')'] = true, ['!'] = true, ['+'] = true, [' '] = true,
+    ['<'] = true,
+    ['a'] = true, ['b'] = true, ['c'] = true, ['d'] = true, ['e'] = true, ['f'] = true, ['g'] = true,
+    ['h'] = true, ['i'] = true, ['j'] = true, ['k'] = true, ['l'] = true, ['m'] = true, ['n'] = true,
+    ['o'] = true, ['p'] = true, ['q'] = true, ['r'] = true, ['s'] = true, ['t'] = true, ['u'] = true,
+    ['v'] = true, ['w'] = true, ['x'] = true, ['y'] = true, ['z'] = true,
+    ['A'] = true, ['B'] = true, ['C'] = true, ['D'] = true, ['E'] = true, ['F'] = true, ['G'] = true,
+    ['H'] = true, ['I'] = true, ['J'] = true, ['K'] = true, ['L'] = true, ['M'] = true, ['N'] = true,
+    ['O'] = true, ['P'] = true, ['Q'] = true, ['R'] = true, ['S'] = true, ['T'] = true, ['U'] = true,
+    ['V'] = true, ['W'] = true, ['X'] = true, ['Y'] = true, ['Z'] = true,
+};
+
 /* Shapes the tag parser can miss because they hide inside quoted values or
  * broken markup: an event handler or script URL anywhere after a tag opener,
  * and a script sink called at the top level of the value. */
@@ -506,6 +521,11 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
     size_t jsf_run = 0, jsf_bang = 0;
     for (size_t i = 0; i < n; i++) {
         uint8_t c = s[i];
+        if (!loose_lead[c]) {
+            /* A byte that starts nothing below only ends a JSFuck run. */
+            jsf_run = jsf_bang = 0;
+            continue;
+        }
         /* An XML document type or entity that loads an external resource
          * (<!DOCTYPE x SYSTEM "...">, <!ENTITY e SYSTEM "...">, a parameter
          * entity !ENTITY % e SYSTEM) or declares entities (<!DOCTYPE x [): XXE */
@@ -621,6 +641,13 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
     }
 }
 
+/* The bytes that start a shape in the text between tags: quotes (break-outs),
+ * j and v (script URLs), '{' (template expressions). */
+static const bool text_lead[256] = {
+    ['"'] = true, ['\''] = true, ['`'] = true, ['j'] = true, ['J'] = true, ['v'] = true, ['V'] = true,
+    ['{'] = true,
+};
+
 int mm_detect_xss(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
 {
     xss_t x;
@@ -633,6 +660,8 @@ int mm_detect_xss(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
         /* Text between tags: look for break-outs and script URLs. */
         for (size_t k = i; k < stop; k++) {
             uint8_t c = s[k];
+            if (!text_lead[c])
+                continue;
             if (c == '"' || c == '\'' || c == '`') {
                 /* Attribute break-out: "onmouseover=... or ' autofocus onfocus=... */
                 size_t j = k + 1;
