@@ -66,6 +66,24 @@ static bool js_sink_at(const uint8_t *w, size_t n, const uint8_t *rest, size_t r
     return false;
 }
 
+/* Can w[0..n) (n > 0, w[0] a letter) be one of js_calls or js_objects? A
+ * necessary condition only, from its first letter and length: lets the
+ * callers skip their sink checks for almost every other word. */
+static bool js_word_maybe(const uint8_t *w, size_t n)
+{
+    /* Bit l of the entry for a letter: a name of length l starts with it. */
+    static const uint16_t lens[26] = {
+        ['a' - 'a'] = 1u << 4 | 1u << 5,  ['c' - 'a'] = 1u << 7 | 1u << 11,
+        ['d' - 'a'] = 1u << 8,            ['e' - 'a'] = 1u << 4,
+        ['f' - 'a'] = 1u << 5 | 1u << 8 | 1u << 12,
+        ['i' - 'a'] = 1u << 6,            ['l' - 'a'] = 1u << 8,
+        ['n' - 'a'] = 1u << 9,            ['p' - 'a'] = 1u << 6,
+        ['s' - 'a'] = 1u << 4 | 1u << 10 | 1u << 11,
+        ['t' - 'a'] = 1u << 3,            ['w' - 'a'] = 1u << 6,
+    };
+    return n < 16 && (lens[(w[0] | 32) - 'a'] >> n & 1u);
+}
+
 /* The same for callers that only look at the next character: calls only. */
 static bool js_sink(const uint8_t *w, size_t n, uint8_t next)
 {
@@ -561,6 +579,9 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
             if (j < n && s[j] == '=')
                 xhit(x, 75, "event-handler", i, NULL, 0, s + i, e - i);
         }
+        /* Most words are no script name: the sink checks below are
+         * skipped for them. */
+        bool js = js_word_maybe(s + i, e - i);
         /* A sink passed as a callback or spliced into a template:
          * [1].find(alert), setTimeout(alert), `${alert}` */
         size_t bp = i, ap = e;
@@ -571,11 +592,11 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
         /* "(alert)" in prose is no call: the parenthesis must follow a name */
         bool callp = bp > 1 && s[bp - 1] == '(' &&
                      (mm_detect_isalnum(s[bp - 2]) || s[bp - 2] == '_' || s[bp - 2] == ')' || s[bp - 2] == ']');
-        if (bp > 0 && (callp || s[bp - 1] == ',' || (s[bp - 1] == '{' && bp > 1 && s[bp - 2] == '$')) &&
+        if (js && bp > 0 && (callp || s[bp - 1] == ',' || (s[bp - 1] == '{' && bp > 1 && s[bp - 2] == '$')) &&
             ap < n && (s[ap] == ')' || s[ap] == ',' || s[ap] == '}') && js_sink(s + i, e - i, '('))
             xhit(x, 55, "js-sink-ref", i, NULL, 0, s + i, e - i);
         /* A tagged template behind backslashes: alert\`1\` */
-        if (e + 1 < n && s[e] == '\\') {
+        if (js && e + 1 < n && s[e] == '\\') {
             size_t b = e;
             while (b < n && b - e < 4 && s[b] == '\\')
                 b++;
@@ -583,7 +604,7 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
                 xhit(x, 60, "js-sink", i, NULL, 0, s + i, e - i);
         }
         /* An event handler opening the value: " onload= ..." */
-        if (known_event(s + i, e - i)) {
+        if ((c | 32) == 'o' && known_event(s + i, e - i)) {
             size_t b = 0;
             while (b < i && (mm_detect_isspace(s[b]) || s[b] == '"' || s[b] == '\'' || s[b] == '/'))
                 b++;
@@ -618,6 +639,10 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
         if (e - i == 3 && mm_detect_word_eq(s + i, 3, "adw") && e < n && s[e] == '-' && i > 0 &&
             (s[i - 1] == '+' || s[i - 1] == ' ' || s[i - 1] == '&'))
             xhit(x, 60, "utf7-markup", i, NULL, 0, s + i, e - i);
+        if (!js) {
+            i = e - 1;
+            continue;
+        }
         /* Comments and a closing parenthesis may stand between an object
          * and its member: (document/ *x* /)["cookie"] */
         size_t m = e < n && (s[e] == ')' || s[e] == ' ' || s[e] == '/') ? skip_js_gap(s, n, e) : e;
