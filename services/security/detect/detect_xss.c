@@ -230,24 +230,31 @@ static bool known_event(const uint8_t *a, size_t n)
     return false;
 }
 
-/* Does a JavaScript call or sink appear in s[0..n) (bounded look-ahead)? */
+/* Does a JavaScript call or sink appear in s[0..n) (bounded look-ahead)?
+ * Reading the window word by word, a word counts when the first byte after
+ * it and its spaces and tabs is one js_sink_at() looks at: ( ` [ or '.'.
+ * So only those bytes are searched for, and the word before each is found
+ * backwards: the alphanumeric run before the spaces, from its first letter
+ * or '_' (the word reading skips leading digits). Any order of finding
+ * gives the same answer. */
 static bool js_call_near(const uint8_t *s, size_t n)
 {
     if (n > 64)
         n = 64;
-    for (size_t i = 0; i < n;) {
-        if (mm_detect_isalpha(s[i]) || s[i] == '_') {
-            size_t st = i;
-            while (i < n && (mm_detect_isalnum(s[i]) || s[i] == '_'))
-                i++;
-            size_t j = i;
-            while (j < n && (s[j] == ' ' || s[j] == '\t'))
-                j++;
-            if (j < n && js_sink_at(s + st, i - st, s + j, n - j))
-                return true;
+    for (size_t p = 1; p < n; p++) {
+        uint8_t c = s[p];
+        if (c != '(' && c != '`' && c != '[' && c != '.')
             continue;
-        }
-        i++;
+        size_t q = p;
+        while (q > 0 && (s[q - 1] == ' ' || s[q - 1] == '\t'))
+            q--;
+        size_t r = q;
+        while (r > 0 && (mm_detect_isalnum(s[r - 1]) || s[r - 1] == '_'))
+            r--;
+        while (r < q && mm_detect_isdigit(s[r]))
+            r++;
+        if (r < q && js_sink_at(s + r, q - r, s + p, n - p))
+            return true;
     }
     return false;
 }
