@@ -673,6 +673,39 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
     }
 }
 
+/* An attribute break-out after the quote at s[k]: "onmouseover=... or
+ * ' autofocus onfocus=... (other attributes, bare or name=value, may come
+ * before the handler). */
+static void attr_breakout(const uint8_t *s, size_t stop, size_t k, xss_t *x)
+{
+    size_t j = k + 1;
+    while (j < stop && (mm_detect_isspace(s[j]) || s[j] == '/'))
+        j++;
+    size_t as = j;
+    while (j < stop && mm_detect_isalpha(s[j]) && j - as < 40)
+        j++;
+    size_t guard = 0;
+    while (j < stop && guard++ < 4 && !is_event_name(s + as, j - as)) {
+        if (s[j] == '=' && j > as) {
+            j++;
+            while (j < stop && !mm_detect_isspace(s[j]) && s[j] != '"' && s[j] != '\'' && j - as < 80)
+                j++;
+        }
+        if (j >= stop || !(mm_detect_isspace(s[j]) || s[j] == '/'))
+            break;
+        while (j < stop && (mm_detect_isspace(s[j]) || s[j] == '/'))
+            j++;
+        as = j;
+        while (j < stop && mm_detect_isalpha(s[j]) && j - as < 64)
+            j++;
+    }
+    size_t e = j;
+    while (e < stop && mm_detect_isspace(s[e]))
+        e++;
+    if (known_event(s + as, j - as) && e < stop && s[e] == '=')
+        xhit(x, 80, "attr-breakout", k, NULL, 0, s + as, j - as);
+}
+
 /* The bytes that start a shape in the text between tags: quotes (break-outs),
  * j and v (script URLs), '{' (template expressions). */
 static const bool text_lead[256] = {
@@ -686,6 +719,7 @@ int mm_detect_xss(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
     memset(&x, 0, sizeof x);
     memset(hit, 0, sizeof *hit);
     size_t i = 0;
+    size_t eq = 0; /* the next '=' at or after it was last looked for (n: none) */
     while (i < n) {
         const uint8_t *lt = memchr(s + i, '<', n - i);
         size_t stop = lt ? (size_t)(lt - s) : n;
@@ -695,36 +729,17 @@ int mm_detect_xss(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
             if (!text_lead[c])
                 continue;
             if (c == '"' || c == '\'' || c == '`') {
-                /* Attribute break-out: "onmouseover=... or ' autofocus onfocus=... */
-                size_t j = k + 1;
-                while (j < stop && (mm_detect_isspace(s[j]) || s[j] == '/'))
-                    j++;
-                size_t as = j;
-                while (j < stop && mm_detect_isalpha(s[j]) && j - as < 40)
-                    j++;
-                /* allow other attributes (bare or name=value) before the handler */
-                size_t guard = 0;
-                while (j < stop && guard++ < 4 && !is_event_name(s + as, j - as)) {
-                    if (s[j] == '=' && j > as) {
-                        j++;
-                        while (j < stop && !mm_detect_isspace(s[j]) && s[j] != '"' && s[j] != '\'' && j - as < 80)
-                            j++;
-                    }
-                    if (j >= stop || !(mm_detect_isspace(s[j]) || s[j] == '/'))
-                        break;
-                    while (j < stop && (mm_detect_isspace(s[j]) || s[j] == '/'))
-                        j++;
-                    as = j;
-                    while (j < stop && mm_detect_isalpha(s[j]) && j - as < 64)
-                        j++;
+                /* Attribute break-out: "onmouseover=... or ' autofocus onfocus=...
+                 * It needs an '=' after the quote: the next one is found
+                 * again only once passed, which keeps this linear. */
+                if (eq < k + 1) {
+                    const uint8_t *p = memchr(s + k + 1, '=', n - k - 1);
+                    eq = p ? (size_t)(p - s) : n;
                 }
-                size_t e = j;
-                while (e < stop && mm_detect_isspace(s[e]))
-                    e++;
-                if (known_event(s + as, j - as) && e < stop && s[e] == '=')
-                    xhit(&x, 80, "attr-breakout", k, NULL, 0, s + as, j - as);
+                if (eq < stop)
+                    attr_breakout(s, stop, k, &x);
                 /* JavaScript string break-out: '; alert(1)// or "-prompt(1)-" */
-                e = k + 1;
+                size_t e = k + 1;
                 while (e < stop && mm_detect_isspace(s[e]))
                     e++;
                 if (e < stop && (s[e] == ';' || s[e] == '-' || s[e] == '+' || s[e] == '*' ||
