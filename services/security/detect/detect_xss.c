@@ -66,22 +66,29 @@ static bool js_sink_at(const uint8_t *w, size_t n, const uint8_t *rest, size_t r
     return false;
 }
 
-/* Can w[0..n) (n > 0, w[0] a letter) be one of js_calls or js_objects? A
- * necessary condition only, from its first letter and length: lets the
- * callers skip their sink checks for almost every other word. */
-static bool js_word_maybe(const uint8_t *w, size_t n)
+/* Is w[0..n) (w[0] a letter) one of js_calls or js_objects? The same
+ * words by length, so that most words are rejected by their length or
+ * first letter: lets loose() skip its sink checks for them. */
+static bool js_name(const uint8_t *w, size_t n)
 {
-    /* Bit l of the entry for a letter: a name of length l starts with it. */
-    static const uint16_t lens[26] = {
-        ['a' - 'a'] = 1u << 4 | 1u << 5,  ['c' - 'a'] = 1u << 7 | 1u << 11,
-        ['d' - 'a'] = 1u << 8,            ['e' - 'a'] = 1u << 4,
-        ['f' - 'a'] = 1u << 5 | 1u << 8 | 1u << 12,
-        ['i' - 'a'] = 1u << 6,            ['l' - 'a'] = 1u << 8,
-        ['n' - 'a'] = 1u << 9,            ['p' - 'a'] = 1u << 6,
-        ['s' - 'a'] = 1u << 4 | 1u << 10 | 1u << 11,
-        ['t' - 'a'] = 1u << 3,            ['w' - 'a'] = 1u << 6,
+    static const char *const by_len[13][3] = {
+        [3] = {"top"},
+        [4] = {"atob", "eval", "self"},
+        [5] = {"alert", "fetch"},
+        [6] = {"import", "prompt", "window"},
+        [7] = {"confirm"},
+        [8] = {"document", "function", "location"},
+        [9] = {"navigator"},
+        [10] = {"settimeout"},
+        [11] = {"constructor", "setinterval"},
+        [12] = {"fromcharcode"},
     };
-    return n < 16 && (lens[(w[0] | 32) - 'a'] >> n & 1u);
+    if (n < 3 || n > 12)
+        return false;
+    for (size_t k = 0; k < 3 && by_len[n][k]; k++)
+        if (by_len[n][k][0] == (w[0] | 32) && mm_detect_word_eq(w, n, by_len[n][k]))
+            return true;
+    return false;
 }
 
 /* The same for callers that only look at the next character: calls only. */
@@ -578,6 +585,18 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
         size_t e = i;
         while (e < n && (mm_detect_isalnum(s[e]) || s[e] == '_') && e - i < 64)
             e++;
+        /* Every check below needs a script name, an "on..." word, a 'P'
+         * (base64) or a short word followed by a certain byte (url(,
+         * moz-binding, adw-, data:, expression( or \28): any other word
+         * is passed over at once. */
+        bool js = js_name(s + i, e - i);
+        uint8_t next = e < n ? s[e] : 0;
+        size_t wl = e - i;
+        if (!js && (c | 32) != 'o' && c != 'P' && !(wl == 3 && (next == '(' || next == '-')) &&
+            !(wl == 4 && next == ':') && !(wl == 10 && (next == '(' || next == '\\'))) {
+            i = e - 1;
+            continue;
+        }
         if (opener && i > 0 && (mm_detect_isspace(s[i - 1]) || s[i - 1] == '"' || s[i - 1] == '\'' ||
                                 s[i - 1] == '/' || s[i - 1] == '`') && is_event_name(s + i, e - i)) {
             size_t j = e;
@@ -586,9 +605,6 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
             if (j < n && s[j] == '=')
                 xhit(x, 75, "event-handler", i, NULL, 0, s + i, e - i);
         }
-        /* Most words are no script name: the sink checks below are
-         * skipped for them. */
-        bool js = js_word_maybe(s + i, e - i);
         /* A sink passed as a callback or spliced into a template:
          * [1].find(alert), setTimeout(alert), `${alert}` */
         size_t bp = i, ap = e;
