@@ -262,7 +262,9 @@ static const bool path_special[256] = {
 
 int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
 {
-    char seg[32], prev[32];
+    /* Two buffers: a segment that ends becomes prev by swapping them. */
+    char seg_buf[32], prev_buf[32];
+    char *seg = seg_buf, *prev = prev_buf;
     size_t sl = 0, pl = 0;
     bool seg_long = false, seg_dots = true;
     size_t depth = 0, climbs = 0, dotdots = 0, first_dd = SIZE_MAX, segs = 0;
@@ -317,8 +319,8 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
                 seg_start = i;
             }
             size_t take = e - i;
-            if (take > sizeof seg - 1 - sl) {
-                take = sizeof seg - 1 - sl;
+            if (take > sizeof seg_buf - 1 - sl) {
+                take = sizeof seg_buf - 1 - sl;
                 seg_long = true;
             }
             for (size_t k = 0; k < take; k++)
@@ -351,7 +353,7 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
                 started = true;
                 seg_start = at;
             }
-            if (sl < sizeof seg - 1)
+            if (sl < sizeof seg_buf - 1)
                 seg[sl++] = (char)mm_detect_lower(c);
             else
                 seg_long = true;
@@ -385,7 +387,9 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
                 segs++;
             }
             if (!seg_long) {
-                memcpy(prev, seg, sl);
+                char *t = prev;
+                prev = seg;
+                seg = t;
                 pl = sl;
             } else {
                 pl = 0;
