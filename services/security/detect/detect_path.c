@@ -54,6 +54,15 @@ static bool target(const char *prev, size_t pn, const char *seg, size_t sn)
     if (seg_eq(prev, pn, "root") || seg_eq(prev, pn, ".ssh"))
         return seg_eq(seg, sn, ".ssh") || seg_eq(seg, sn, "id_rsa") || seg_eq(seg, sn, "authorized_keys") ||
                seg_eq(seg, sn, ".bash_history");
+    /* Bit l of the entry for a byte: a name below of length l starts with
+     * it. Rejects nearly every segment before the comparisons. */
+    static const uint16_t lens[256] = {
+        ['b'] = 1u << 8, ['w'] = 1u << 7 | 1u << 10 | 1u << 13, ['s'] = 1u << 10,
+        ['.'] = 1u << 4 | 1u << 9 | 1u << 13, ['i'] = 1u << 6, ['p'] = 1u << 7, ['h'] = 1u << 10,
+        ['m'] = 1u << 6, ['c'] = 1u << 10, ['g'] = 1u << 10,
+    };
+    if (sn >= 16 || !(lens[(uint8_t)seg[0]] >> sn & 1u))
+        return false;
     return seg_eq(seg, sn, "boot.ini") || seg_eq(seg, sn, "win.ini") || seg_eq(seg, sn, "system.ini") ||
            seg_eq(seg, sn, ".htaccess") || seg_eq(seg, sn, ".htpasswd") || seg_eq(seg, sn, "web.config") ||
            seg_eq(seg, sn, "wp-config.php") || seg_eq(seg, sn, "id_rsa") || seg_eq(seg, sn, ".bash_history") ||
