@@ -292,6 +292,18 @@ static bool js_sink_in(const uint8_t *v, size_t n)
     return false;
 }
 
+/* How parse_tag() reads the bytes of a tag's attribute list: ATTR_END ends
+ * an attribute name (whitespace, = > / < " '), ATTR_GAP is passed over
+ * between attributes (whitespace, / " ' ` , ;). */
+enum { ATTR_END = 1, ATTR_GAP = 2 };
+static const uint8_t attr_class[256] = {
+    [' '] = ATTR_END | ATTR_GAP,  ['\t'] = ATTR_END | ATTR_GAP, ['\n'] = ATTR_END | ATTR_GAP,
+    ['\r'] = ATTR_END | ATTR_GAP, ['\v'] = ATTR_END | ATTR_GAP, ['\f'] = ATTR_END | ATTR_GAP,
+    ['/'] = ATTR_END | ATTR_GAP,  ['"'] = ATTR_END | ATTR_GAP,  ['\''] = ATTR_END | ATTR_GAP,
+    ['`'] = ATTR_GAP,             [','] = ATTR_GAP,             [';'] = ATTR_GAP,
+    ['='] = ATTR_END,             ['>'] = ATTR_END,             ['<'] = ATTR_END,
+};
+
 /* Parses the tag starting at s[i] == '<'. Returns the index where scanning
  * resumes. */
 static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
@@ -362,13 +374,12 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
         }
         if (c == '<')
             break; /* a broken tag: the next opener starts over */
-        if (mm_detect_isspace(c) || c == '/' || c == '"' || c == '\'' || c == '`' || c == ',' || c == ';') {
+        if (attr_class[c] & ATTR_GAP) {
             k++;
             continue;
         }
         size_t as = k;
-        while (k < n && !mm_detect_isspace(s[k]) && s[k] != '=' && s[k] != '>' && s[k] != '/' &&
-               s[k] != '<' && s[k] != '"' && s[k] != '\'')
+        while (k < n && !(attr_class[s[k]] & ATTR_END))
             k++;
         const uint8_t *an = s + as;
         size_t an_len = k - as;
