@@ -256,12 +256,14 @@ static bool known_event(const uint8_t *a, size_t n)
  * gives the same answer. */
 static bool js_call_near(const uint8_t *s, size_t n)
 {
+    static const bool sink_next[256] = {['('] = true, ['`'] = true, ['['] = true, ['.'] = true};
     if (n > 64)
         n = 64;
-    for (size_t p = 1; p < n; p++) {
-        uint8_t c = s[p];
-        if (c != '(' && c != '`' && c != '[' && c != '.')
-            continue;
+    uint64_t m = 0;
+    for (size_t p = 1; p < n; p++)
+        m |= (uint64_t)sink_next[s[p]] << p;
+    for (; m; m &= m - 1) {
+        size_t p = (size_t)__builtin_ctzll(m);
         size_t q = p;
         while (q > 0 && (s[q - 1] == ' ' || s[q - 1] == '\t'))
             q--;
