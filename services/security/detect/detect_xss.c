@@ -733,13 +733,9 @@ static void loose(const uint8_t *s, size_t n, xss_t *x)
     bool jsf_done = jsf == n;
     for (size_t base = 0; base < n; base += 64) {
         size_t len = n - base < 64 ? n - base : 64;
-        uint64_t m = 0;
-        uint8_t prev = base ? s[base - 1] : 0;
-        for (size_t k = 0; k < len; k++) {
-            uint8_t c = s[base + k];
-            m |= (uint64_t)(loose_ev[c] > word_cont[prev]) << k;
-            prev = c;
-        }
+        uint64_t m = (uint64_t)(loose_ev[s[base]] > word_cont[base ? s[base - 1] : 0]);
+        for (size_t k = 1; k < len; k++)
+            m |= (uint64_t)(loose_ev[s[base + k]] > word_cont[s[base + k - 1]]) << k;
         while (m) {
             size_t i = base + (size_t)__builtin_ctzll(m);
             m &= m - 1;
