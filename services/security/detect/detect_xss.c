@@ -211,7 +211,9 @@ static bool css_exec(const uint8_t *v, size_t n)
 
 static bool is_event_name(const uint8_t *a, size_t n)
 {
-    if (n < 5 || (a[0] | 32) != 'o' || (a[1] | 32) != 'n')
+    /* The first letter first: it rejects nearly every name, and its test
+     * is predicted better than the length's. */
+    if (n == 0 || (a[0] | 32) != 'o' || n < 5 || (a[1] | 32) != 'n')
         return false;
     for (size_t i = 2; i < n; i++)
         if (!mm_detect_isalpha(a[i]))
