@@ -78,11 +78,14 @@ static size_t dotdot_runs(const uint8_t *s, size_t n)
     size_t best = 0, chain = 0, last_end = 0;
     bool have = false;
     for (size_t i = 0; i + 1 < n; i++) {
-        /* Jump to the next dot: most of a long value has none. */
-        const uint8_t *dot = memchr(s + i, '.', n - 1 - i);
-        if (!dot)
-            break;
-        i = (size_t)(dot - s);
+        /* Jump to the next dot: most of a long value has none (and a
+         * value full of dots need not call memchr at each). */
+        if (s[i] != '.') {
+            const uint8_t *dot = memchr(s + i, '.', n - 1 - i);
+            if (!dot)
+                break;
+            i = (size_t)(dot - s);
+        }
         if (s[i + 1] != '.')
             continue;
         size_t e = i;
