@@ -54,6 +54,15 @@ static bool target(const char *prev, size_t pn, const char *seg, size_t sn)
     if (seg_eq(prev, pn, "root") || seg_eq(prev, pn, ".ssh"))
         return seg_eq(seg, sn, ".ssh") || seg_eq(seg, sn, "id_rsa") || seg_eq(seg, sn, "authorized_keys") ||
                seg_eq(seg, sn, ".bash_history");
+    /* Bit l of the entry for a byte: a name below of length l starts with
+     * it. Rejects nearly every segment before the comparisons. */
+    static const uint16_t lens[256] = {
+        ['b'] = 1u << 8, ['w'] = 1u << 7 | 1u << 10 | 1u << 13, ['s'] = 1u << 10,
+        ['.'] = 1u << 4 | 1u << 9 | 1u << 13, ['i'] = 1u << 6, ['p'] = 1u << 7, ['h'] = 1u << 10,
+        ['m'] = 1u << 6, ['c'] = 1u << 10, ['g'] = 1u << 10,
+    };
+    if (sn >= 16 || !(lens[(uint8_t)seg[0]] >> sn & 1u))
+        return false;
     return seg_eq(seg, sn, "boot.ini") || seg_eq(seg, sn, "win.ini") || seg_eq(seg, sn, "system.ini") ||
            seg_eq(seg, sn, ".htaccess") || seg_eq(seg, sn, ".htpasswd") || seg_eq(seg, sn, "web.config") ||
            seg_eq(seg, sn, "wp-config.php") || seg_eq(seg, sn, "id_rsa") || seg_eq(seg, sn, ".bash_history") ||
@@ -69,7 +78,15 @@ static size_t dotdot_runs(const uint8_t *s, size_t n)
     size_t best = 0, chain = 0, last_end = 0;
     bool have = false;
     for (size_t i = 0; i + 1 < n; i++) {
-        if (s[i] != '.' || s[i + 1] != '.')
+        /* Jump to the next dot: most of a long value has none (and a
+         * value full of dots need not call memchr at each). */
+        if (s[i] != '.') {
+            const uint8_t *dot = memchr(s + i, '.', n - 1 - i);
+            if (!dot)
+                break;
+            i = (size_t)(dot - s);
+        }
+        if (s[i + 1] != '.')
             continue;
         size_t e = i;
         while (e < n && s[e] == '.')
@@ -150,22 +167,44 @@ static size_t loose_target(const uint8_t *s, size_t n)
         const char *first, *second;
         uint8_t fl, sl;
     } pair_t;
+    /* Sorted by the second part's first letter (see pair_from). */
     static const pair_t pairs[] = {
-        {"etc", "passwd", 3, 6}, {"etc", "shadow", 3, 6}, {"etc", "issue", 3, 5}, {"etc", "hosts", 3, 5},
-        {"etc", "group", 3, 5}, {"windows", "system32", 7, 8}, {"winnt", "system32", 5, 8},
-        {"windows", "win.ini", 7, 7}, {NULL, "boot.ini", 0, 8}, {NULL, "win.ini", 0, 7},
-        {NULL, "system.ini", 0, 10},
+        {NULL, "boot.ini", 0, 8}, {"etc", "group", 3, 5}, {"etc", "hosts", 3, 5}, {"etc", "issue", 3, 5},
+        {"etc", "passwd", 3, 6}, {"etc", "shadow", 3, 6}, {"windows", "system32", 7, 8},
+        {"winnt", "system32", 5, 8}, {NULL, "system.ini", 0, 10}, {"windows", "win.ini", 7, 7},
+        {NULL, "win.ini", 0, 7},
     };
-    for (size_t i = 1; i < n; i++) {
+    /* 1 + the index of the first pair whose second part starts with this
+     * byte (either case), 0 for none: a byte is tested against its own
+     * pairs only. */
+    static const uint8_t pair_from[256] = {
+        ['b'] = 1, ['g'] = 2, ['h'] = 3, ['i'] = 4, ['p'] = 5, ['s'] = 6, ['w'] = 10,
+        ['B'] = 1, ['G'] = 2, ['H'] = 3, ['I'] = 4, ['P'] = 5, ['S'] = 6, ['W'] = 10,
+    };
+    /* The first two letters of a second part, as one bit per pair of
+     * letters (bo gr ho is pa sh sy wi): a position is looked at only when
+     * both bytes have a common bit, which prose and random bytes rarely
+     * give, and the test needs no branch per letter. */
+    static const uint8_t lead1[256] = {
+        ['b'] = 1, ['g'] = 2, ['h'] = 4, ['i'] = 8, ['p'] = 16, ['s'] = 32 | 64, ['w'] = 128,
+        ['B'] = 1, ['G'] = 2, ['H'] = 4, ['I'] = 8, ['P'] = 16, ['S'] = 32 | 64, ['W'] = 128,
+    };
+    static const uint8_t lead2[256] = {
+        ['o'] = 1 | 4, ['r'] = 2, ['s'] = 8, ['a'] = 16, ['h'] = 32, ['y'] = 64, ['i'] = 128,
+        ['O'] = 1 | 4, ['R'] = 2, ['S'] = 8, ['A'] = 16, ['H'] = 32, ['Y'] = 64, ['I'] = 128,
+    };
+    const size_t npairs = sizeof pairs / sizeof pairs[0];
+    for (size_t i = 1; i + 1 < n; i++) {
         int c = s[i] | 32;
         /* Junk separators often end in letters (%qf, %pc): the second part
          * may follow a letter. */
-        if (c != 'p' && c != 's' && c != 'i' && c != 'h' && c != 'g' && c != 'b' && c != 'w')
+        if (!(lead1[s[i]] & lead2[s[i + 1]]))
             continue;
-        for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
+        for (size_t k = pair_from[s[i]] - 1u; k < npairs && pairs[k].second[0] == c; k++) {
             const pair_t *pr = &pairs[k];
             size_t wl = pr->sl;
-            if (pr->second[0] != c || i + wl > n || !mm_detect_word_eq(s + i, wl, pr->second))
+            /* The second letter first: it rejects nearly every word. */
+            if ((s[i + 1] | 32) != pr->second[1] || i + wl > n || !mm_detect_word_eq(s + i, wl, pr->second))
                 continue;
             if (i + wl < n && mm_detect_isalpha(s[i + wl]))
                 continue;
@@ -193,7 +232,12 @@ static bool wrapper_at(const uint8_t *s, size_t n, size_t *pos)
 {
     static const char *const w[] = {"php://", "phar://", "expect://", "zip://", "file://", "glob://", "data://"};
     for (size_t i = 0; i + 3 <= n; i++) {
-        if (s[i] != ':' || i + 3 > n || s[i + 1] != '/' || s[i + 2] != '/')
+        /* Jump to the next colon: the scheme ends there. */
+        const uint8_t *colon = memchr(s + i, ':', n - 2 - i);
+        if (!colon)
+            break;
+        i = (size_t)(colon - s);
+        if (s[i + 1] != '/' || s[i + 2] != '/')
             continue;
         for (size_t k = 0; k < sizeof w / sizeof w[0]; k++) {
             size_t l = strlen(w[k]) - 3;
@@ -218,9 +262,21 @@ static const uint8_t pathish_tab[128] = {
     [0x1e] = 2, [0x1f] = 2, ['.'] = 1, ['/'] = 1, ['\\'] = 1, ['%'] = 1, ['?'] = 1, ['0'] = 3,
 };
 
+/* Bytes the path normaliser must look at one by one: separators, the
+ * characters that restart a path, dots, ';' (Tomcat's "..;"), and the
+ * first bytes of spelled separators ("0x2f", "..2f"). Any other byte is
+ * copied into the current segment as it is. */
+static const bool path_special[256] = {
+    ['/'] = true, ['\\'] = true, ['.'] = true, [';'] = true, ['0'] = true, ['2'] = true,
+    ['='] = true, ['?'] = true, ['&'] = true, ['"'] = true, ['\''] = true, [' '] = true,
+    ['('] = true, ['|'] = true, ['<'] = true, ['>'] = true, ['`'] = true, [','] = true,
+};
+
 int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
 {
-    char seg[32], prev[32];
+    /* Two buffers: a segment that ends becomes prev by swapping them. */
+    char seg_buf[32], prev_buf[32];
+    char *seg = seg_buf, *prev = prev_buf;
     size_t sl = 0, pl = 0;
     bool seg_long = false, seg_dots = true;
     size_t depth = 0, climbs = 0, dotdots = 0, first_dd = SIZE_MAX, segs = 0;
@@ -264,6 +320,28 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
         absolute = true;
 
     while (i <= n) {
+        if (i < n && !path_special[s[i]]) {
+            /* A run of ordinary bytes only extends the current segment:
+             * take it whole instead of byte by byte. */
+            size_t e = i + 1;
+            while (e < n && !path_special[s[e]])
+                e++;
+            if (!started) {
+                started = true;
+                seg_start = i;
+            }
+            size_t take = e - i;
+            if (take > sizeof seg_buf - 1 - sl) {
+                take = sizeof seg_buf - 1 - sl;
+                seg_long = true;
+            }
+            for (size_t k = 0; k < take; k++)
+                seg[sl + k] = (char)mm_detect_lower(s[i + k]);
+            sl += take;
+            seg_dots = false;
+            i = e;
+            continue;
+        }
         size_t at = i;
         int c = i < n ? path_char(s, n, &i) : '/';
         if (c == '2' && i < n && (s[i] | 32) == 'f' && sl > 0 && ((seg_dots && sl >= 2) || hex_sep)) {
@@ -287,7 +365,7 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
                 started = true;
                 seg_start = at;
             }
-            if (sl < sizeof seg - 1)
+            if (sl < sizeof seg_buf - 1)
                 seg[sl++] = (char)mm_detect_lower(c);
             else
                 seg_long = true;
@@ -321,7 +399,9 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
                 segs++;
             }
             if (!seg_long) {
-                memcpy(prev, seg, sl);
+                char *t = prev;
+                prev = seg;
+                seg = t;
                 pl = sl;
             } else {
                 pl = 0;

@@ -66,6 +66,41 @@ static bool js_sink_at(const uint8_t *w, size_t n, const uint8_t *rest, size_t r
     return false;
 }
 
+/* Is w[0..n) (w[0] a letter) one of js_calls or js_objects? The same
+ * words by length, so that most words are rejected by their length or
+ * first letter: lets loose() skip its sink checks for them. */
+static bool js_name(const uint8_t *w, size_t n)
+{
+    static const char *const by_len[13][3] = {
+        [3] = {"top"},
+        [4] = {"atob", "eval", "self"},
+        [5] = {"alert", "fetch"},
+        [6] = {"import", "prompt", "window"},
+        [7] = {"confirm"},
+        [8] = {"document", "function", "location"},
+        [9] = {"navigator"},
+        [10] = {"settimeout"},
+        [11] = {"constructor", "setinterval"},
+        [12] = {"fromcharcode"},
+    };
+    /* Bit l of the entry for a letter: a name of length l starts with it. */
+    static const uint16_t lens[26] = {
+        ['a' - 'a'] = 1u << 4 | 1u << 5,  ['c' - 'a'] = 1u << 7 | 1u << 11,
+        ['d' - 'a'] = 1u << 8,            ['e' - 'a'] = 1u << 4,
+        ['f' - 'a'] = 1u << 5 | 1u << 8 | 1u << 12,
+        ['i' - 'a'] = 1u << 6,            ['l' - 'a'] = 1u << 8,
+        ['n' - 'a'] = 1u << 9,            ['p' - 'a'] = 1u << 6,
+        ['s' - 'a'] = 1u << 4 | 1u << 10 | 1u << 11,
+        ['t' - 'a'] = 1u << 3,            ['w' - 'a'] = 1u << 6,
+    };
+    if (n < 3 || n > 12 || !(lens[(w[0] | 32) - 'a'] >> n & 1u))
+        return false;
+    for (size_t k = 0; k < 3 && by_len[n][k]; k++)
+        if (by_len[n][k][0] == (w[0] | 32) && mm_detect_word_eq(w, n, by_len[n][k]))
+            return true;
+    return false;
+}
+
 /* The same for callers that only look at the next character: calls only. */
 static bool js_sink(const uint8_t *w, size_t n, uint8_t next)
 {
@@ -176,7 +211,9 @@ static bool css_exec(const uint8_t *v, size_t n)
 
 static bool is_event_name(const uint8_t *a, size_t n)
 {
-    if (n < 5 || (a[0] | 32) != 'o' || (a[1] | 32) != 'n')
+    /* The first letter first: it rejects nearly every name, and its test
+     * is predicted better than the length's. */
+    if (n == 0 || (a[0] | 32) != 'o' || n < 5 || (a[1] | 32) != 'n')
         return false;
     for (size_t i = 2; i < n; i++)
         if (!mm_detect_isalpha(a[i]))
@@ -212,24 +249,33 @@ static bool known_event(const uint8_t *a, size_t n)
     return false;
 }
 
-/* Does a JavaScript call or sink appear in s[0..n) (bounded look-ahead)? */
+/* Does a JavaScript call or sink appear in s[0..n) (bounded look-ahead)?
+ * Reading the window word by word, a word counts when the first byte after
+ * it and its spaces and tabs is one js_sink_at() looks at: ( ` [ or '.'.
+ * So only those bytes are searched for, and the word before each is found
+ * backwards: the alphanumeric run before the spaces, from its first letter
+ * or '_' (the word reading skips leading digits). Any order of finding
+ * gives the same answer. */
 static bool js_call_near(const uint8_t *s, size_t n)
 {
+    static const bool sink_next[256] = {['('] = true, ['`'] = true, ['['] = true, ['.'] = true};
     if (n > 64)
         n = 64;
-    for (size_t i = 0; i < n;) {
-        if (mm_detect_isalpha(s[i]) || s[i] == '_') {
-            size_t st = i;
-            while (i < n && (mm_detect_isalnum(s[i]) || s[i] == '_'))
-                i++;
-            size_t j = i;
-            while (j < n && (s[j] == ' ' || s[j] == '\t'))
-                j++;
-            if (j < n && js_sink_at(s + st, i - st, s + j, n - j))
-                return true;
-            continue;
-        }
-        i++;
+    uint64_t m = 0;
+    for (size_t p = 1; p < n; p++)
+        m |= (uint64_t)sink_next[s[p]] << p;
+    for (; m; m &= m - 1) {
+        size_t p = (size_t)__builtin_ctzll(m);
+        size_t q = p;
+        while (q > 0 && (s[q - 1] == ' ' || s[q - 1] == '\t'))
+            q--;
+        size_t r = q;
+        while (r > 0 && (mm_detect_isalnum(s[r - 1]) || s[r - 1] == '_'))
+            r--;
+        while (r < q && mm_detect_isdigit(s[r]))
+            r++;
+        if (r < q && js_sink_at(s + r, q - r, s + p, n - p))
+            return true;
     }
     return false;
 }
@@ -249,6 +295,18 @@ static bool js_sink_in(const uint8_t *v, size_t n)
     }
     return false;
 }
+
+/* How parse_tag() reads the bytes of a tag's attribute list: ATTR_END ends
+ * an attribute name (whitespace, = > / < " '), ATTR_GAP is passed over
+ * between attributes (whitespace, / " ' ` , ;). */
+enum { ATTR_END = 1, ATTR_GAP = 2 };
+static const uint8_t attr_class[256] = {
+    [' '] = ATTR_END | ATTR_GAP,  ['\t'] = ATTR_END | ATTR_GAP, ['\n'] = ATTR_END | ATTR_GAP,
+    ['\r'] = ATTR_END | ATTR_GAP, ['\v'] = ATTR_END | ATTR_GAP, ['\f'] = ATTR_END | ATTR_GAP,
+    ['/'] = ATTR_END | ATTR_GAP,  ['"'] = ATTR_END | ATTR_GAP,  ['\''] = ATTR_END | ATTR_GAP,
+    ['`'] = ATTR_GAP,             [','] = ATTR_GAP,             [';'] = ATTR_GAP,
+    ['='] = ATTR_END,             ['>'] = ATTR_END,             ['<'] = ATTR_END,
+};
 
 /* Parses the tag starting at s[i] == '<'. Returns the index where scanning
  * resumes. */
@@ -320,13 +378,12 @@ static size_t parse_tag(const uint8_t *s, size_t n, size_t i, xss_t *x)
         }
         if (c == '<')
             break; /* a broken tag: the next opener starts over */
-        if (mm_detect_isspace(c) || c == '/' || c == '"' || c == '\'' || c == '`' || c == ',' || c == ';') {
+        if (attr_class[c] & ATTR_GAP) {
             k++;
             continue;
         }
         size_t as = k;
-        while (k < n && !mm_detect_isspace(s[k]) && s[k] != '=' && s[k] != '>' && s[k] != '/' &&
-               s[k] != '<' && s[k] != '"' && s[k] != '\'')
+        while (k < n && !(attr_class[s[k]] & ATTR_END))
             k++;
         const uint8_t *an = s + as;
         size_t an_len = k - as;
@@ -500,124 +557,329 @@ static void xml_declaration(const uint8_t *s, size_t n, size_t i, xss_t *x)
 /* Shapes the tag parser can miss because they hide inside quoted values or
  * broken markup: an event handler or script URL anywhere after a tag opener,
  * and a script sink called at the top level of the value. */
+/* Where script written with []()!+ only (JSFuck; spaces where '+' was read
+ * as one) first reaches 40 such characters with 4 '!' among them, with no
+ * other byte between: n for never. Such a run holds a '!': only the runs
+ * around one are read. */
+static size_t jsfuck_at(const uint8_t *s, size_t n)
+{
+    /* 1: counts in a run ([]()+); 2: a '!', counted twice; 3: a space,
+     * which keeps the run without counting. Any other byte ends it. */
+    static const uint8_t jsf[256] = {
+        ['['] = 1, [']'] = 1, ['('] = 1, [')'] = 1, ['+'] = 1, ['!'] = 2, [' '] = 3,
+    };
+    size_t from = 0; /* s[from - 1], when there, ends a run already read */
+    while (from < n) {
+        const uint8_t *bang_at = memchr(s + from, '!', n - from);
+        if (!bang_at)
+            return n;
+        size_t st = (size_t)(bang_at - s);
+        while (st > from && jsf[s[st - 1]])
+            st--;
+        size_t run = 0, bang = 0, i = st;
+        for (; i < n && jsf[s[i]]; i++) {
+            run += jsf[s[i]] != 3;
+            bang += jsf[s[i]] == 2;
+            if (run >= 40 && bang >= 4)
+                return i;
+        }
+        from = i + 1;
+    }
+    return n;
+}
+
+/* What loose() stops at, compared with word_cont of the byte before: 3
+ * for '!' and '<' (always), 2 for letters (where no word continues). */
+static const uint8_t loose_ev[256] = {
+    ['!'] = 3, ['<'] = 3,
+    ['a'] = 2, ['b'] = 2, ['c'] = 2, ['d'] = 2, ['e'] = 2, ['f'] = 2, ['g'] = 2, ['h'] = 2, ['i'] = 2,
+    ['j'] = 2, ['k'] = 2, ['l'] = 2, ['m'] = 2, ['n'] = 2, ['o'] = 2, ['p'] = 2, ['q'] = 2, ['r'] = 2,
+    ['s'] = 2, ['t'] = 2, ['u'] = 2, ['v'] = 2, ['w'] = 2, ['x'] = 2, ['y'] = 2, ['z'] = 2,
+    ['A'] = 2, ['B'] = 2, ['C'] = 2, ['D'] = 2, ['E'] = 2, ['F'] = 2, ['G'] = 2, ['H'] = 2, ['I'] = 2,
+    ['J'] = 2, ['K'] = 2, ['L'] = 2, ['M'] = 2, ['N'] = 2, ['O'] = 2, ['P'] = 2, ['Q'] = 2, ['R'] = 2,
+    ['S'] = 2, ['T'] = 2, ['U'] = 2, ['V'] = 2, ['W'] = 2, ['X'] = 2, ['Y'] = 2, ['Z'] = 2,
+};
+
+/* 2 for the bytes after which a letter continues a word or a dotted name:
+ * letters, digits, '_' and '.'. */
+static const uint8_t word_cont[256] = {
+    ['0'] = 2, ['1'] = 2, ['2'] = 2, ['3'] = 2, ['4'] = 2, ['5'] = 2, ['6'] = 2, ['7'] = 2, ['8'] = 2,
+    ['9'] = 2, ['_'] = 2, ['.'] = 2,
+    ['a'] = 2, ['b'] = 2, ['c'] = 2, ['d'] = 2, ['e'] = 2, ['f'] = 2, ['g'] = 2, ['h'] = 2, ['i'] = 2,
+    ['j'] = 2, ['k'] = 2, ['l'] = 2, ['m'] = 2, ['n'] = 2, ['o'] = 2, ['p'] = 2, ['q'] = 2, ['r'] = 2,
+    ['s'] = 2, ['t'] = 2, ['u'] = 2, ['v'] = 2, ['w'] = 2, ['x'] = 2, ['y'] = 2, ['z'] = 2,
+    ['A'] = 2, ['B'] = 2, ['C'] = 2, ['D'] = 2, ['E'] = 2, ['F'] = 2, ['G'] = 2, ['H'] = 2, ['I'] = 2,
+    ['J'] = 2, ['K'] = 2, ['L'] = 2, ['M'] = 2, ['N'] = 2, ['O'] = 2, ['P'] = 2, ['Q'] = 2, ['R'] = 2,
+    ['S'] = 2, ['T'] = 2, ['U'] = 2, ['V'] = 2, ['W'] = 2, ['X'] = 2, ['Y'] = 2, ['Z'] = 2,
+};
+
+/* Judges the word that starts at s[i] for loose(); opener says a tag
+ * opener came before. Returns where the word ends. */
+static size_t loose_word(const uint8_t *s, size_t n, size_t i, bool opener, xss_t *x)
+{
+    uint8_t c = s[i];
+    size_t e = i;
+    while (e < n && (mm_detect_isalnum(s[e]) || s[e] == '_') && e - i < 64)
+        e++;
+    /* Every check below needs a script name, an "on..." word, a 'P'
+     * (base64) or a short word followed by a certain byte (url(,
+     * moz-binding, adw-, data:, expression( or \28): any other word
+     * is passed over at once. */
+    bool js = js_name(s + i, e - i);
+    uint8_t next = e < n ? s[e] : 0;
+    size_t wl = e - i;
+    if (!js && (c | 32) != 'o' && c != 'P' && !(wl == 3 && (next == '(' || next == '-')) &&
+        !(wl == 4 && next == ':') && !(wl == 10 && (next == '(' || next == '\\'))) {
+        return e;
+    }
+    if (opener && i > 0 && (mm_detect_isspace(s[i - 1]) || s[i - 1] == '"' || s[i - 1] == '\'' ||
+                            s[i - 1] == '/' || s[i - 1] == '`') && is_event_name(s + i, e - i)) {
+        size_t j = e;
+        while (j < n && mm_detect_isspace(s[j]))
+            j++;
+        if (j < n && s[j] == '=')
+            xhit(x, 75, "event-handler", i, NULL, 0, s + i, e - i);
+    }
+    /* A sink passed as a callback or spliced into a template:
+     * [1].find(alert), setTimeout(alert), `${alert}` */
+    size_t bp = i, ap = e;
+    while (bp > 1 && bp + 4 > i && s[bp - 1] == ' ')
+        bp--;
+    while (ap < n && ap < e + 4 && s[ap] == ' ')
+        ap++;
+    /* "(alert)" in prose is no call: the parenthesis must follow a name */
+    bool callp = bp > 1 && s[bp - 1] == '(' &&
+                 (mm_detect_isalnum(s[bp - 2]) || s[bp - 2] == '_' || s[bp - 2] == ')' || s[bp - 2] == ']');
+    if (js && bp > 0 && (callp || s[bp - 1] == ',' || (s[bp - 1] == '{' && bp > 1 && s[bp - 2] == '$')) &&
+        ap < n && (s[ap] == ')' || s[ap] == ',' || s[ap] == '}') && js_sink(s + i, e - i, '('))
+        xhit(x, 55, "js-sink-ref", i, NULL, 0, s + i, e - i);
+    /* A tagged template behind backslashes: alert\`1\` */
+    if (js && e + 1 < n && s[e] == '\\') {
+        size_t b = e;
+        while (b < n && b - e < 4 && s[b] == '\\')
+            b++;
+        if (b < n && s[b] == '`' && js_sink(s + i, e - i, '`'))
+            xhit(x, 60, "js-sink", i, NULL, 0, s + i, e - i);
+    }
+    /* An event handler opening the value: " onload= ..." */
+    if ((c | 32) == 'o' && known_event(s + i, e - i)) {
+        size_t b = 0;
+        while (b < i && (mm_detect_isspace(s[b]) || s[b] == '"' || s[b] == '\'' || s[b] == '/'))
+            b++;
+        size_t j = e;
+        while (j < n && mm_detect_isspace(s[j]))
+            j++;
+        if (b == i && j < n && s[j] == '=')
+            xhit(x, 65, "event-handler", i, NULL, 0, s + i, e - i);
+    }
+    /* CSS that runs script: url(javascript:...), -moz-binding, expression( */
+    if (e - i == 3 && mm_detect_word_eq(s + i, 3, "url") && e < n && s[e] == '(') {
+        size_t j = e + 1;
+        while (j < n && (mm_detect_isspace(s[j]) || s[j] == '"' || s[j] == '\''))
+            j++;
+        if (j + 10 <= n && mm_detect_word_eq(s + j, 10, "javascript"))
+            xhit(x, 70, "css-script-url", i, NULL, 0, s + i, e - i);
+    }
+    if (e - i == 3 && mm_detect_word_eq(s + i, 3, "moz") && i > 0 && s[i - 1] == '-' &&
+        e + 8 <= n && mm_detect_word_eq(s + e, 8, "-binding"))
+        xhit(x, 65, "css-binding", i, NULL, 0, s + i, e - i);
+    if (e - i == 10 && mm_detect_word_eq(s + i, 10, "expression") && e < n &&
+        (s[e] == '(' || (e + 2 < n && s[e] == '\\' && s[e + 1] == '2' && s[e + 2] == '8')) && i > 0 &&
+        (s[i - 1] == ':' || s[i - 1] == ' ' || s[i - 1] == '='))
+        xhit(x, 60, "css-expression", i, NULL, 0, s + i, e - i);
+    /* A data: URL of markup given as a value: data:text/html;base64,... */
+    if (e - i == 4 && mm_detect_word_eq(s + i, 4, "data") && e < n && s[e] == ':' && script_url(s + i, n - i))
+        xhit(x, 65, "data-url", i, NULL, 0, s + i, e - i);
+    /* Markup in base64: "PHN2Zy..." decodes to "<svg..." */
+    if (c == 'P' && base64_markup(s + i, n - i))
+        xhit(x, 60, "base64-markup", i, NULL, 0, NULL, 0);
+    /* UTF-7 markup: +ADw-script+AD4- */
+    if (e - i == 3 && mm_detect_word_eq(s + i, 3, "adw") && e < n && s[e] == '-' && i > 0 &&
+        (s[i - 1] == '+' || s[i - 1] == ' ' || s[i - 1] == '&'))
+        xhit(x, 60, "utf7-markup", i, NULL, 0, s + i, e - i);
+    if (!js) {
+        return e;
+    }
+    /* Comments and a closing parenthesis may stand between an object
+     * and its member: (document/ *x* /)["cookie"] */
+    size_t m = e < n && (s[e] == ')' || s[e] == ' ' || s[e] == '/') ? skip_js_gap(s, n, e) : e;
+    if (m > e && m < n && s[m] == '[' && js_sink_at(s + i, e - i, s + m, n - m))
+        xhit(x, 55, "js-sink", i, NULL, 0, s + i, e - i);
+    if (m < n && s[m] == '.' && m > e &&
+        mm_detect_in_set(s + i, e - i, js_objects, sizeof js_objects / sizeof js_objects[0])) {
+        /* document /x/ . cookie: the member, past spaces and comments */
+        size_t a = skip_js_gap(s, n, m + 1), b = a;
+        while (b < n && b - a < 24 && mm_detect_isalpha(s[b]))
+            b++;
+        if (b > a && mm_detect_in_set(s + a, b - a, js_members, sizeof js_members / sizeof js_members[0]))
+            xhit(x, 55, "js-sink", i, NULL, 0, s + i, e - i);
+    }
+    if (e < n && js_sink_at(s + i, e - i, s + e, n - e)) {
+        /* A call of a script-only sink: alert(1), top['al'+'ert'](1) */
+        bool strong = s[e] == '(' || s[e] == '`';
+        xhit(x, strong ? 60 : 55, "js-sink", i, NULL, 0, s + i, e - i);
+    }
+    return e;
+}
+
+/* Shapes the tag parser can miss because they hide inside quoted values or
+ * broken markup: an event handler or script URL anywhere after a tag opener,
+ * and a script sink called at the top level of the value. Stops only at
+ * '!', '<' and word starts, found 64 bytes at a time without a branch per
+ * byte (on prose a per-byte test is mispredicted so often that it costs
+ * most of the time); JSFuck is found apart and reported in its place. */
 static void loose(const uint8_t *s, size_t n, xss_t *x)
 {
     bool opener = false;
-    size_t jsf_run = 0, jsf_bang = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = s[i];
-        /* An XML document type or entity that loads an external resource
-         * (<!DOCTYPE x SYSTEM "...">, <!ENTITY e SYSTEM "...">, a parameter
-         * entity !ENTITY % e SYSTEM) or declares entities (<!DOCTYPE x [): XXE */
-        if (c == '!' && i + 8 < n && x->decls < 16 &&
-            (mm_detect_word_eq(s + i + 1, 7, "doctype") || mm_detect_word_eq(s + i + 1, 6, "entity"))) {
-            x->decls++; /* a document has one DOCTYPE and a few entities: bound the reading */
-            xml_declaration(s, n, i, x);
+    size_t jsf = jsfuck_at(s, n);
+    bool jsf_done = jsf == n;
+    for (size_t base = 0; base < n; base += 64) {
+        size_t len = n - base < 64 ? n - base : 64;
+        uint64_t m = (uint64_t)(loose_ev[s[base]] > word_cont[base ? s[base - 1] : 0]);
+        for (size_t k = 1; k < len; k++)
+            m |= (uint64_t)(loose_ev[s[base + k]] > word_cont[s[base + k - 1]]) << k;
+        while (m) {
+            size_t i = base + (size_t)__builtin_ctzll(m);
+            m &= m - 1;
+            if (!jsf_done && jsf < i) {
+                xhit(x, 65, "jsfuck", jsf, NULL, 0, NULL, 0);
+                jsf_done = true;
+            }
+            uint8_t c = s[i];
+            if (c == '!') {
+                /* An XML document type or entity that loads an external
+                 * resource (<!DOCTYPE x SYSTEM "...">, <!ENTITY e SYSTEM
+                 * "...">, a parameter entity !ENTITY % e SYSTEM) or declares
+                 * entities (<!DOCTYPE x [): XXE */
+                if (i + 8 < n && x->decls < 16 &&
+                    (mm_detect_word_eq(s + i + 1, 7, "doctype") || mm_detect_word_eq(s + i + 1, 6, "entity"))) {
+                    x->decls++; /* a document has one DOCTYPE and a few entities: bound the reading */
+                    xml_declaration(s, n, i, x);
+                }
+                if (!jsf_done && jsf == i) {
+                    xhit(x, 65, "jsfuck", jsf, NULL, 0, NULL, 0);
+                    jsf_done = true;
+                }
+            } else if (c == '<') {
+                if (i + 1 < n && (mm_detect_isalpha(s[i + 1]) || s[i + 1] == '/' || s[i + 1] == '!'))
+                    opener = true;
+            } else {
+                /* The rest of the word has no stop: its bytes continue it. */
+                loose_word(s, n, i, opener, x);
+            }
         }
-        /* JSFuck: script written with []()!+ only (spaces where '+' was
-         * read as one) */
-        if (c == '[' || c == ']' || c == '(' || c == ')' || c == '!' || c == '+' || c == ' ') {
-            jsf_run += c != ' ';
-            jsf_bang += c == '!';
-            if (jsf_run >= 40 && jsf_bang >= 4)
-                xhit(x, 65, "jsfuck", i, NULL, 0, NULL, 0);
-            continue;
+    }
+    if (!jsf_done)
+        xhit(x, 65, "jsfuck", jsf, NULL, 0, NULL, 0);
+}
+
+/* An attribute break-out after the quote at s[k]: "onmouseover=... or
+ * ' autofocus onfocus=... (other attributes, bare or name=value, may come
+ * before the handler). */
+static void attr_breakout(const uint8_t *s, size_t stop, size_t k, xss_t *x)
+{
+    size_t j = k + 1;
+    while (j < stop && (mm_detect_isspace(s[j]) || s[j] == '/'))
+        j++;
+    size_t as = j;
+    while (j < stop && mm_detect_isalpha(s[j]) && j - as < 40)
+        j++;
+    size_t guard = 0;
+    while (j < stop && guard++ < 4 && !is_event_name(s + as, j - as)) {
+        if (s[j] == '=' && j > as) {
+            j++;
+            while (j < stop && !mm_detect_isspace(s[j]) && s[j] != '"' && s[j] != '\'' && j - as < 80)
+                j++;
         }
-        jsf_run = jsf_bang = 0;
-        if (c == '<' && i + 1 < n && (mm_detect_isalpha(s[i + 1]) || s[i + 1] == '/' || s[i + 1] == '!')) {
-            opener = true;
-            continue;
+        if (j >= stop || !(mm_detect_isspace(s[j]) || s[j] == '/'))
+            break;
+        while (j < stop && (mm_detect_isspace(s[j]) || s[j] == '/'))
+            j++;
+        as = j;
+        while (j < stop && mm_detect_isalpha(s[j]) && j - as < 64)
+            j++;
+    }
+    size_t e = j;
+    while (e < stop && mm_detect_isspace(s[e]))
+        e++;
+    if (known_event(s + as, j - as) && e < stop && s[e] == '=')
+        xhit(x, 80, "attr-breakout", k, NULL, 0, s + as, j - as);
+}
+
+/* The bytes that start a shape in the text between tags: quotes (break-outs),
+ * j and v (script URLs), '{' (template expressions). */
+static const bool text_lead[256] = {
+    ['"'] = true, ['\''] = true, ['`'] = true, ['j'] = true, ['J'] = true, ['v'] = true, ['V'] = true,
+    ['{'] = true,
+};
+
+/* Judges the shape that the byte s[k] starts in the text between tags
+ * (which ends at stop): a break-out after a quote, a script URL, a template
+ * expression. *eq is the next '=' at or after where it was last looked for
+ * (n: none). */
+static void text_shape(const uint8_t *s, size_t n, size_t stop, size_t k, xss_t *x, size_t *eq)
+{
+    uint8_t c = s[k];
+    if (c == '"' || c == '\'' || c == '`') {
+        /* Attribute break-out: "onmouseover=... or ' autofocus onfocus=...
+         * It needs an '=' after the quote: the next one is found
+         * again only once passed, which keeps this linear. */
+        if (*eq < k + 1) {
+            const uint8_t *p = memchr(s + k + 1, '=', n - k - 1);
+            *eq = p ? (size_t)(p - s) : n;
         }
-        if (!mm_detect_isalpha(c) || (i > 0 && (mm_detect_isalnum(s[i - 1]) || s[i - 1] == '_' || s[i - 1] == '.')))
-            continue;
-        size_t e = i;
-        while (e < n && (mm_detect_isalnum(s[e]) || s[e] == '_') && e - i < 64)
+        if (*eq < stop)
+            attr_breakout(s, stop, k, x);
+        /* JavaScript string break-out: '; alert(1)// or "-prompt(1)-" */
+        size_t e = k + 1;
+        while (e < stop && mm_detect_isspace(s[e]))
             e++;
-        if (opener && i > 0 && (mm_detect_isspace(s[i - 1]) || s[i - 1] == '"' || s[i - 1] == '\'' ||
-                                s[i - 1] == '/' || s[i - 1] == '`') && is_event_name(s + i, e - i)) {
-            size_t j = e;
-            while (j < n && mm_detect_isspace(s[j]))
+        if (e < stop && (s[e] == ';' || s[e] == '-' || s[e] == '+' || s[e] == '*' ||
+                         s[e] == '|' || s[e] == '&' || s[e] == ')' || s[e] == '}' || s[e] == ',' || s[e] == '^')) {
+            size_t f = e + 1;
+            while (f < stop && (s[f] == s[e] || mm_detect_isspace(s[f]) || s[f] == ')' || s[f] == '}' || s[f] == ';'))
+                f++;
+            if (js_call_near(s + f, stop - f))
+                xhit(x, 70, "js-breakout", k, NULL, 0, NULL, 0);
+        }
+    } else if ((c | 32) == 'j' && (k == 0 || !mm_detect_isalnum(s[k - 1]))) {
+        /* "java\nscript:" (whitespace inside the scheme) is an evasion by itself. */
+        char w[12];
+        size_t m = 0, j = k;
+        bool gap = false;
+        while (j < stop && m < 10 && j - k < 40) {
+            if (s[j] == '\t' || s[j] == '\n' || s[j] == '\r') {
+                gap = m > 0;
                 j++;
-            if (j < n && s[j] == '=')
-                xhit(x, 75, "event-handler", i, NULL, 0, s + i, e - i);
+                continue;
+            }
+            if (!mm_detect_isalpha(s[j]))
+                break;
+            w[m++] = (char)mm_detect_lower(s[j++]);
         }
-        /* A sink passed as a callback or spliced into a template:
-         * [1].find(alert), setTimeout(alert), `${alert}` */
-        size_t bp = i, ap = e;
-        while (bp > 1 && bp + 4 > i && s[bp - 1] == ' ')
-            bp--;
-        while (ap < n && ap < e + 4 && s[ap] == ' ')
-            ap++;
-        /* "(alert)" in prose is no call: the parenthesis must follow a name */
-        bool callp = bp > 1 && s[bp - 1] == '(' &&
-                     (mm_detect_isalnum(s[bp - 2]) || s[bp - 2] == '_' || s[bp - 2] == ')' || s[bp - 2] == ']');
-        if (bp > 0 && (callp || s[bp - 1] == ',' || (s[bp - 1] == '{' && bp > 1 && s[bp - 2] == '$')) &&
-            ap < n && (s[ap] == ')' || s[ap] == ',' || s[ap] == '}') && js_sink(s + i, e - i, '('))
-            xhit(x, 55, "js-sink-ref", i, NULL, 0, s + i, e - i);
-        /* A tagged template behind backslashes: alert\`1\` */
-        if (e + 1 < n && s[e] == '\\') {
-            size_t b = e;
-            while (b < n && b - e < 4 && s[b] == '\\')
-                b++;
-            if (b < n && s[b] == '`' && js_sink(s + i, e - i, '`'))
-                xhit(x, 60, "js-sink", i, NULL, 0, s + i, e - i);
+        if (gap && m == 10 && memcmp(w, "javascript", 10) == 0 && j < stop && s[j] == ':')
+            xhit(x, 70, "script-url", k, NULL, 0, NULL, 0);
+        if (k + 10 < stop && mm_detect_word_eq(s + k, 10, "javascript")) {
+            size_t jj = k + 10;
+            while (jj < stop && mm_detect_isspace(s[jj]))
+                jj++;
+            if (jj < stop && s[jj] == ':' && js_call_near(s + jj + 1, stop - jj - 1))
+                xhit(x, 75, "script-url", k, NULL, 0, NULL, 0);
         }
-        /* An event handler opening the value: " onload= ..." */
-        if (known_event(s + i, e - i)) {
-            size_t b = 0;
-            while (b < i && (mm_detect_isspace(s[b]) || s[b] == '"' || s[b] == '\'' || s[b] == '/'))
-                b++;
-            size_t j = e;
-            while (j < n && mm_detect_isspace(s[j]))
+    } else if ((c | 32) == 'v') {
+        /* javascript: / vbscript: followed by a call. */
+        size_t m = (c | 32) == 'j' ? 10 : 8;
+        if (k + m < stop && mm_detect_word_eq(s + k, m, (c | 32) == 'j' ? "javascript" : "vbscript")) {
+            size_t j = k + m;
+            while (j < stop && mm_detect_isspace(s[j]))
                 j++;
-            if (b == i && j < n && s[j] == '=')
-                xhit(x, 65, "event-handler", i, NULL, 0, s + i, e - i);
+            if (j < stop && s[j] == ':' && js_call_near(s + j + 1, stop - j - 1))
+                xhit(x, 75, "script-url", k, NULL, 0, NULL, 0);
         }
-        /* CSS that runs script: url(javascript:...), -moz-binding, expression( */
-        if (e - i == 3 && mm_detect_word_eq(s + i, 3, "url") && e < n && s[e] == '(') {
-            size_t j = e + 1;
-            while (j < n && (mm_detect_isspace(s[j]) || s[j] == '"' || s[j] == '\''))
-                j++;
-            if (j + 10 <= n && mm_detect_word_eq(s + j, 10, "javascript"))
-                xhit(x, 70, "css-script-url", i, NULL, 0, s + i, e - i);
-        }
-        if (e - i == 3 && mm_detect_word_eq(s + i, 3, "moz") && i > 0 && s[i - 1] == '-' &&
-            e + 8 <= n && mm_detect_word_eq(s + e, 8, "-binding"))
-            xhit(x, 65, "css-binding", i, NULL, 0, s + i, e - i);
-        if (e - i == 10 && mm_detect_word_eq(s + i, 10, "expression") && e < n &&
-            (s[e] == '(' || (e + 2 < n && s[e] == '\\' && s[e + 1] == '2' && s[e + 2] == '8')) && i > 0 &&
-            (s[i - 1] == ':' || s[i - 1] == ' ' || s[i - 1] == '='))
-            xhit(x, 60, "css-expression", i, NULL, 0, s + i, e - i);
-        /* A data: URL of markup given as a value: data:text/html;base64,... */
-        if (e - i == 4 && mm_detect_word_eq(s + i, 4, "data") && e < n && s[e] == ':' && script_url(s + i, n - i))
-            xhit(x, 65, "data-url", i, NULL, 0, s + i, e - i);
-        /* Markup in base64: "PHN2Zy..." decodes to "<svg..." */
-        if (c == 'P' && base64_markup(s + i, n - i))
-            xhit(x, 60, "base64-markup", i, NULL, 0, NULL, 0);
-        /* UTF-7 markup: +ADw-script+AD4- */
-        if (e - i == 3 && mm_detect_word_eq(s + i, 3, "adw") && e < n && s[e] == '-' && i > 0 &&
-            (s[i - 1] == '+' || s[i - 1] == ' ' || s[i - 1] == '&'))
-            xhit(x, 60, "utf7-markup", i, NULL, 0, s + i, e - i);
-        /* Comments and a closing parenthesis may stand between an object
-         * and its member: (document/ *x* /)["cookie"] */
-        size_t m = e < n && (s[e] == ')' || s[e] == ' ' || s[e] == '/') ? skip_js_gap(s, n, e) : e;
-        if (m > e && m < n && s[m] == '[' && js_sink_at(s + i, e - i, s + m, n - m))
-            xhit(x, 55, "js-sink", i, NULL, 0, s + i, e - i);
-        if (m < n && s[m] == '.' && m > e &&
-            mm_detect_in_set(s + i, e - i, js_objects, sizeof js_objects / sizeof js_objects[0])) {
-            /* document /x/ . cookie: the member, past spaces and comments */
-            size_t a = skip_js_gap(s, n, m + 1), b = a;
-            while (b < n && b - a < 24 && mm_detect_isalpha(s[b]))
-                b++;
-            if (b > a && mm_detect_in_set(s + a, b - a, js_members, sizeof js_members / sizeof js_members[0]))
-                xhit(x, 55, "js-sink", i, NULL, 0, s + i, e - i);
-        }
-        if (e < n && js_sink_at(s + i, e - i, s + e, n - e)) {
-            /* A call of a script-only sink: alert(1), top['al'+'ert'](1) */
-            bool strong = s[e] == '(' || s[e] == '`';
-            xhit(x, strong ? 60 : 55, "js-sink", i, NULL, 0, s + i, e - i);
-        }
-        i = e - 1;
+    } else if (c == '{' && k + 1 < stop && s[k + 1] == '{') {
+        /* Client-side template injection: {{constructor.constructor('...')()}} */
+        if (js_call_near(s + k + 2, stop - k - 2))
+            xhit(x, 70, "template-expression", k, NULL, 0, NULL, 0);
     }
 }
 
@@ -627,92 +889,20 @@ int mm_detect_xss(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
     memset(&x, 0, sizeof x);
     memset(hit, 0, sizeof *hit);
     size_t i = 0;
+    size_t eq = 0; /* the next '=' at or after it was last looked for (n: none) */
     while (i < n) {
         const uint8_t *lt = memchr(s + i, '<', n - i);
         size_t stop = lt ? (size_t)(lt - s) : n;
-        /* Text between tags: look for break-outs and script URLs. */
-        for (size_t k = i; k < stop; k++) {
-            uint8_t c = s[k];
-            if (c == '"' || c == '\'' || c == '`') {
-                /* Attribute break-out: "onmouseover=... or ' autofocus onfocus=... */
-                size_t j = k + 1;
-                while (j < stop && (mm_detect_isspace(s[j]) || s[j] == '/'))
-                    j++;
-                size_t as = j;
-                while (j < stop && mm_detect_isalpha(s[j]) && j - as < 40)
-                    j++;
-                /* allow other attributes (bare or name=value) before the handler */
-                size_t guard = 0;
-                while (j < stop && guard++ < 4 && !is_event_name(s + as, j - as)) {
-                    if (s[j] == '=' && j > as) {
-                        j++;
-                        while (j < stop && !mm_detect_isspace(s[j]) && s[j] != '"' && s[j] != '\'' && j - as < 80)
-                            j++;
-                    }
-                    if (j >= stop || !(mm_detect_isspace(s[j]) || s[j] == '/'))
-                        break;
-                    while (j < stop && (mm_detect_isspace(s[j]) || s[j] == '/'))
-                        j++;
-                    as = j;
-                    while (j < stop && mm_detect_isalpha(s[j]) && j - as < 64)
-                        j++;
-                }
-                size_t e = j;
-                while (e < stop && mm_detect_isspace(s[e]))
-                    e++;
-                if (known_event(s + as, j - as) && e < stop && s[e] == '=')
-                    xhit(&x, 80, "attr-breakout", k, NULL, 0, s + as, j - as);
-                /* JavaScript string break-out: '; alert(1)// or "-prompt(1)-" */
-                e = k + 1;
-                while (e < stop && mm_detect_isspace(s[e]))
-                    e++;
-                if (e < stop && (s[e] == ';' || s[e] == '-' || s[e] == '+' || s[e] == '*' ||
-                                 s[e] == '|' || s[e] == '&' || s[e] == ')' || s[e] == '}' || s[e] == ',' || s[e] == '^')) {
-                    size_t f = e + 1;
-                    while (f < stop && (s[f] == s[e] || mm_detect_isspace(s[f]) || s[f] == ')' || s[f] == '}' || s[f] == ';'))
-                        f++;
-                    if (js_call_near(s + f, stop - f))
-                        xhit(&x, 70, "js-breakout", k, NULL, 0, NULL, 0);
-                }
-            } else if ((c | 32) == 'j' && (k == 0 || !mm_detect_isalnum(s[k - 1]))) {
-                /* "java\nscript:" (whitespace inside the scheme) is an evasion by itself. */
-                char w[12];
-                size_t m = 0, j = k;
-                bool gap = false;
-                while (j < stop && m < 10 && j - k < 40) {
-                    if (s[j] == '\t' || s[j] == '\n' || s[j] == '\r') {
-                        gap = m > 0;
-                        j++;
-                        continue;
-                    }
-                    if (!mm_detect_isalpha(s[j]))
-                        break;
-                    w[m++] = (char)mm_detect_lower(s[j++]);
-                }
-                if (gap && m == 10 && memcmp(w, "javascript", 10) == 0 && j < stop && s[j] == ':')
-                    xhit(&x, 70, "script-url", k, NULL, 0, NULL, 0);
-                if (k + 10 < stop && mm_detect_word_eq(s + k, 10, "javascript")) {
-                    size_t jj = k + 10;
-                    while (jj < stop && mm_detect_isspace(s[jj]))
-                        jj++;
-                    if (jj < stop && s[jj] == ':' && js_call_near(s + jj + 1, stop - jj - 1))
-                        xhit(&x, 75, "script-url", k, NULL, 0, NULL, 0);
-                }
-            } else if ((c | 32) == 'v') {
-                /* javascript: / vbscript: followed by a call. */
-                size_t m = (c | 32) == 'j' ? 10 : 8;
-                if (k + m < stop && mm_detect_word_eq(s + k, m, (c | 32) == 'j' ? "javascript" : "vbscript")) {
-                    size_t j = k + m;
-                    while (j < stop && mm_detect_isspace(s[j]))
-                        j++;
-                    if (j < stop && s[j] == ':' && js_call_near(s + j + 1, stop - j - 1))
-                        xhit(&x, 75, "script-url", k, NULL, 0, NULL, 0);
-                }
-            } else if (c == '{' && k + 1 < stop && s[k + 1] == '{') {
-                /* Client-side template injection: {{constructor.constructor('...')()}} */
-                if (js_call_near(s + k + 2, stop - k - 2))
-                    xhit(&x, 70, "template-expression", k, NULL, 0, NULL, 0);
-            }
+        /* Text between tags: look for break-outs and script URLs. Only the
+         * bytes that start a shape are looked at, found 64 at a time
+         * without a branch per byte. */
+        for (size_t base = i; base < stop; base += 64) {
+            size_t len = stop - base < 64 ? stop - base : 64;
+            uint64_t m = 0;
+            for (size_t b = 0; b < len; b++)
+                m |= (uint64_t)text_lead[s[base + b]] << b;
+            for (; m; m &= m - 1)
+                text_shape(s, n, stop, base + (size_t)__builtin_ctzll(m), &x, &eq);
         }
         if (!lt)
             break;
