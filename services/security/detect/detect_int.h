@@ -53,6 +53,9 @@ int mm_detect_sqli(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *f
 int mm_detect_xss(const uint8_t *s, size_t n, mm_detect_hit_t *hit);
 int mm_detect_cmdi(const uint8_t *s, size_t n, mm_detect_hit_t *hit, unsigned *flags);
 int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit);
+/* Whether the SQL keyword table's first-letter index matches the table
+ * (it is written out by hand for speed; the unit tests check it). */
+bool mm_detect_sqli_index_ok(void);
 
 /* Shared character helpers. */
 static inline int mm_detect_lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }

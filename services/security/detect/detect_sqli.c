@@ -51,10 +51,12 @@ static const kw_t kws[] = {
     {"create", T_STMT, W_DDL}, {"current_date", T_KEY, W_SQLVAR},
     {"current_time", T_KEY, W_SQLVAR}, {"current_timestamp", T_KEY, W_SQLVAR},
     {"current_user", T_KEY, W_SQLVAR},
-    {"database", T_KEY, W_OBJECT}, {"dbms_pipe.receive_message", T_FUNC, W_DANGER},
+    {"database", T_KEY, W_OBJECT}, {"dbms_lock.sleep", T_FUNC, W_DANGER},
+    {"dbms_pipe.receive_message", T_FUNC, W_DANGER},
     {"declare", T_STMT, W_DECLARE}, {"delay", T_KEY, W_DELAY},
     {"delete", T_STMT, W_DELETE}, {"desc", T_STMT, 0},
     {"describe", T_STMT, 0}, {"distinct", T_KEY, W_ALL},
+    {"distinctrow", T_KEY, W_ALL},
     {"div", T_OP, 0}, {"drop", T_STMT, W_DDL},
     {"dual", T_SYS, 0}, {"dumpfile", T_KEY, W_OUTFILE},
     {"else", T_KEY, 0}, {"elt", T_FUNC, W_SQLFN},
@@ -111,6 +113,7 @@ static const kw_t kws[] = {
     {"truncate", T_STMT, W_DDL}, {"unhex", T_FUNC, W_SQLFN},
     {"union", T_UNION, 0}, {"update", T_STMT, W_UPDATE},
     {"updatexml", T_FUNC, W_DANGER}, {"user", T_KEY, W_OBJECT},
+    {"user_lock.sleep", T_FUNC, W_DANGER},
     {"utl_http.request", T_FUNC, W_DANGER}, {"utl_inaddr.get_host_address", T_FUNC, W_DANGER},
     {"utl_inaddr.get_host_name", T_FUNC, W_DANGER}, {"uuid", T_FUNC, W_SQLFN},
     {"values", T_KEY, W_VALUES}, {"varchar", T_WORD, W_TYPE},
@@ -124,8 +127,9 @@ static const kw_t kws[] = {
  * kws[] (they end where the next letter's start), the lengths they have
  * (bit L for length L) and their second letters (bit x - 'a' for x): most
  * words of a value are rejected before any search, the others are searched
- * among a few. Derived from kws[]; the assertion below asks for it to be
- * redone when the table changes. */
+ * among a few. Derived from kws[]: when the table changes, the assertion
+ * below and mm_detect_sqli_index_ok() (checked by the unit tests) ask for it
+ * to be redone. */
 static const struct {
     uint8_t from;
     uint32_t lengths;
@@ -134,32 +138,56 @@ static const struct {
     {  0, 0x0000002c, 0x0042800}, /* a */
     {  5, 0x000002d4, 0x1004110}, /* b */
     { 12, 0x000233f8, 0x0124081}, /* c */
-    { 32, 0x020001f8, 0x0120113}, /* d */
-    { 44, 0x000010d8, 0x0802800}, /* e */
-    { 53, 0x00000130, 0x0120801}, /* f */
-    { 57, 0x00001130, 0x0020800}, /* g */
-    { 61, 0x00000048, 0x0000011}, /* h */
-    { 63, 0x000402fc, 0x0042120}, /* i */
-    { 78, 0x00001030, 0x0040000}, /* j */
-    { 81, 0x00000000, 0x0000000}, /* k */
-    { 81, 0x00004270, 0x008c111}, /* l */
-    { 94, 0x00000d08, 0x1044109}, /* m */
-    {100, 0x000004d8, 0x0104001}, /* n */
-    {105, 0x000000ac, 0x0120000}, /* o */
-    {109, 0x00000784, 0x0020140}, /* p */
-    {115, 0x00000000, 0x0000000}, /* q */
-    {115, 0x000005f0, 0x0088911}, /* r */
-    {124, 0x00003ff8, 0x1194994}, /* s */
-    {144, 0x00000130, 0x0020091}, /* t */
-    {149, 0x09010270, 0x01ca000}, /* u */
-    {158, 0x000000d0, 0x0000111}, /* v */
-    {162, 0x000000b0, 0x0000081}, /* w */
-    {165, 0x00000808, 0x000c000}, /* x */
-    {167, 0x00000000, 0x0000000}, /* y */
-    {167, 0x00000000, 0x0000000}, /* z */
-    {167, 0, 0},
+    { 32, 0x020089f8, 0x0120113}, /* d */
+    { 46, 0x000010d8, 0x0802800}, /* e */
+    { 55, 0x00000130, 0x0120801}, /* f */
+    { 59, 0x00001130, 0x0020800}, /* g */
+    { 63, 0x00000048, 0x0000011}, /* h */
+    { 65, 0x000402fc, 0x0042120}, /* i */
+    { 80, 0x00001030, 0x0040000}, /* j */
+    { 83, 0x00000000, 0x0000000}, /* k */
+    { 83, 0x00004270, 0x008c111}, /* l */
+    { 96, 0x00000d08, 0x1044109}, /* m */
+    {102, 0x000004d8, 0x0104001}, /* n */
+    {107, 0x000000ac, 0x0120000}, /* o */
+    {111, 0x00000784, 0x0020140}, /* p */
+    {117, 0x00000000, 0x0000000}, /* q */
+    {117, 0x000005f0, 0x0088911}, /* r */
+    {126, 0x00003ff8, 0x1194994}, /* s */
+    {146, 0x00000130, 0x0020091}, /* t */
+    {151, 0x09018270, 0x01ca000}, /* u */
+    {161, 0x000000d0, 0x0000111}, /* v */
+    {165, 0x000000b0, 0x0000081}, /* w */
+    {168, 0x00000808, 0x000c000}, /* x */
+    {170, 0x00000000, 0x0000000}, /* y */
+    {170, 0x00000000, 0x0000000}, /* z */
+    {170, 0, 0},
 };
-_Static_assert(sizeof kws / sizeof kws[0] == 167, "kws[] changed: recompute kw_index[]");
+_Static_assert(sizeof kws / sizeof kws[0] == 170, "kws[] changed: recompute kw_index[]");
+
+bool mm_detect_sqli_index_ok(void)
+{
+    size_t count = sizeof kws / sizeof kws[0];
+    if (kw_index[0].from != 0 || kw_index[26].from != count)
+        return false;
+    for (size_t i = 1; i < count; i++)
+        if (strcmp(kws[i - 1].w, kws[i].w) >= 0)
+            return false;
+    for (unsigned l = 0; l < 26; l++) {
+        uint32_t lengths = 0, second = 0;
+        for (size_t i = kw_index[l].from; i < kw_index[l + 1].from; i++) {
+            const char *w = kws[i].w;
+            size_t n = strlen(w);
+            if (i >= count || w[0] != (char)('a' + l) || n > 31 || !mm_detect_isalpha(w[1]))
+                return false;
+            lengths |= 1u << n;
+            second |= 1u << (w[1] - 'a');
+        }
+        if (lengths != kw_index[l].lengths || second != kw_index[l].second)
+            return false;
+    }
+    return true;
+}
 
 /* Binary search of the words of kws[] starting with letter first. */
 static const kw_t *kw_search(const uint8_t *s, size_t n, unsigned first)
@@ -910,6 +938,29 @@ static void break_semicolon(sql_state_t *st, const tok_t *c, const tok_t *p, siz
         hit(st, 55, "break-semicolon", p->pos);
 }
 
+static bool literal(const tok_t *t)
+{
+    return t->type == T_NUM || t->type == T_STR;
+}
+
+/* CASE WHEN literal op literal THEN, the condition in parentheses or not: a
+ * branch on constants, the boolean probe of blind injection. A sentence
+ * ("in case when the cache is cold then") compares no literals. */
+static void case_when_literals(sql_state_t *st, const tok_t *c, const tok_t *p)
+{
+    if (c->sub != W_THEN || c->type != T_KEY)
+        return;
+    size_t k = p->type == T_RPAR ? 2 : 1; /* the right operand */
+    if (!literal(W(st, k)) || W(st, k + 1)->type != T_CMP || !literal(W(st, k + 2)))
+        return;
+    k += 3;
+    if (p->type == T_RPAR && W(st, k++)->type != T_LPAR)
+        return;
+    if (W(st, k)->sub == W_WHEN && W(st, k)->type == T_KEY && W(st, k + 1)->sub == W_CASE &&
+        W(st, k + 1)->type == T_KEY)
+        hit(st, 60, "case-when", W(st, k + 1)->pos);
+}
+
 /* The later shapes, reached by the type of the current token so that each
  * token meets only the rules it can complete. */
 static void shapes_by_type(sql_state_t *st, const tok_t *c, const tok_t *p, const tok_t *p2, const tok_t *p3,
@@ -987,6 +1038,9 @@ static void shapes_by_type(sql_state_t *st, const tok_t *c, const tok_t *p, cons
         break;
     case T_OP:
         setop_select(st, c, p, p2, p3);
+        break;
+    case T_KEY:
+        case_when_literals(st, c, p);
         break;
     default:
         break;

@@ -107,6 +107,54 @@ static bool js_sink(const uint8_t *w, size_t n, uint8_t next)
     return (next == '(' || next == '`') && mm_detect_in_set(w, n, js_calls, sizeof js_calls / sizeof js_calls[0]);
 }
 
+/* Is the sink at s[i..e) called other than by name(: by .call( .apply(
+ * .bind(, by optional chaining ?.(, wrapped as (alert)(, or with a tab or
+ * line break before its '(' (ordinary spaces are left to prose: "please
+ * confirm (by mail)")? */
+static bool indirect_call(const uint8_t *s, size_t n, size_t i, size_t e)
+{
+    size_t k = e;
+    while (k < n && k < e + 8 && s[k] != ' ' && mm_detect_isspace(s[k]))
+        k++;
+    if (k > e && k < n && s[k] == '(')
+        return true;
+    if (e + 2 < n && s[e] == '?' && s[e + 1] == '.' && s[e + 2] == '(')
+        return true;
+    if (i > 0 && s[i - 1] == '(' && e + 1 < n && s[e] == ')' && s[e + 1] == '(')
+        return true;
+    if (e + 5 < n && s[e] == '.') {
+        static const char *const how[] = {"apply", "bind", "call"};
+        for (size_t h = 0; h < 3; h++) {
+            size_t l = strlen(how[h]);
+            if (e + 1 + l < n && mm_detect_word_eq(s + e + 1, l, how[h]) && s[e + 1 + l] == '(')
+                return true;
+        }
+    }
+    return false;
+}
+
+static bool known_event(const uint8_t *a, size_t n);
+
+/* Is the sink at s[i..e) assigned to a name that is called next
+ * (a=alert,a(1)) or to an event handler (onerror=alert;)? */
+static bool sink_assigned(const uint8_t *s, size_t n, size_t i, size_t e)
+{
+    if (i < 2 || s[i - 1] != '=' || e >= n || (s[e] != ',' && s[e] != ';'))
+        return false;
+    size_t b = i - 1;
+    while (b > 0 && i - 1 - b < 32 && (mm_detect_isalnum(s[b - 1]) || s[b - 1] == '_' || s[b - 1] == '$'))
+        b--;
+    size_t nl = i - 1 - b;
+    if (nl == 0)
+        return false;
+    if (known_event(s + b, nl))
+        return true;
+    size_t k = e + 1;
+    while (k < n && k < e + 4 && s[k] == ' ')
+        k++;
+    return k + nl < n && memcmp(s + k, s + b, nl) == 0 && (s[k + nl] == '(' || s[k + nl] == '`');
+}
+
 typedef struct {
     int score;
     const char *rule;
@@ -719,6 +767,16 @@ static size_t loose_word(const uint8_t *s, size_t n, size_t i, bool opener, xss_
         bool strong = s[e] == '(' || s[e] == '`';
         xhit(x, strong ? 60 : 55, "js-sink", i, NULL, 0, s + i, e - i);
     }
+    if (e < n && js_sink(s + i, e - i, '(')) {
+        if (indirect_call(s, n, i, e))
+            xhit(x, 60, "js-sink", i, NULL, 0, s + i, e - i);
+        else if (sink_assigned(s, n, i, e))
+            xhit(x, 55, "js-sink-ref", i, NULL, 0, s + i, e - i);
+    }
+    /* An object indexed by optional chaining: top?.["al"+"ert"] */
+    if (e + 2 < n && s[e] == '?' && s[e + 1] == '.' && s[e + 2] == '[' &&
+        mm_detect_in_set(s + i, e - i, js_objects, sizeof js_objects / sizeof js_objects[0]))
+        xhit(x, 55, "js-sink", i, NULL, 0, s + i, e - i);
     return e;
 }
 

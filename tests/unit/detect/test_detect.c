@@ -150,7 +150,11 @@ static void test_sqli_shapes(void **state)
         "3 or least(4,5)=4", "4\xa0OR\xa0" "7=7", "FROM `acct` WHERE `acct`.`uid` = 7 LIMIT",
         /* A query-style value inside the value; a stacked SET of a variable. */
         "amt=||(k=!0)", "id=&&(nil==(", "q=or 7=7", "ref=; set @m = 1",
+        /* A branch on constants; PL/SQL sleeps; UNION's MySQL modifier. */
+        "9 or case when 3<4 then 1 else 0 end", "x'),(case when (5=5) then 'a' else null end",
+        "4;begin dbms_lock.sleep(3); end", "4; BEGIN user_lock.sleep(3); END;", "7 union distinctrow select 1",
     };
+    assert_true(mm_detect_sqli_index_ok());
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (sqli(attacks[i]) < 50)
             fail_msg("missed sqli: %s", attacks[i]);
@@ -181,7 +185,7 @@ static void test_sqli_lookalikes(void **state)
         "or both in parallel, as here.", "or she is an owner of the work", "or something like that",
         "Python's sys.path and sys.exit()", "'--dry-run'.", "Add \"--avoid=lock\", because we",
         "voil\xc3\xa0 and more", "and I not between jobs", "from home where nothing is",
-        "a || b's || c", "x = 'a' || 'b'", "r'BINARY-C-LONG|'", "outfile.write('<tt>')", "out.write('</em>')", "r'&main|&meta|&now|'", "and (self.x == other.x)", "or (self.style != '' and y)",
+        "in case when the cache is cold then retry", "case when x = y then z", "a || b's || c", "x = 'a' || 'b'", "r'BINARY-C-LONG|'", "outfile.write('<tt>')", "out.write('</em>')", "r'&main|&meta|&now|'", "and (self.x == other.x)", "or (self.style != '' and y)",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (sqli(benign[i]) >= 50)
@@ -220,6 +224,9 @@ static void test_xss_shapes(void **state)
         "<!DOCTYPE r [ <!ELEMENT r ANY>", "x!ENTITY % p SYSTEM", "<q xmlns:xi=\"http://www.w3.org/2001/XInclude\">",
         "<?xml:namespace prefix=\"v\" ns=\"urn:x\">", "<:script src=//h/x.js>", "<p style=y:expression\\28f()\\29>",
         "window /* c */ . location", "data:image/svg+xml;base64,AAAA", "PHNjcmlwdD5mKCk8L3NjcmlwdD4=",
+        /* Sinks called indirectly or assigned for a later call. */
+        "prompt.apply(0,[2])", "eval.call(this,'x')", "(prompt)(3)", "confirm?.(4)", "alert\t(5)",
+        "';q=confirm;q(6)//", "window?.['al'+'ert'](7)",
     };
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (xss(attacks[i]) < 50)
@@ -242,6 +249,8 @@ static void test_xss_lookalikes(void **state)
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>", "the system is down!", "<!DOCTYPE html SYSTEM \"about:legacy-compat\">",
         "the document . see", "Please send PHOTOS", "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ", "data: text only",
         "onset=5", "once=2", "onward=1", "\" online=yes",
+        "please confirm (by mail) your order", "alert level=alert; call us", "(alert) is a word",
+        "to=fetch, from=store",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (xss(benign[i]) >= 50)
