@@ -479,7 +479,7 @@ static bool lex_word(lexer_t *lx, tok_t *t)
         j++;
     bool call = j < n && s[j] == '(';
     /* An inline comment between a name and its parenthesis still makes a call. */
-    if (!call && j + 1 < n && s[j] == '/' && s[j + 1] == '*' && j >= lx->no_close_from) {
+    if (!call && j + 1 < n && s[j] == '/' && s[j + 1] == '*' && j < lx->no_close_from) {
         lexer_t peek = *lx;
         peek.i = j;
         if (skip_space(&peek) && peek.i < n && s[peek.i] == '(')
@@ -1067,6 +1067,19 @@ static bool quiet(const sql_state_t *st, size_t i)
            st->sel_at == SIZE_MAX && !(st->ddl_at && i == st->ddl_at + 1);
 }
 
+/* A dangerous function's name set apart from its '(' at the start of the
+ * value or after a plain word is prose: "need sleep (a lot)", "the
+ * benchmark (2019) shows". */
+static bool prose_call(const sql_state_t *st, const tok_t *c, const tok_t *p)
+{
+    if (p->type != T_WORD && p->type != 0)
+        return false;
+    size_t k = c->pos;
+    while (k < st->n && (mm_detect_isalnum(st->s[k]) || st->s[k] == '_' || st->s[k] == '.'))
+        k++;
+    return k < st->n && st->s[k] != '(';
+}
+
 /* The shapes of stacked statements, dangerous functions, catalogs and
  * unions; each needs a keyed token among c..p3. */
 static void shapes_keyed(sql_state_t *st, const tok_t *c, const tok_t *p, const tok_t *p2, const tok_t *p3,
@@ -1088,7 +1101,7 @@ static void shapes_keyed(sql_state_t *st, const tok_t *c, const tok_t *p, const 
         hit(st, 80, "stacked-query", p3->pos);
 
     /* Dangerous function called after an operator or at a break. */
-    if (c->type == T_FUNC && c->sub == W_DANGER) {
+    if (c->type == T_FUNC && c->sub == W_DANGER && !prose_call(st, c, p)) {
         char b = p->type;
         int sc = (b == T_LOGIC || b == T_OP || b == T_CMP || b == T_LPAR || b == T_COMMA ||
                   b == T_SEMI || b == T_STMT || i == 0 || (st->broken && i == st->bk + 1)) ? 75 : 55;

@@ -153,6 +153,7 @@ static void test_sqli_shapes(void **state)
         /* A branch on constants; PL/SQL sleeps; UNION's MySQL modifier. */
         "9 or case when 3<4 then 1 else 0 end", "x'),(case when (5=5) then 'a' else null end",
         "4;begin dbms_lock.sleep(3); end", "4; BEGIN user_lock.sleep(3); END;", "7 union distinctrow select 1",
+        "1 and sleep/**/(5)", "x' or sleep (5)--",
     };
     assert_true(mm_detect_sqli_index_ok());
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
@@ -185,7 +186,7 @@ static void test_sqli_lookalikes(void **state)
         "or both in parallel, as here.", "or she is an owner of the work", "or something like that",
         "Python's sys.path and sys.exit()", "'--dry-run'.", "Add \"--avoid=lock\", because we",
         "voil\xc3\xa0 and more", "and I not between jobs", "from home where nothing is",
-        "in case when the cache is cold then retry", "case when x = y then z", "a || b's || c", "x = 'a' || 'b'", "r'BINARY-C-LONG|'", "outfile.write('<tt>')", "out.write('</em>')", "r'&main|&meta|&now|'", "and (self.x == other.x)", "or (self.style != '' and y)",
+        "in case when the cache is cold then retry", "I need sleep (a lot)", "the benchmark (2019) shows", "case when x = y then z", "a || b's || c", "x = 'a' || 'b'", "r'BINARY-C-LONG|'", "outfile.write('<tt>')", "out.write('</em>')", "r'&main|&meta|&now|'", "and (self.x == other.x)", "or (self.style != '' and y)",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (sqli(benign[i]) >= 50)
