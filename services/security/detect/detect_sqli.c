@@ -1023,9 +1023,8 @@ static void shapes_by_type(sql_state_t *st, const tok_t *c, const tok_t *p, cons
     case T_STR:
         conditional_call(st, c, p, p2, p3);
         /* CASE [x] WHEN literal THEN literal */
-        if (p->sub == W_THEN && p->type == T_KEY && (c->type == T_NUM || c->type == T_STR) &&
-            (p2->type == T_NUM || p2->type == T_STR) && p3->sub == W_WHEN && p3->type == T_KEY &&
-            (W(st, 4)->sub == W_CASE || (W(st, 5)->sub == W_CASE && (W(st, 4)->type == T_NUM || W(st, 4)->type == T_STR)))) {
+        if (p->sub == W_THEN && p->type == T_KEY && literal(c) && literal(p2) && p3->sub == W_WHEN &&
+            p3->type == T_KEY && (W(st, 4)->sub == W_CASE || (W(st, 5)->sub == W_CASE && literal(W(st, 4))))) {
             /* CASE opens the value or an expression, not a sentence: "in case 1 when" */
             const tok_t *b = W(st, 4)->sub == W_CASE ? W(st, 5) : W(st, 6);
             char bt = b->type;

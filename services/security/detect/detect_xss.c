@@ -636,16 +636,20 @@ static size_t jsfuck_at(const uint8_t *s, size_t n)
     return n;
 }
 
+/* Designated initialisers giving every ASCII letter the value v. */
+#define LETTERS(v)                                                                                  \
+    ['a'] = v, ['b'] = v, ['c'] = v, ['d'] = v, ['e'] = v, ['f'] = v, ['g'] = v, ['h'] = v, ['i'] = v, \
+    ['j'] = v, ['k'] = v, ['l'] = v, ['m'] = v, ['n'] = v, ['o'] = v, ['p'] = v, ['q'] = v, ['r'] = v, \
+    ['s'] = v, ['t'] = v, ['u'] = v, ['v'] = v, ['w'] = v, ['x'] = v, ['y'] = v, ['z'] = v, ['A'] = v, \
+    ['B'] = v, ['C'] = v, ['D'] = v, ['E'] = v, ['F'] = v, ['G'] = v, ['H'] = v, ['I'] = v, ['J'] = v, \
+    ['K'] = v, ['L'] = v, ['M'] = v, ['N'] = v, ['O'] = v, ['P'] = v, ['Q'] = v, ['R'] = v, ['S'] = v, \
+    ['T'] = v, ['U'] = v, ['V'] = v, ['W'] = v, ['X'] = v, ['Y'] = v, ['Z'] = v
+
 /* What loose() stops at, compared with word_cont of the byte before: 3
  * for '!' and '<' (always), 2 for letters (where no word continues). */
 static const uint8_t loose_ev[256] = {
     ['!'] = 3, ['<'] = 3,
-    ['a'] = 2, ['b'] = 2, ['c'] = 2, ['d'] = 2, ['e'] = 2, ['f'] = 2, ['g'] = 2, ['h'] = 2, ['i'] = 2,
-    ['j'] = 2, ['k'] = 2, ['l'] = 2, ['m'] = 2, ['n'] = 2, ['o'] = 2, ['p'] = 2, ['q'] = 2, ['r'] = 2,
-    ['s'] = 2, ['t'] = 2, ['u'] = 2, ['v'] = 2, ['w'] = 2, ['x'] = 2, ['y'] = 2, ['z'] = 2,
-    ['A'] = 2, ['B'] = 2, ['C'] = 2, ['D'] = 2, ['E'] = 2, ['F'] = 2, ['G'] = 2, ['H'] = 2, ['I'] = 2,
-    ['J'] = 2, ['K'] = 2, ['L'] = 2, ['M'] = 2, ['N'] = 2, ['O'] = 2, ['P'] = 2, ['Q'] = 2, ['R'] = 2,
-    ['S'] = 2, ['T'] = 2, ['U'] = 2, ['V'] = 2, ['W'] = 2, ['X'] = 2, ['Y'] = 2, ['Z'] = 2,
+    LETTERS(2),
 };
 
 /* 2 for the bytes after which a letter continues a word or a dotted name:
@@ -653,12 +657,7 @@ static const uint8_t loose_ev[256] = {
 static const uint8_t word_cont[256] = {
     ['0'] = 2, ['1'] = 2, ['2'] = 2, ['3'] = 2, ['4'] = 2, ['5'] = 2, ['6'] = 2, ['7'] = 2, ['8'] = 2,
     ['9'] = 2, ['_'] = 2, ['.'] = 2,
-    ['a'] = 2, ['b'] = 2, ['c'] = 2, ['d'] = 2, ['e'] = 2, ['f'] = 2, ['g'] = 2, ['h'] = 2, ['i'] = 2,
-    ['j'] = 2, ['k'] = 2, ['l'] = 2, ['m'] = 2, ['n'] = 2, ['o'] = 2, ['p'] = 2, ['q'] = 2, ['r'] = 2,
-    ['s'] = 2, ['t'] = 2, ['u'] = 2, ['v'] = 2, ['w'] = 2, ['x'] = 2, ['y'] = 2, ['z'] = 2,
-    ['A'] = 2, ['B'] = 2, ['C'] = 2, ['D'] = 2, ['E'] = 2, ['F'] = 2, ['G'] = 2, ['H'] = 2, ['I'] = 2,
-    ['J'] = 2, ['K'] = 2, ['L'] = 2, ['M'] = 2, ['N'] = 2, ['O'] = 2, ['P'] = 2, ['Q'] = 2, ['R'] = 2,
-    ['S'] = 2, ['T'] = 2, ['U'] = 2, ['V'] = 2, ['W'] = 2, ['X'] = 2, ['Y'] = 2, ['Z'] = 2,
+    LETTERS(2),
 };
 
 /* Judges the word that starts at s[i] for loose(); opener says a tag
@@ -775,7 +774,7 @@ static size_t loose_word(const uint8_t *s, size_t n, size_t i, bool opener, xss_
     }
     /* An object indexed by optional chaining: top?.["al"+"ert"] */
     if (e + 2 < n && s[e] == '?' && s[e + 1] == '.' && s[e + 2] == '[' &&
-        mm_detect_in_set(s + i, e - i, js_objects, sizeof js_objects / sizeof js_objects[0]))
+        js_sink_at(s + i, e - i, s + e + 2, n - e - 2))
         xhit(x, 55, "js-sink", i, NULL, 0, s + i, e - i);
     return e;
 }
