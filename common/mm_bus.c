@@ -3,9 +3,11 @@
 #include "mm_bus.h"
 
 #include "mm_config.h"
+#include "mm_log.h"
 #include "mm_map.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/pubsub0/sub.h>
@@ -452,29 +454,144 @@ void mm_bus_stats(const mm_bus_t *bus, mm_bus_stats_t *ret_stats) { *ret_stats =
 const char *mm_bus_instance(const mm_bus_t *bus) { return bus->instance; }
 uint64_t mm_bus_boot_id(const mm_bus_t *bus) { return bus->boot_id; }
 
+/* ---- closing sockets within a deadline ----
+ * NNG 1.5.2's nng_close() can wait forever for a dialer or pipe that its
+ * reaper never gets (nanomsg/nng#1543, seen here about once in 15 stops of
+ * a freshly started service). Each close runs on its own thread; the caller
+ * waits up to the deadline and then leaves the stragglers to process exit. */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t left;        /* closes not yet returned */
+    size_t refs;        /* the waiter plus one per running thread */
+    nng_socket socks[];
+} close_group_t;
+
+typedef struct {
+    close_group_t *g;
+    size_t i;
+} close_job_t;
+
+static void close_group_unref(close_group_t *g)
+{
+    /* Called with g->mu held; frees g when the last user leaves. */
+    bool last = --g->refs == 0;
+    pthread_mutex_unlock(&g->mu);
+    if (last) {
+        pthread_mutex_destroy(&g->mu);
+        pthread_cond_destroy(&g->cv);
+        free(g);
+    }
+}
+
+static void *close_thread(void *arg)
+{
+    close_job_t job = *(close_job_t *)arg;
+    free(arg);
+    nng_close(job.g->socks[job.i]);
+    pthread_mutex_lock(&job.g->mu);
+    job.g->left--;
+    pthread_cond_signal(&job.g->cv);
+    close_group_unref(job.g);
+    return NULL;
+}
+
+static bool start_close(close_group_t *g, size_t i)
+{
+    close_job_t *job = malloc(sizeof *job);
+    pthread_attr_t attr;
+    pthread_t t;
+    if (!job || pthread_attr_init(&attr) != 0) {
+        free(job);
+        return false;
+    }
+    *job = (close_job_t){ g, i };
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int r = pthread_create(&t, &attr, close_thread, job);
+    pthread_attr_destroy(&attr);
+    if (r != 0)
+        free(job);
+    return r == 0;
+}
+
+size_t mm_bus_close_sockets(const void *nng_socks, size_t n, unsigned timeout_ms)
+{
+    const nng_socket *socks = nng_socks;
+    close_group_t *g = n ? malloc(sizeof *g + n * sizeof g->socks[0]) : NULL;
+    pthread_condattr_t ca;
+    if (!g || pthread_condattr_init(&ca) != 0) {
+        free(g);
+        for (size_t i = 0; i < n; i++)
+            nng_close(socks[i]);
+        return 0;
+    }
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&g->mu, NULL);
+    memcpy(g->socks, socks, n * sizeof socks[0]);
+    g->left = n;
+    g->refs = 1;
+    for (size_t i = 0; i < n; i++) {
+        pthread_mutex_lock(&g->mu);
+        g->refs++;
+        pthread_mutex_unlock(&g->mu);
+        if (!start_close(g, i)) {
+            /* No thread: close here, unbounded, as before. */
+            nng_close(socks[i]);
+            pthread_mutex_lock(&g->mu);
+            g->left--;
+            g->refs--;
+            pthread_mutex_unlock(&g->mu);
+        }
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&g->mu);
+    while (g->left && pthread_cond_timedwait(&g->cv, &g->mu, &until) != ETIMEDOUT)
+        ;
+    size_t left = g->left;
+    close_group_unref(g);
+    return left;
+}
+
+static void close_bus_sockets(mm_bus_t *bus)
+{
+    nng_socket socks[2] = { bus->pub };
+    size_t n = 1;
+    if (bus->has_sub)
+        socks[n++] = bus->sub;
+    size_t left = mm_bus_close_sockets(socks, n, MM_BUS_CLOSE_WAIT_MS);
+    if (left)
+        mm_log_warn("MM-BUS-CLOSE-SLOW", "%zu bus socket(s) still closing after %d ms; leaving them "
+                    "to process exit", left, MM_BUS_CLOSE_WAIT_MS);
+    free(bus);
+}
+
 static void on_poll_closed(uv_handle_t *h)
 {
-    mm_bus_t *bus = h->data;
-    nng_close(bus->sub);
-    free(bus);
+    close_bus_sockets(h->data);
 }
 
 void mm_bus_free(mm_bus_t *bus)
 {
     if (!bus)
         return;
-    nng_close(bus->pub);
     mm_seqtrack_free(bus->track);
     free(bus->service);
     free(bus->instance);
     if (bus->polling) {
         /* The poll handle watches the sub socket's fd: close the handle
-         * first and the socket in its close callback. */
+         * first and the sockets in its close callback. */
         uv_poll_stop(&bus->poll);
         uv_close((uv_handle_t *)&bus->poll, on_poll_closed);
         return;
     }
-    if (bus->has_sub)
-        nng_close(bus->sub);
-    free(bus);
+    close_bus_sockets(bus);
 }

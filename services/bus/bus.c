@@ -2,6 +2,8 @@
  * socket, polling the input's RECVFD in the libuv loop. */
 #include "bus.h"
 
+#include "mm_log.h"
+
 #include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
@@ -93,7 +95,11 @@ void bus_forwarder_stats(const bus_forwarder_t *f, bus_forwarder_stats_t *ret) {
 static void on_closed(uv_handle_t *h)
 {
     bus_forwarder_t *f = h->data;
-    nng_close(f->in);
+    nng_socket socks[2] = { f->in, f->out };
+    size_t left = mm_bus_close_sockets(socks, 2, MM_BUS_CLOSE_WAIT_MS);
+    if (left)
+        mm_log_warn("MM-BUS-CLOSE-SLOW", "%zu forwarder socket(s) still closing after %d ms; leaving "
+                    "them to process exit", left, MM_BUS_CLOSE_WAIT_MS);
     free(f);
 }
 
@@ -101,7 +107,6 @@ void bus_forwarder_free(bus_forwarder_t *f)
 {
     if (!f)
         return;
-    nng_close(f->out);
     uv_poll_stop(&f->poll);
     uv_close((uv_handle_t *)&f->poll, on_closed);
 }

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/pubsub0/sub.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,12 +262,29 @@ static void test_forward_and_gaps(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Sockets closed within the deadline: none left, and each is really closed. */
+static void test_close_sockets(void **state)
+{
+    (void)state;
+    nng_socket socks[3];
+    assert_int_equal(nng_pub0_open(&socks[0]), 0);
+    assert_int_equal(nng_sub0_open(&socks[1]), 0);
+    assert_int_equal(nng_pub0_open(&socks[2]), 0);
+    /* One of them mid-dial to nothing, as a service whose bus is down. */
+    assert_int_equal(mm_bus_attach(&socks[1], "tcp://127.0.0.1:1", NULL, false), 0);
+    assert_int_equal(mm_bus_close_sockets(socks, 3, 5000), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(nng_socket_set_int(socks[i], NNG_OPT_RECVBUF, 1), NNG_ECLOSED);
+    assert_int_equal(mm_bus_close_sockets(socks, 0, 5000), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_codec),
         cmocka_unit_test(test_seqtrack),
         cmocka_unit_test(test_forward_and_gaps),
+        cmocka_unit_test(test_close_sockets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
