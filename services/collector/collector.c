@@ -541,29 +541,20 @@ void collector_stats(const collector_t *c, collector_stats_t *ret)
 
 void collector_emit_self(collector_t *c, int64_t now_ms)
 {
-    collector_sample_t s = {.type = COLLECTOR_GAUGE, .time_ms = now_ms};
-    s.name = "memmon_collector_series";
-    s.help = "Series the collector currently holds";
-    s.value = (double)c->n_all;
-    collector_emit(&c->sink, &s);
-    s.type = COLLECTOR_COUNTER;
-    s.name = "memmon_collector_samples_total";
-    s.help = "Samples the collector has taken from all sources";
-    s.value = (double)c->st.samples;
-    collector_emit(&c->sink, &s);
-    s.name = "memmon_collector_batches_published_total";
-    s.help = "metric.batch messages published on the bus";
-    s.value = (double)c->st.batches;
-    collector_emit(&c->sink, &s);
-    s.name = "memmon_collector_publish_errors_total";
-    s.help = "Bus publishes that failed";
-    s.value = (double)c->st.publish_errors;
-    collector_emit(&c->sink, &s);
+    const collector_self_t rows[] = {
+        {COLLECTOR_GAUGE, "memmon_collector_series", "Series the collector currently holds",
+         (double)c->n_all},
+        {COLLECTOR_COUNTER, "memmon_collector_samples_total",
+         "Samples the collector has taken from all sources", (double)c->st.samples},
+        {COLLECTOR_COUNTER, "memmon_collector_batches_published_total",
+         "metric.batch messages published on the bus", (double)c->st.batches},
+        {COLLECTOR_COUNTER, "memmon_collector_publish_errors_total", "Bus publishes that failed",
+         (double)c->st.publish_errors},
+    };
+    collector_emit_rows(&c->sink, now_ms, rows, sizeof rows / sizeof rows[0]);
     mm_label_t l = {"reason", "limit_collector"};
-    s.name = "memmon_collector_series_dropped_total";
-    s.help = COLLECTOR_DROPPED_HELP;
-    s.labels = &l;
-    s.n_labels = 1;
-    s.value = (double)c->st.dropped_limit;
+    collector_sample_t s = {.name = "memmon_collector_series_dropped_total", .labels = &l,
+                            .n_labels = 1, .type = COLLECTOR_COUNTER, .help = COLLECTOR_DROPPED_HELP,
+                            .time_ms = now_ms, .value = (double)c->st.dropped_limit};
     collector_emit(&c->sink, &s);
 }

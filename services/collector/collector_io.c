@@ -535,17 +535,13 @@ fail:
 static void emit_io_self(collector_io_t *io, int64_t t)
 {
     collector_sink_t *sink = collector_sink(io->core);
-    collector_sample_t s = {.type = COLLECTOR_GAUGE, .time_ms = t};
-    if (io->udp) {
-        s.name = "memmon_collector_udp_receive_buffer_bytes";
-        s.help = "The StatsD socket's receive buffer as granted by the kernel";
-        s.value = io->rcvbuf;
-        collector_emit(sink, &s);
-    }
-    s.name = "memmon_collector_scrape_targets";
-    s.help = "Configured scrape targets";
-    s.value = (double)io->n_slots;
-    collector_emit(sink, &s);
+    const collector_self_t rows[] = {
+        {COLLECTOR_GAUGE, "memmon_collector_scrape_targets", "Configured scrape targets",
+         (double)io->n_slots},
+        {COLLECTOR_GAUGE, "memmon_collector_udp_receive_buffer_bytes",
+         "The StatsD socket's receive buffer as granted by the kernel", io->rcvbuf},
+    };
+    collector_emit_rows(sink, t, rows, io->udp ? 2 : 1);
 }
 
 /* Warns when one piece of work held the loop long enough to risk UDP drops. */

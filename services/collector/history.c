@@ -781,32 +781,21 @@ void collector_history_stats(const history_t *h, history_stats_t *ret)
 
 void collector_history_emit_self(const history_t *h, int64_t now_ms, collector_sink_t *sink)
 {
-    collector_sample_t s = {.type = COLLECTOR_COUNTER, .time_ms = now_ms};
-    s.name = "memmon_collector_history_commits_total";
-    s.help = "History transactions committed to SQLite";
-    s.value = (double)h->st.commits;
-    collector_emit(sink, &s);
-    s.name = "memmon_collector_history_commit_errors_total";
-    s.help = "History commits that failed (retried at the next commit)";
-    s.value = (double)h->st.commit_errors;
-    collector_emit(sink, &s);
-    s.name = "memmon_collector_history_rows_written_total";
-    s.help = "Chunk and rollup rows written";
-    s.value = (double)h->st.rows_written;
-    collector_emit(sink, &s);
-    s.name = "memmon_collector_history_samples_total";
-    s.help = "Samples appended to the history";
-    s.value = (double)h->st.appended;
-    collector_emit(sink, &s);
-    s.type = COLLECTOR_GAUGE;
-    s.name = "memmon_collector_history_series";
-    s.help = "Series with history held in memory";
-    s.value = (double)h->n_all;
-    collector_emit(sink, &s);
-    s.name = "memmon_collector_history_last_commit_timestamp_seconds";
-    s.help = "When history was last committed (acknowledged)";
-    s.value = (double)h->st.last_commit_ms / 1000.0;
-    collector_emit(sink, &s);
+    const collector_self_t rows[] = {
+        {COLLECTOR_COUNTER, "memmon_collector_history_commits_total",
+         "History transactions committed to SQLite", (double)h->st.commits},
+        {COLLECTOR_COUNTER, "memmon_collector_history_commit_errors_total",
+         "History commits that failed (retried at the next commit)", (double)h->st.commit_errors},
+        {COLLECTOR_COUNTER, "memmon_collector_history_rows_written_total",
+         "Chunk and rollup rows written", (double)h->st.rows_written},
+        {COLLECTOR_COUNTER, "memmon_collector_history_samples_total",
+         "Samples appended to the history", (double)h->st.appended},
+        {COLLECTOR_GAUGE, "memmon_collector_history_series", "Series with history held in memory",
+         (double)h->n_all},
+        {COLLECTOR_GAUGE, "memmon_collector_history_last_commit_timestamp_seconds",
+         "When history was last committed (acknowledged)", (double)h->st.last_commit_ms / 1000.0},
+    };
+    collector_emit_rows(sink, now_ms, rows, sizeof rows / sizeof rows[0]);
 }
 
 /* ---- queries ---- */

@@ -48,4 +48,23 @@ static inline void collector_emit(collector_sink_t *sink, const collector_sample
     sink->emit(sink, s);
 }
 
+/* One unlabelled series of the collector's own metrics. */
+typedef struct {
+    collector_type_t type;
+    const char *name;
+    const char *help;
+    double value;
+} collector_self_t;
+
+/* Emits n self-metric rows, all stamped now_ms. */
+static inline void collector_emit_rows(collector_sink_t *sink, int64_t now_ms,
+                                       const collector_self_t *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        collector_sample_t s = {.name = rows[i].name, .type = rows[i].type, .help = rows[i].help,
+                                .time_ms = now_ms, .value = rows[i].value};
+        collector_emit(sink, &s);
+    }
+}
+
 #endif

@@ -821,19 +821,19 @@ static void remove_series(collector_statsd_t *st, series_t *s)
 
 static void emit_self(collector_statsd_t *st, int64_t now_ms, collector_sink_t *sink)
 {
+    const collector_self_t rows[] = {
+        {COLLECTOR_COUNTER, "memmon_collector_parse_errors_total",
+         "StatsD lines and packets that could not be parsed and were skipped",
+         (double)st->stats.parse_errors},
+        {COLLECTOR_COUNTER, "memmon_collector_statsd_packets_total", "StatsD datagrams received",
+         (double)st->stats.packets},
+        {COLLECTOR_COUNTER, "memmon_collector_statsd_lines_total", "StatsD lines received",
+         (double)st->stats.lines},
+        {COLLECTOR_GAUGE, "memmon_collector_statsd_series", "StatsD series currently held",
+         (double)st->n_all},
+    };
+    collector_emit_rows(sink, now_ms, rows, sizeof rows / sizeof rows[0]);
     collector_sample_t smp = {.type = COLLECTOR_COUNTER, .time_ms = now_ms};
-    smp.name = "memmon_collector_parse_errors_total";
-    smp.help = "StatsD lines and packets that could not be parsed and were skipped";
-    smp.value = (double)st->stats.parse_errors;
-    collector_emit(sink, &smp);
-    smp.name = "memmon_collector_statsd_packets_total";
-    smp.help = "StatsD datagrams received";
-    smp.value = (double)st->stats.packets;
-    collector_emit(sink, &smp);
-    smp.name = "memmon_collector_statsd_lines_total";
-    smp.help = "StatsD lines received";
-    smp.value = (double)st->stats.lines;
-    collector_emit(sink, &smp);
     static const char *const reasons[] = {"limit_total", "limit_per_name", "type_conflict"};
     const uint64_t counts[] = {st->stats.dropped_limit_total, st->stats.dropped_limit_name,
                                st->stats.dropped_type_conflict};
@@ -846,13 +846,6 @@ static void emit_self(collector_statsd_t *st, int64_t now_ms, collector_sink_t *
         smp.value = (double)counts[i];
         collector_emit(sink, &smp);
     }
-    smp.labels = NULL;
-    smp.n_labels = 0;
-    smp.type = COLLECTOR_GAUGE;
-    smp.name = "memmon_collector_statsd_series";
-    smp.help = "StatsD series currently held";
-    smp.value = (double)st->n_all;
-    collector_emit(sink, &smp);
 }
 
 void collector_statsd_flush(collector_statsd_t *st, int64_t now_ms, collector_sink_t *sink)

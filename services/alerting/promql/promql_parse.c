@@ -831,6 +831,43 @@ eof:
     return vs;
 }
 
+/* Parses arguments up to the closing ')' (the '(' is read). The first cap
+ * go to args; past cap it fails with too_many, or only counts them when
+ * too_many is NULL (an aggregation reports its own count error). where
+ * names the construct in the error for a stray token. */
+static bool parse_args(parser_t *p, promql_node_t **args, size_t cap, const char *too_many,
+                       const char *where, size_t *ret_n)
+{
+    size_t na = 0;
+    while (p->tok != T_RPAREN) {
+        if (na == cap && too_many) {
+            fail_at(p, p->ts, "%s", too_many);
+            return false;
+        }
+        promql_node_t *a = parse_expr(p, 1);
+        if (!a)
+            return false;
+        if (na < cap)
+            args[na] = a;
+        na++;
+        if (p->tok == T_COMMA) {
+            next(p);
+            if (p->tok == T_RPAREN) {
+                fail_at(p, p->ts, "trailing commas not allowed in function call args");
+                return false;
+            }
+            continue;
+        }
+        if (p->tok != T_RPAREN) {
+            fail_at(p, p->ts, "unexpected %s in %s, expected \",\" or \")\"", promql_tok_name(p->tok),
+                    where);
+            return false;
+        }
+    }
+    *ret_n = na;
+    return true;
+}
+
 static promql_node_t *parse_call(parser_t *p, size_t pos, const promql_func_t *f)
 {
     promql_node_t *n = new_node(p, N_CALL, pos);
@@ -840,30 +877,9 @@ static promql_node_t *parse_call(parser_t *p, size_t pos, const promql_func_t *f
     n->type = f->ret;
     next(p); /* ( */
     promql_node_t *args[64];
-    size_t na = 0;
-    while (p->tok != T_RPAREN) {
-        if (na == 64) {
-            fail_at(p, p->ts, "too many function arguments");
-            return NULL;
-        }
-        promql_node_t *a = parse_expr(p, 1);
-        if (!a)
-            return NULL;
-        args[na++] = a;
-        if (p->tok == T_COMMA) {
-            next(p);
-            if (p->tok == T_RPAREN) {
-                fail_at(p, p->ts, "trailing commas not allowed in function call args");
-                return NULL;
-            }
-            continue;
-        }
-        if (p->tok != T_RPAREN) {
-            fail_at(p, p->ts, "unexpected %s in function call args, expected \",\" or \")\"",
-                    promql_tok_name(p->tok));
-            return NULL;
-        }
-    }
+    size_t na;
+    if (!parse_args(p, args, 64, "too many function arguments", "function call args", &na))
+        return NULL;
     n->end = p->te;
     next(p);
     n->call.args = palloc(p, (na ? na : 1) * sizeof *args);
@@ -928,28 +944,9 @@ static promql_node_t *parse_aggregation(parser_t *p)
     }
     next(p);
     promql_node_t *args[2];
-    size_t na = 0;
-    while (p->tok != T_RPAREN) {
-        promql_node_t *a = parse_expr(p, 1);
-        if (!a)
-            return NULL;
-        if (na < 2)
-            args[na] = a;
-        na++;
-        if (p->tok == T_COMMA) {
-            next(p);
-            if (p->tok == T_RPAREN) {
-                fail_at(p, p->ts, "trailing commas not allowed in function call args");
-                return NULL;
-            }
-            continue;
-        }
-        if (p->tok != T_RPAREN) {
-            fail_at(p, p->ts, "unexpected %s in aggregation, expected \",\" or \")\"",
-                    promql_tok_name(p->tok));
-            return NULL;
-        }
-    }
+    size_t na;
+    if (!parse_args(p, args, 2, NULL, "aggregation", &na))
+        return NULL;
     n->end = p->te;
     next(p);
     if (p->tok == T_BY || p->tok == T_WITHOUT) {

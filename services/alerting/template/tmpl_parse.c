@@ -118,6 +118,29 @@ static void lex_error(lexer_t *l, const char *fmt, ...)
     l->done = true;
 }
 
+/* Moves past a quoted string or character constant whose opening quote
+ * was read: a backslash escapes the next byte and a newline ends it early.
+ * Returns false, with the error item emitted, when it is unterminated. */
+static bool scan_quoted(lexer_t *l, char quote, const char *unterminated)
+{
+    for (;;) {
+        if (l->pos >= l->n || l->in[l->pos] == '\n') {
+            lex_error(l, "%s", unterminated);
+            return false;
+        }
+        char c = l->in[l->pos++];
+        if (c == '\\') {
+            if (l->pos >= l->n || l->in[l->pos] == '\n') {
+                lex_error(l, "%s", unterminated);
+                return false;
+            }
+            l->pos++;
+        } else if (c == quote) {
+            return true;
+        }
+    }
+}
+
 static uint32_t peek_r(lexer_t *l, size_t *w)
 {
     if (l->pos >= l->n) {
@@ -376,22 +399,8 @@ static void lex_all(lexer_t *l)
             emit(l, I_PIPE);
             continue;
         case '"':
-            for (;;) {
-                if (l->pos >= l->n || l->in[l->pos] == '\n') {
-                    lex_error(l, "unterminated quoted string");
-                    return;
-                }
-                char c = l->in[l->pos++];
-                if (c == '\\') {
-                    if (l->pos >= l->n || l->in[l->pos] == '\n') {
-                        lex_error(l, "unterminated quoted string");
-                        return;
-                    }
-                    l->pos++;
-                } else if (c == '"') {
-                    break;
-                }
-            }
+            if (!scan_quoted(l, '"', "unterminated quoted string"))
+                return;
             emit(l, I_STRING);
             continue;
         case '`': {
@@ -432,22 +441,8 @@ static void lex_all(lexer_t *l)
             continue;
         }
         case '\'':
-            for (;;) {
-                if (l->pos >= l->n || l->in[l->pos] == '\n') {
-                    lex_error(l, "unterminated character constant");
-                    return;
-                }
-                char c = l->in[l->pos++];
-                if (c == '\\') {
-                    if (l->pos >= l->n || l->in[l->pos] == '\n') {
-                        lex_error(l, "unterminated character constant");
-                        return;
-                    }
-                    l->pos++;
-                } else if (c == '\'') {
-                    break;
-                }
-            }
+            if (!scan_quoted(l, '\'', "unterminated character constant"))
+                return;
             emit(l, I_CHARCONST);
             continue;
         case '(':
