@@ -279,7 +279,7 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
     char *seg = seg_buf, *prev = prev_buf;
     size_t sl = 0, pl = 0;
     bool seg_long = false, seg_dots = true;
-    size_t depth = 0, climbs = 0, dotdots = 0, first_dd = SIZE_MAX, segs = 0;
+    size_t depth = 0, climbs = 0, dotdots = 0, first_dd = SIZE_MAX;
     bool tgt = false, absolute = false, started = false;
     size_t tgt_pos = 0;
     size_t seg_start = 0;
@@ -396,7 +396,6 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit)
                 if (!seg_long && path_climbs && (!sep || at >= n) && sensitive_file(seg, sl))
                     sens = true;
                 depth++;
-                segs++;
             }
             if (!seg_long) {
                 char *t = prev;

@@ -863,6 +863,20 @@ static void attr_breakout(const uint8_t *s, size_t stop, size_t k, xss_t *x)
         xhit(x, 80, "attr-breakout", k, NULL, 0, s + as, j - as);
 }
 
+/* A script URL at k ("javascript:", "vbscript:", any case, spaces before
+ * the colon) followed by a call. */
+static void script_url_call(const uint8_t *s, size_t stop, size_t k, const char *scheme, xss_t *x)
+{
+    size_t m = strlen(scheme);
+    if (k + m >= stop || !mm_detect_word_eq(s + k, m, scheme))
+        return;
+    size_t j = k + m;
+    while (j < stop && mm_detect_isspace(s[j]))
+        j++;
+    if (j < stop && s[j] == ':' && js_call_near(s + j + 1, stop - j - 1))
+        xhit(x, 75, "script-url", k, NULL, 0, NULL, 0);
+}
+
 /* The bytes that start a shape in the text between tags: quotes (break-outs),
  * j and v (script URLs), '{' (template expressions). */
 static const bool text_lead[256] = {
@@ -916,23 +930,9 @@ static void text_shape(const uint8_t *s, size_t n, size_t stop, size_t k, xss_t 
         }
         if (gap && m == 10 && memcmp(w, "javascript", 10) == 0 && j < stop && s[j] == ':')
             xhit(x, 70, "script-url", k, NULL, 0, NULL, 0);
-        if (k + 10 < stop && mm_detect_word_eq(s + k, 10, "javascript")) {
-            size_t jj = k + 10;
-            while (jj < stop && mm_detect_isspace(s[jj]))
-                jj++;
-            if (jj < stop && s[jj] == ':' && js_call_near(s + jj + 1, stop - jj - 1))
-                xhit(x, 75, "script-url", k, NULL, 0, NULL, 0);
-        }
+        script_url_call(s, stop, k, "javascript", x);
     } else if ((c | 32) == 'v') {
-        /* javascript: / vbscript: followed by a call. */
-        size_t m = (c | 32) == 'j' ? 10 : 8;
-        if (k + m < stop && mm_detect_word_eq(s + k, m, (c | 32) == 'j' ? "javascript" : "vbscript")) {
-            size_t j = k + m;
-            while (j < stop && mm_detect_isspace(s[j]))
-                j++;
-            if (j < stop && s[j] == ':' && js_call_near(s + j + 1, stop - j - 1))
-                xhit(x, 75, "script-url", k, NULL, 0, NULL, 0);
-        }
+        script_url_call(s, stop, k, "vbscript", x);
     } else if (c == '{' && k + 1 < stop && s[k + 1] == '{') {
         /* Client-side template injection: {{constructor.constructor('...')()}} */
         if (js_call_near(s + k + 2, stop - k - 2))
