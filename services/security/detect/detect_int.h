@@ -56,6 +56,9 @@ int mm_detect_traversal(const uint8_t *s, size_t n, mm_detect_hit_t *hit);
 /* Whether the SQL keyword table's first-letter index matches the table
  * (it is written out by hand for speed; the unit tests check it). */
 bool mm_detect_sqli_index_ok(void);
+/* The same for XSS's script-name table and the traversal target tables. */
+bool mm_detect_xss_tables_ok(void);
+bool mm_detect_path_tables_ok(void);
 
 /* Shared character helpers. */
 static inline int mm_detect_lower(int c) { return (c >= 'A' && c <= 'Z') ? c + 32 : c; }

@@ -30,6 +30,19 @@ static inline int path_char(const uint8_t *s, size_t n, size_t *i)
 /* Compares a segment with a string literal, length first. */
 #define seg_eq(seg, n, lit) ((n) == sizeof(lit) - 1 && memcmp((seg), (lit), (n)) == 0)
 
+/* Sensitive files wherever they are. */
+static const char *const target_files[] = {
+    "boot.ini", "win.ini", "system.ini", ".htaccess", ".htpasswd", "web.config", "wp-config.php", "id_rsa",
+    ".bash_history", "php.ini", "httpd.conf", "my.cnf", ".env", "config.ini", "global.asa",
+};
+/* Bit l of the entry for a byte: a name of target_files of length l starts
+ * with it. Rejects nearly every segment before the comparisons. */
+static const uint16_t target_lens[256] = {
+    ['b'] = 1u << 8, ['w'] = 1u << 7 | 1u << 10 | 1u << 13, ['s'] = 1u << 10,
+    ['.'] = 1u << 4 | 1u << 9 | 1u << 13, ['i'] = 1u << 6, ['p'] = 1u << 7, ['h'] = 1u << 10,
+    ['m'] = 1u << 6, ['c'] = 1u << 10, ['g'] = 1u << 10,
+};
+
 /* Is this segment (lowercased) a well-known sensitive file after prev? */
 static bool target(const char *prev, size_t pn, const char *seg, size_t sn)
 {
@@ -54,20 +67,12 @@ static bool target(const char *prev, size_t pn, const char *seg, size_t sn)
     if (seg_eq(prev, pn, "root") || seg_eq(prev, pn, ".ssh"))
         return seg_eq(seg, sn, ".ssh") || seg_eq(seg, sn, "id_rsa") || seg_eq(seg, sn, "authorized_keys") ||
                seg_eq(seg, sn, ".bash_history");
-    /* Bit l of the entry for a byte: a name below of length l starts with
-     * it. Rejects nearly every segment before the comparisons. */
-    static const uint16_t lens[256] = {
-        ['b'] = 1u << 8, ['w'] = 1u << 7 | 1u << 10 | 1u << 13, ['s'] = 1u << 10,
-        ['.'] = 1u << 4 | 1u << 9 | 1u << 13, ['i'] = 1u << 6, ['p'] = 1u << 7, ['h'] = 1u << 10,
-        ['m'] = 1u << 6, ['c'] = 1u << 10, ['g'] = 1u << 10,
-    };
-    if (sn >= 16 || !(lens[(uint8_t)seg[0]] >> sn & 1u))
+    if (sn >= 16 || !(target_lens[(uint8_t)seg[0]] >> sn & 1u))
         return false;
-    return seg_eq(seg, sn, "boot.ini") || seg_eq(seg, sn, "win.ini") || seg_eq(seg, sn, "system.ini") ||
-           seg_eq(seg, sn, ".htaccess") || seg_eq(seg, sn, ".htpasswd") || seg_eq(seg, sn, "web.config") ||
-           seg_eq(seg, sn, "wp-config.php") || seg_eq(seg, sn, "id_rsa") || seg_eq(seg, sn, ".bash_history") ||
-           seg_eq(seg, sn, "php.ini") || seg_eq(seg, sn, "httpd.conf") || seg_eq(seg, sn, "my.cnf") ||
-           seg_eq(seg, sn, ".env") || seg_eq(seg, sn, "config.ini") || seg_eq(seg, sn, "global.asa");
+    for (size_t i = 0; i < sizeof target_files / sizeof target_files[0]; i++)
+        if (sn == strlen(target_files[i]) && memcmp(seg, target_files[i], sn) == 0)
+            return true;
+    return false;
 }
 
 /* Counts dot-dot tokens that repeat at short distances ("..X..X..X"), whatever
@@ -157,51 +162,52 @@ static bool target_truncated(const char *prev, size_t pn, const char *seg, size_
     return false;
 }
 
+typedef struct {
+    const char *first, *second;
+    uint8_t fl, sl;
+} loose_pair_t;
+/* Sorted by the second part's first letter (see loose_from). */
+static const loose_pair_t loose_pairs[] = {
+    {NULL, "boot.ini", 0, 8}, {"etc", "group", 3, 5}, {"etc", "hosts", 3, 5}, {"etc", "issue", 3, 5},
+    {"etc", "passwd", 3, 6}, {"etc", "shadow", 3, 6}, {"windows", "system32", 7, 8},
+    {"winnt", "system32", 5, 8}, {NULL, "system.ini", 0, 10}, {"windows", "win.ini", 7, 7},
+    {NULL, "win.ini", 0, 7},
+};
+/* 1 + the index of the first pair whose second part starts with this
+ * byte (either case), 0 for none: a byte is tested against its own
+ * pairs only. */
+static const uint8_t loose_from[256] = {
+    ['b'] = 1, ['g'] = 2, ['h'] = 3, ['i'] = 4, ['p'] = 5, ['s'] = 6, ['w'] = 10,
+    ['B'] = 1, ['G'] = 2, ['H'] = 3, ['I'] = 4, ['P'] = 5, ['S'] = 6, ['W'] = 10,
+};
+/* The first two letters of a second part, as one bit per pair of
+ * letters (bo gr ho is pa sh sy wi): a position is looked at only when
+ * both bytes have a common bit, which prose and random bytes rarely
+ * give, and the test needs no branch per letter. */
+static const uint8_t loose_lead1[256] = {
+    ['b'] = 1, ['g'] = 2, ['h'] = 4, ['i'] = 8, ['p'] = 16, ['s'] = 32 | 64, ['w'] = 128,
+    ['B'] = 1, ['G'] = 2, ['H'] = 4, ['I'] = 8, ['P'] = 16, ['S'] = 32 | 64, ['W'] = 128,
+};
+static const uint8_t loose_lead2[256] = {
+    ['o'] = 1 | 4, ['r'] = 2, ['s'] = 8, ['a'] = 16, ['h'] = 32, ['y'] = 64, ['i'] = 128,
+    ['O'] = 1 | 4, ['R'] = 2, ['S'] = 8, ['A'] = 16, ['H'] = 32, ['Y'] = 64, ['I'] = 128,
+};
+
 /* Finds a well-known target whose parts are joined by junk instead of a
  * slash (etc%c1%pcpasswd, windows0x5csystem32, ?.%bg%qfboot.ini): the second
  * part with its first part at most 10 bytes before it and no space between.
  * Returns the position after the match or 0. */
 static size_t loose_target(const uint8_t *s, size_t n)
 {
-    typedef struct {
-        const char *first, *second;
-        uint8_t fl, sl;
-    } pair_t;
-    /* Sorted by the second part's first letter (see pair_from). */
-    static const pair_t pairs[] = {
-        {NULL, "boot.ini", 0, 8}, {"etc", "group", 3, 5}, {"etc", "hosts", 3, 5}, {"etc", "issue", 3, 5},
-        {"etc", "passwd", 3, 6}, {"etc", "shadow", 3, 6}, {"windows", "system32", 7, 8},
-        {"winnt", "system32", 5, 8}, {NULL, "system.ini", 0, 10}, {"windows", "win.ini", 7, 7},
-        {NULL, "win.ini", 0, 7},
-    };
-    /* 1 + the index of the first pair whose second part starts with this
-     * byte (either case), 0 for none: a byte is tested against its own
-     * pairs only. */
-    static const uint8_t pair_from[256] = {
-        ['b'] = 1, ['g'] = 2, ['h'] = 3, ['i'] = 4, ['p'] = 5, ['s'] = 6, ['w'] = 10,
-        ['B'] = 1, ['G'] = 2, ['H'] = 3, ['I'] = 4, ['P'] = 5, ['S'] = 6, ['W'] = 10,
-    };
-    /* The first two letters of a second part, as one bit per pair of
-     * letters (bo gr ho is pa sh sy wi): a position is looked at only when
-     * both bytes have a common bit, which prose and random bytes rarely
-     * give, and the test needs no branch per letter. */
-    static const uint8_t lead1[256] = {
-        ['b'] = 1, ['g'] = 2, ['h'] = 4, ['i'] = 8, ['p'] = 16, ['s'] = 32 | 64, ['w'] = 128,
-        ['B'] = 1, ['G'] = 2, ['H'] = 4, ['I'] = 8, ['P'] = 16, ['S'] = 32 | 64, ['W'] = 128,
-    };
-    static const uint8_t lead2[256] = {
-        ['o'] = 1 | 4, ['r'] = 2, ['s'] = 8, ['a'] = 16, ['h'] = 32, ['y'] = 64, ['i'] = 128,
-        ['O'] = 1 | 4, ['R'] = 2, ['S'] = 8, ['A'] = 16, ['H'] = 32, ['Y'] = 64, ['I'] = 128,
-    };
-    const size_t npairs = sizeof pairs / sizeof pairs[0];
+    const size_t npairs = sizeof loose_pairs / sizeof loose_pairs[0];
     for (size_t i = 1; i + 1 < n; i++) {
         int c = s[i] | 32;
         /* Junk separators often end in letters (%qf, %pc): the second part
          * may follow a letter. */
-        if (!(lead1[s[i]] & lead2[s[i + 1]]))
+        if (!(loose_lead1[s[i]] & loose_lead2[s[i + 1]]))
             continue;
-        for (size_t k = pair_from[s[i]] - 1u; k < npairs && pairs[k].second[0] == c; k++) {
-            const pair_t *pr = &pairs[k];
+        for (size_t k = loose_from[s[i]] - 1u; k < npairs && loose_pairs[k].second[0] == c; k++) {
+            const loose_pair_t *pr = &loose_pairs[k];
             size_t wl = pr->sl;
             /* The second letter first: it rejects nearly every word. */
             if ((s[i + 1] | 32) != pr->second[1] || i + wl > n || !mm_detect_word_eq(s + i, wl, pr->second))
@@ -223,6 +229,37 @@ static size_t loose_target(const uint8_t *s, size_t n)
         }
     }
     return 0;
+}
+
+bool mm_detect_path_tables_ok(void)
+{
+    /* target()'s gate lets every file name through ... */
+    for (size_t i = 0; i < sizeof target_files / sizeof target_files[0]; i++) {
+        size_t l = strlen(target_files[i]);
+        if (l >= 16 || !(target_lens[(uint8_t)target_files[i][0]] >> l & 1u))
+            return false;
+    }
+    /* ... and loose_target() finds every pair: sorted by the second part's
+     * first letter, indexed from its first pair in either case, and both
+     * first letters sharing a bit. */
+    const size_t npairs = sizeof loose_pairs / sizeof loose_pairs[0];
+    for (size_t k = 0; k < npairs; k++) {
+        const loose_pair_t *pr = &loose_pairs[k];
+        uint8_t c = (uint8_t)pr->second[0], up = (uint8_t)(c - 32);
+        if (strlen(pr->second) != pr->sl || (pr->first ? strlen(pr->first) : 0) != pr->fl)
+            return false;
+        if (k > 0 && (uint8_t)loose_pairs[k - 1].second[0] > c)
+            return false;
+        size_t from = loose_from[c];
+        if (from == 0 || loose_from[up] != from || from - 1 > k ||
+            (uint8_t)loose_pairs[from - 1].second[0] != c ||
+            (from > 1 && (uint8_t)loose_pairs[from - 2].second[0] == c))
+            return false;
+        uint8_t c2 = (uint8_t)pr->second[1];
+        if (!(loose_lead1[c] & loose_lead2[c2]) || !(loose_lead1[up] & loose_lead2[c2 - 32]))
+            return false;
+    }
+    return true;
 }
 
 /* Stream wrappers that read local files or run code when included:

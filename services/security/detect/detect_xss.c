@@ -66,39 +66,67 @@ static bool js_sink_at(const uint8_t *w, size_t n, const uint8_t *rest, size_t r
     return false;
 }
 
+/* js_calls and js_objects again, by length, for js_name(). */
+static const char *const js_by_len[13][3] = {
+    [3] = {"top"},
+    [4] = {"atob", "eval", "self"},
+    [5] = {"alert", "fetch"},
+    [6] = {"import", "prompt", "window"},
+    [7] = {"confirm"},
+    [8] = {"document", "function", "location"},
+    [9] = {"navigator"},
+    [10] = {"settimeout"},
+    [11] = {"constructor", "setinterval"},
+    [12] = {"fromcharcode"},
+};
+/* Bit l of the entry for a letter: a name of length l starts with it. */
+static const uint16_t js_lens[26] = {
+    ['a' - 'a'] = 1u << 4 | 1u << 5,  ['c' - 'a'] = 1u << 7 | 1u << 11,
+    ['d' - 'a'] = 1u << 8,            ['e' - 'a'] = 1u << 4,
+    ['f' - 'a'] = 1u << 5 | 1u << 8 | 1u << 12,
+    ['i' - 'a'] = 1u << 6,            ['l' - 'a'] = 1u << 8,
+    ['n' - 'a'] = 1u << 9,            ['p' - 'a'] = 1u << 6,
+    ['s' - 'a'] = 1u << 4 | 1u << 10 | 1u << 11,
+    ['t' - 'a'] = 1u << 3,            ['w' - 'a'] = 1u << 6,
+};
+
 /* Is w[0..n) (w[0] a letter) one of js_calls or js_objects? The same
  * words by length, so that most words are rejected by their length or
  * first letter: lets loose() skip its sink checks for them. */
 static bool js_name(const uint8_t *w, size_t n)
 {
-    static const char *const by_len[13][3] = {
-        [3] = {"top"},
-        [4] = {"atob", "eval", "self"},
-        [5] = {"alert", "fetch"},
-        [6] = {"import", "prompt", "window"},
-        [7] = {"confirm"},
-        [8] = {"document", "function", "location"},
-        [9] = {"navigator"},
-        [10] = {"settimeout"},
-        [11] = {"constructor", "setinterval"},
-        [12] = {"fromcharcode"},
-    };
-    /* Bit l of the entry for a letter: a name of length l starts with it. */
-    static const uint16_t lens[26] = {
-        ['a' - 'a'] = 1u << 4 | 1u << 5,  ['c' - 'a'] = 1u << 7 | 1u << 11,
-        ['d' - 'a'] = 1u << 8,            ['e' - 'a'] = 1u << 4,
-        ['f' - 'a'] = 1u << 5 | 1u << 8 | 1u << 12,
-        ['i' - 'a'] = 1u << 6,            ['l' - 'a'] = 1u << 8,
-        ['n' - 'a'] = 1u << 9,            ['p' - 'a'] = 1u << 6,
-        ['s' - 'a'] = 1u << 4 | 1u << 10 | 1u << 11,
-        ['t' - 'a'] = 1u << 3,            ['w' - 'a'] = 1u << 6,
-    };
-    if (n < 3 || n > 12 || !(lens[(w[0] | 32) - 'a'] >> n & 1u))
+    if (n < 3 || n > 12 || !(js_lens[(w[0] | 32) - 'a'] >> n & 1u))
         return false;
-    for (size_t k = 0; k < 3 && by_len[n][k]; k++)
-        if (by_len[n][k][0] == (w[0] | 32) && mm_detect_word_eq(w, n, by_len[n][k]))
+    for (size_t k = 0; k < 3 && js_by_len[n][k]; k++)
+        if (js_by_len[n][k][0] == (w[0] | 32) && mm_detect_word_eq(w, n, js_by_len[n][k]))
             return true;
     return false;
+}
+
+bool mm_detect_xss_tables_ok(void)
+{
+    /* js_name() accepts every word of js_calls and js_objects ... */
+    const char *const *lists[2] = {js_calls, js_objects};
+    const size_t counts[2] = {sizeof js_calls / sizeof js_calls[0], sizeof js_objects / sizeof js_objects[0]};
+    size_t words = 0;
+    for (int l = 0; l < 2; l++) {
+        for (size_t i = 0; i < counts[l]; i++) {
+            if (!js_name((const uint8_t *)lists[l][i], strlen(lists[l][i])))
+                return false;
+            words++;
+        }
+    }
+    /* ... and its table holds nothing else. */
+    for (size_t n = 0; n < 13; n++) {
+        for (size_t k = 0; k < 3 && js_by_len[n][k]; k++) {
+            const uint8_t *w = (const uint8_t *)js_by_len[n][k];
+            if (strlen(js_by_len[n][k]) != n || (!mm_detect_in_set(w, n, js_calls, counts[0]) &&
+                                                 !mm_detect_in_set(w, n, js_objects, counts[1])))
+                return false;
+            words--;
+        }
+    }
+    return words == 0;
 }
 
 /* The same for callers that only look at the next character: calls only. */

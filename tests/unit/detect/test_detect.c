@@ -156,6 +156,8 @@ static void test_sqli_shapes(void **state)
         "1 and sleep/**/(5)", "x' or sleep (5)--",
     };
     assert_true(mm_detect_sqli_index_ok());
+    assert_true(mm_detect_xss_tables_ok());
+    assert_true(mm_detect_path_tables_ok());
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (sqli(attacks[i]) < 50)
             fail_msg("missed sqli: %s", attacks[i]);
