@@ -448,6 +448,16 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
         if (cmd_kind(c->vocab, w) >= K_MID && (e == t->raw_len || t->raw[e] == ' ') && wl >= 2)
             shape = true;
     }
+    /* First in the value, a word and a colon is a phrase of prose: "curl
+     * issues: see ...", "make targets: all, install". */
+    if (!c->pending_sep && !c->pending_second && t->kind == C_WORD && t->raw_len >= 3 &&
+        t->raw[t->raw_len - 1] == ':') {
+        bool letters = true;
+        for (size_t i = 0; i + 1 < t->raw_len; i++)
+            letters = letters && mm_detect_isalpha(t->raw[i]);
+        if (letters)
+            return;
+    }
     /* First in the value, a plain first argument may be a subcommand: look
      * at the next one too (ansible all -m ping). */
     if (!c->pending_sep && !shape && !host_shape(t) && k >= K_MID && t->kind == C_WORD && !c->pending_second) {
@@ -521,13 +531,31 @@ static bool prose_word(const vocab_t *v, const ctok_t *t)
         w[i] = (char)mm_detect_lower(t->raw[i]);
     }
     w[l] = 0;
-    return cmd_kind(v, w) == K_NONE;
+    /* "more", "last", "time": commands that are also ordinary words */
+    return cmd_kind(v, w) <= K_WEAK;
 }
 
 /* Is the backquote at o the opener of a Markdown code span in prose ("run
  * `make install` to build", "the ``test`` command", "use `ls`.")? A word
  * must follow the closing backquotes, or a word stand before the opener and
  * punctuation follow the closer. Looks at most 80 bytes ahead. */
+/* Counts the plain words (2 to 32 letters, each followed by one space) that
+ * end right before s[a], up to three. */
+static int words_before(const uint8_t *s, size_t a)
+{
+    int w = 0;
+    while (w < 3 && a >= 3 && s[a - 1] == ' ') {
+        size_t b = a - 1;
+        while (b > 0 && a - 1 - b < 33 && mm_detect_isalpha(s[b - 1]))
+            b--;
+        if (a - 1 - b < 2 || a - 1 - b > 32)
+            break;
+        w++;
+        a = b;
+    }
+    return w;
+}
+
 static bool code_span(const uint8_t *s, size_t n, size_t o)
 {
     size_t a = o;
@@ -536,16 +564,23 @@ static bool code_span(const uint8_t *s, size_t n, size_t o)
     size_t e = o + 1, lim = n - o < 80 ? n : o + 80;
     while (e < lim && s[e] != '`' && s[e] != '\'')
         e++; /* `quote' is the old typewriter style */
+    /* A span left open at the end of prose (a line cut short) runs
+     * nothing: an unclosed backtick is a shell syntax error. */
     if (e >= lim)
-        return false;
+        return e == n && words_before(s, a) >= 2;
     size_t f = e;
     while (f < n && f - e < 3 && (s[f] == '`' || (f == e && s[f] == '\'')))
         f++;
     bool word_after = f + 2 < n && s[f] == ' ' && mm_detect_isalpha(s[f + 1]) && mm_detect_isalpha(s[f + 2]);
-    bool word_before = a >= 2 && s[a - 1] == ' ' && mm_detect_isalpha(s[a - 2]);
+    /* after a word, or after another span and a comma: "akin to `sed`,`awk`" */
+    bool word_before = (a >= 2 && s[a - 1] == ' ' && mm_detect_isalpha(s[a - 2])) ||
+                       (a >= 2 && s[a - 1] == ',' && s[a - 2] == '`') ||
+                       (a >= 3 && s[a - 1] == ' ' && s[a - 2] == ',' && s[a - 3] == '`');
     bool punct_after = (f < n && (s[f] == '.' || s[f] == ',' || s[f] == ':' || s[f] == ')' || s[f] == '\'')) ||
                        (f == n && s[e] == '\''); /* "hook for `make check'" */
-    return word_after || (word_before && punct_after);
+    /* the last words of a sentence: "use `grep -E` instead of `egrep`" */
+    bool ends_prose = f == n && words_before(s, a) >= 2;
+    return word_after || (word_before && punct_after) || ends_prose;
 }
 
 /* Makes the command word t (named name, of kind k) wait for its first argument. */
@@ -596,7 +631,11 @@ static void on_token(cmd_t *c, const ctok_t *t)
     if (c->line_score) {
         /* After an ordinary-word command one word of prose ends it; after
          * another command, two in a row ("rm -rf is dangerous"). */
-        if (!prose_word(c->vocab, t)) {
+        if (c->line_weak && t->kind == C_OPEN && !t->subst) {
+            /* "test 701 (SOCKS5) and ...": a '(' inside a simple command
+             * is a shell syntax error; in prose it opens an aside */
+            c->line_score = 0;
+        } else if (!prose_word(c->vocab, t)) {
             chit(c, c->line_score, "command-line", c->line_pos, c->line_name);
             c->line_score = 0;
         } else if (c->line_weak || c->line_prose) {
@@ -619,6 +658,7 @@ static void on_token(cmd_t *c, const ctok_t *t)
             chit(c, 60, "variable-command", c->var_pos, "$var");
     }
 
+    bool was_subst = c->in_subst;
     if (t->kind == C_OPEN) {
         c->in_subst = t->subst;
         c->open_pos = t->pos;
@@ -634,6 +674,11 @@ static void on_token(cmd_t *c, const ctok_t *t)
         c->sep_amp = t->raw && t->raw[0] == '&' && t->raw_len == 1;
         c->sep_real = true;
         c->sep_lead = c->first;
+        break;
+    case C_CLOSE:
+        /* After a group or a substitution closes, a word is an argument
+         * ("$(id) x"), or a syntax error ("(a, b) at /path" is prose). */
+        c->at_cmd = false;
         break;
     case C_OPEN:
         c->at_cmd = true;
@@ -721,8 +766,9 @@ static void on_token(cmd_t *c, const ctok_t *t)
     }
     case C_VAR:
         /* $c $a$b, $SHELL -c ...: a variable run as the command */
-        if (c->at_cmd && c->after_sep && t->raw_len > 1 && t->raw[0] == '$')
-            chit(c, 60, "variable-command", t->pos, "$var");
+        if (c->at_cmd && c->after_sep && t->raw_len > 1 && t->raw[0] == '$' &&
+            !(was_subst && c->s[c->open_pos] == '`' && code_span(c->s, c->n, c->open_pos)))
+            chit(c, 60, "variable-command", t->pos, "$var"); /* not "set in `$HOME` or" */
         if (c->at_cmd && t->raw_len > 1 && t->raw[0] == '$') {
             c->var_cmd = true;
             c->var_pos = t->pos;

@@ -342,7 +342,13 @@ static bool js_call_near(const uint8_t *s, size_t n)
         m |= (uint64_t)sink_next[s[p]] << p;
     for (; m; m &= m - 1) {
         size_t p = (size_t)__builtin_ctzll(m);
-        size_t q = p;
+        size_t q = p, rest = p;
+        if (s[p] == '.' && p >= 2 && s[p - 1] == '?') {
+            /* optional chaining: alert?.(1), top?.["x"], window?.alert */
+            q = p - 1;
+            if (p + 1 < n && (s[p + 1] == '(' || s[p + 1] == '[' || s[p + 1] == '`'))
+                rest = p + 1;
+        }
         while (q > 0 && (s[q - 1] == ' ' || s[q - 1] == '\t'))
             q--;
         size_t r = q;
@@ -350,7 +356,7 @@ static bool js_call_near(const uint8_t *s, size_t n)
             r--;
         while (r < q && mm_detect_isdigit(s[r]))
             r++;
-        if (r < q && js_sink_at(s + r, q - r, s + p, n - p))
+        if (r < q && js_sink_at(s + r, q - r, s + rest, n - rest))
             return true;
     }
     return false;

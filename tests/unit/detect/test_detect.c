@@ -154,6 +154,8 @@ static void test_sqli_shapes(void **state)
         "9 or case when 3<4 then 1 else 0 end", "x'),(case when (5=5) then 'a' else null end",
         "4;begin dbms_lock.sleep(3); end", "4; BEGIN user_lock.sleep(3); END;", "7 union distinctrow select 1",
         "1 and sleep/**/(5)", "x' or sleep (5)--",
+        /* Oracle 18c's sleep. */
+        "(dbms_session.sleep(4))", "z' and DBMS_SESSION.SLEEP(9) is null--",
     };
     assert_true(mm_detect_sqli_index_ok());
     assert_true(mm_detect_xss_tables_ok());
@@ -230,6 +232,8 @@ static void test_xss_shapes(void **state)
         /* Sinks called indirectly or assigned for a later call. */
         "prompt.apply(0,[2])", "eval.call(this,'x')", "(prompt)(3)", "confirm?.(4)", "alert\t(5)",
         "';q=confirm;q(6)//", "window?.['al'+'ert'](7)",
+        /* Optional chaining after a script URL. */
+        "javascript:self?.confirm?.(8)", "JavaScript:top?.prompt?.(9)",
     };
     for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
         if (xss(attacks[i]) < 50)
@@ -325,6 +329,13 @@ static void test_cmdi_lookalikes(void **state)
         "If you can't use `make`, run the script", "* Add $(MAKE) check to the build",
         "<time>2008-07-31T12:16:37Z</time>", "add hook for `make check'", ":rst:dir:`note` type can wrap",
         "from home where nothing is",
+        /* Markdown code spans ending a sentence, in a list, left open at
+         * the end; variables named in prose; ordinary words after a
+         * command; an aside in parentheses; a phrase with a colon. */
+        "prefer the new flag over `tar -x`", "we use `cat`,`tail`, `head` and friends",
+        "the docs of this option are in `man", "keep it in `$XDG_CONFIG_HOME/app` for now",
+        "when `$PATH` is empty", "Make room/space more quickly", "test 42 (beta) went well and",
+        "wget problems: https://example.org/faq", "frame 3 (self=0x1, n=2) at /src/app/main.c:10",
     };
     for (size_t i = 0; i < sizeof benign / sizeof benign[0]; i++) {
         if (cmdi(benign[i]) >= 50)
