@@ -514,7 +514,7 @@ static bool start_close(close_group_t *g, size_t i)
     return r == 0;
 }
 
-size_t mm_bus_close_sockets(const void *nng_socks, size_t n, unsigned timeout_ms)
+size_t mm_bus_close_sockets(const void *nng_socks, size_t n, unsigned timeout_ms, const char *what)
 {
     const nng_socket *socks = nng_socks;
     close_group_t *g = n ? malloc(sizeof *g + n * sizeof g->socks[0]) : NULL;
@@ -558,6 +558,9 @@ size_t mm_bus_close_sockets(const void *nng_socks, size_t n, unsigned timeout_ms
         ;
     size_t left = g->left;
     close_group_unref(g);
+    if (left)
+        mm_log_warn("MM-BUS-CLOSE-SLOW", "%zu %s socket(s) still closing after %u ms; leaving them "
+                    "to process exit", left, what, timeout_ms);
     return left;
 }
 
@@ -567,10 +570,7 @@ static void close_bus_sockets(mm_bus_t *bus)
     size_t n = 1;
     if (bus->has_sub)
         socks[n++] = bus->sub;
-    size_t left = mm_bus_close_sockets(socks, n, MM_BUS_CLOSE_WAIT_MS);
-    if (left)
-        mm_log_warn("MM-BUS-CLOSE-SLOW", "%zu bus socket(s) still closing after %d ms; leaving them "
-                    "to process exit", left, MM_BUS_CLOSE_WAIT_MS);
+    mm_bus_close_sockets(socks, n, MM_BUS_CLOSE_WAIT_MS, "bus");
     free(bus);
 }
 

@@ -81,10 +81,11 @@ void mm_bus_free(mm_bus_t *bus);
 int mm_bus_attach(void *nng_sock, const char *url, const mm_bus_tls_t *tls, bool listen);
 
 /* Closes n nng_sockets (an array, by pointer for the same reason), each on
- * its own thread, waiting at most timeout_ms for them all. Returns how many
- * had not finished; those go on closing in the background (NNG 1.5.2 can
- * hang in nng_close; see PLATFORM notes in docs/ARCHITECTURE.md). */
-size_t mm_bus_close_sockets(const void *nng_socks, size_t n, unsigned timeout_ms);
+ * its own thread, waiting at most timeout_ms for them all. Those not done by
+ * then go on closing in the background and are logged as MM-BUS-CLOSE-SLOW,
+ * naming what ("bus", "forwarder"). Returns how many that was (NNG 1.5.2 can
+ * hang in nng_close; see "Closing" in docs/ARCHITECTURE.md). */
+size_t mm_bus_close_sockets(const void *nng_socks, size_t n, unsigned timeout_ms, const char *what);
 
 /* How long mm_bus_free() and the bus process wait for their sockets. */
 #define MM_BUS_CLOSE_WAIT_MS 1000

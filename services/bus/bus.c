@@ -2,8 +2,6 @@
  * socket, polling the input's RECVFD in the libuv loop. */
 #include "bus.h"
 
-#include "mm_log.h"
-
 #include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
@@ -96,10 +94,7 @@ static void on_closed(uv_handle_t *h)
 {
     bus_forwarder_t *f = h->data;
     nng_socket socks[2] = { f->in, f->out };
-    size_t left = mm_bus_close_sockets(socks, 2, MM_BUS_CLOSE_WAIT_MS);
-    if (left)
-        mm_log_warn("MM-BUS-CLOSE-SLOW", "%zu forwarder socket(s) still closing after %d ms; leaving "
-                    "them to process exit", left, MM_BUS_CLOSE_WAIT_MS);
+    mm_bus_close_sockets(socks, 2, MM_BUS_CLOSE_WAIT_MS, "forwarder");
     free(f);
 }
 

@@ -552,9 +552,5 @@ void collector_emit_self(collector_t *c, int64_t now_ms)
          (double)c->st.publish_errors},
     };
     collector_emit_rows(&c->sink, now_ms, rows, sizeof rows / sizeof rows[0]);
-    mm_label_t l = {"reason", "limit_collector"};
-    collector_sample_t s = {.name = "memmon_collector_series_dropped_total", .labels = &l,
-                            .n_labels = 1, .type = COLLECTOR_COUNTER, .help = COLLECTOR_DROPPED_HELP,
-                            .time_ms = now_ms, .value = (double)c->st.dropped_limit};
-    collector_emit(&c->sink, &s);
+    collector_emit_dropped(&c->sink, now_ms, "limit_collector", c->st.dropped_limit);
 }

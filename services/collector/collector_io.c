@@ -535,6 +535,7 @@ fail:
 static void emit_io_self(collector_io_t *io, int64_t t)
 {
     collector_sink_t *sink = collector_sink(io->core);
+    /* The receive buffer comes last: it is left out without a StatsD socket. */
     const collector_self_t rows[] = {
         {COLLECTOR_GAUGE, "memmon_collector_scrape_targets", "Configured scrape targets",
          (double)io->n_slots},

@@ -33,9 +33,6 @@ typedef struct {
     double value;               /* mm_stale_nan() ends the series */
 } collector_sample_t;
 
-/* The one HELP text of memmon_collector_series_dropped_total{reason}, which
- * several parts of the collector emit. */
-#define COLLECTOR_DROPPED_HELP "Samples dropped because they would create a series over a limit or of a conflicting type"
 
 typedef struct collector_sink collector_sink_t;
 struct collector_sink {
@@ -55,6 +52,20 @@ typedef struct {
     const char *help;
     double value;
 } collector_self_t;
+
+/* memmon_collector_series_dropped_total{reason}, which several parts of the
+ * collector emit, each for its own reasons. */
+static inline void collector_emit_dropped(collector_sink_t *sink, int64_t now_ms, const char *reason,
+                                          uint64_t count)
+{
+    mm_label_t l = {"reason", reason};
+    collector_sample_t s = {
+        .name = "memmon_collector_series_dropped_total", .labels = &l, .n_labels = 1,
+        .type = COLLECTOR_COUNTER, .time_ms = now_ms, .value = (double)count,
+        .help = "Samples dropped because they would create a series over a limit or of a conflicting type",
+    };
+    collector_emit(sink, &s);
+}
 
 /* Emits n self-metric rows, all stamped now_ms. */
 static inline void collector_emit_rows(collector_sink_t *sink, int64_t now_ms,

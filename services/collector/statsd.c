@@ -833,19 +833,9 @@ static void emit_self(collector_statsd_t *st, int64_t now_ms, collector_sink_t *
          (double)st->n_all},
     };
     collector_emit_rows(sink, now_ms, rows, sizeof rows / sizeof rows[0]);
-    collector_sample_t smp = {.type = COLLECTOR_COUNTER, .time_ms = now_ms};
-    static const char *const reasons[] = {"limit_total", "limit_per_name", "type_conflict"};
-    const uint64_t counts[] = {st->stats.dropped_limit_total, st->stats.dropped_limit_name,
-                               st->stats.dropped_type_conflict};
-    for (size_t i = 0; i < 3; i++) {
-        mm_label_t l = {"reason", reasons[i]};
-        smp.name = "memmon_collector_series_dropped_total";
-        smp.help = COLLECTOR_DROPPED_HELP;
-        smp.labels = &l;
-        smp.n_labels = 1;
-        smp.value = (double)counts[i];
-        collector_emit(sink, &smp);
-    }
+    collector_emit_dropped(sink, now_ms, "limit_total", st->stats.dropped_limit_total);
+    collector_emit_dropped(sink, now_ms, "limit_per_name", st->stats.dropped_limit_name);
+    collector_emit_dropped(sink, now_ms, "type_conflict", st->stats.dropped_type_conflict);
 }
 
 void collector_statsd_flush(collector_statsd_t *st, int64_t now_ms, collector_sink_t *sink)

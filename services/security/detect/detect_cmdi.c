@@ -303,7 +303,7 @@ static void copy_name(char *dst, size_t cap, const char *src)
 }
 static void hold_line(cmd_t *c, int score);
 static bool prose_word(const vocab_t *v, const ctok_t *t);
-static bool code_span(const uint8_t *s, size_t n, size_t o);
+static bool markdown_span(const cmd_t *c, size_t open);
 
 /* Copies s[0..n) lowercased without quotes into w; false when it is empty,
  * too long or holds anything but name characters. */
@@ -424,7 +424,7 @@ static void judge_pending(cmd_t *c, const ctok_t *t)
         /* A command name opening a substitution: `cut x`, $(dig y); but a
          * code span between words of prose is Markdown: "run `make` to build" */
         bool fin = t->kind == C_END || t->kind == C_SEP || t->kind == C_CLOSE || t->kind == C_OPEN;
-        if (c->s[c->pending_open] == '`' && code_span(c->s, c->n, c->pending_open))
+        if (markdown_span(c, c->pending_open))
             chit(c, 40, "code-span", c->pending_pos, c->pending_name);
         else if (c->pending_caps)
             /* $(MAKE), `CC`: make variables; commands are lowercase where $( runs */
@@ -535,10 +535,6 @@ static bool prose_word(const vocab_t *v, const ctok_t *t)
     return cmd_kind(v, w) <= K_WEAK;
 }
 
-/* Is the backquote at o the opener of a Markdown code span in prose ("run
- * `make install` to build", "the ``test`` command", "use `ls`.")? A word
- * must follow the closing backquotes, or a word stand before the opener and
- * punctuation follow the closer. Looks at most 80 bytes ahead. */
 /* Counts the plain words (2 to 32 letters, each followed by one space) that
  * end right before s[a], up to three. */
 static int words_before(const uint8_t *s, size_t a)
@@ -556,6 +552,11 @@ static int words_before(const uint8_t *s, size_t a)
     return w;
 }
 
+/* Is the backquote at o the opener of a Markdown code span in prose ("run
+ * `make install` to build", "the ``test`` command", "use `ls`.")? A word
+ * must follow the closing backquotes, a word stand before the opener and
+ * punctuation follow the closer, or the span end the prose. Looks at most
+ * 80 bytes ahead. */
 static bool code_span(const uint8_t *s, size_t n, size_t o)
 {
     size_t a = o;
@@ -581,6 +582,12 @@ static bool code_span(const uint8_t *s, size_t n, size_t o)
     /* the last words of a sentence: "use `grep -E` instead of `egrep`" */
     bool ends_prose = f == n && words_before(s, a) >= 2;
     return word_after || (word_before && punct_after) || ends_prose;
+}
+
+/* Is the substitution opened at open a backquoted code span of prose? */
+static bool markdown_span(const cmd_t *c, size_t open)
+{
+    return c->s[open] == '`' && code_span(c->s, c->n, open);
 }
 
 /* Makes the command word t (named name, of kind k) wait for its first argument. */
@@ -767,7 +774,7 @@ static void on_token(cmd_t *c, const ctok_t *t)
     case C_VAR:
         /* $c $a$b, $SHELL -c ...: a variable run as the command */
         if (c->at_cmd && c->after_sep && t->raw_len > 1 && t->raw[0] == '$' &&
-            !(was_subst && c->s[c->open_pos] == '`' && code_span(c->s, c->n, c->open_pos)))
+            !(was_subst && markdown_span(c, c->open_pos)))
             chit(c, 60, "variable-command", t->pos, "$var"); /* not "set in `$HOME` or" */
         if (c->at_cmd && t->raw_len > 1 && t->raw[0] == '$') {
             c->var_cmd = true;

@@ -272,10 +272,10 @@ static void test_close_sockets(void **state)
     assert_int_equal(nng_pub0_open(&socks[2]), 0);
     /* One of them mid-dial to nothing, as a service whose bus is down. */
     assert_int_equal(mm_bus_attach(&socks[1], "tcp://127.0.0.1:1", NULL, false), 0);
-    assert_int_equal(mm_bus_close_sockets(socks, 3, 5000), 0);
+    assert_int_equal(mm_bus_close_sockets(socks, 3, 5000, "test"), 0);
     for (int i = 0; i < 3; i++)
         assert_int_equal(nng_socket_set_int(socks[i], NNG_OPT_RECVBUF, 1), NNG_ECLOSED);
-    assert_int_equal(mm_bus_close_sockets(socks, 0, 5000), 0);
+    assert_int_equal(mm_bus_close_sockets(socks, 0, 5000, "test"), 0);
 }
 
 int main(void)
